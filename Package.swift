@@ -1,0 +1,80 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+// Targets follow docs/architecture.md: they are split where a heavy or native
+// dependency comes in. Hummingbird is used with `traits: []`: its default
+// traits make SwiftPM plan -D flags in a nondeterministic order, which rebuilds
+// it on every `swift build` <-> `swift test` switch.
+let package = Package(
+    name: "teleops",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "teleops", targets: ["teleops"]),
+        .library(name: "TeleOpsCore", targets: ["TeleOpsCore"]),
+        .library(name: "TeleOpsApp", targets: ["TeleOpsApp"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+    ],
+    targets: [
+        // Native libraries and the C shims Swift cannot call directly
+        // (variadic curl_easy_setopt, prctl, pidfd_open).
+        .systemLibrary(name: "CZeroMQ", pkgConfig: "libzmq",
+                       providers: [.apt(["libzmq3-dev"]), .brew(["zeromq"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl",
+                       providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]),
+        .target(name: "CShims", dependencies: ["CCurl"]),
+
+        .target(name: "TeleOpsCore", dependencies: [
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .target(name: "TeleOpsDispatch", dependencies: [
+            "TeleOpsCore", "CZeroMQ", "CShims",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .target(name: "TeleOpsChat", dependencies: [
+            "TeleOpsCore", "CCurl", "CShims",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .target(name: "TeleOpsSQLite", dependencies: [
+            "TeleOpsCore",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
+        .target(name: "TeleOpsHTTP", dependencies: [
+            "TeleOpsCore",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "TeleOpsApp", dependencies: [
+            "TeleOpsCore", "TeleOpsDispatch", "TeleOpsChat", "TeleOpsSQLite", "TeleOpsHTTP",
+            .product(name: "Yams", package: "Yams"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .target(name: "TeleOpsTesting", dependencies: ["TeleOpsCore"]),
+        .executableTarget(name: "teleops", dependencies: [
+            "TeleOpsApp",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "teleops-bench", dependencies: [
+            "TeleOpsApp",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "TeleOpsCoreTests", dependencies: ["TeleOpsCore", "TeleOpsTesting"]),
+        .testTarget(name: "TeleOpsDispatchTests", dependencies: ["TeleOpsDispatch", "TeleOpsTesting"]),
+        .testTarget(name: "TeleOpsSQLiteTests", dependencies: ["TeleOpsSQLite", "TeleOpsTesting"]),
+        .testTarget(name: "TeleOpsAppTests", dependencies: ["TeleOpsApp", "TeleOpsTesting"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,203 @@
+import Foundation
+
+/// The name of an event kind as stored and printed (`alert_fired`, `command_finished`, …).
+public enum EventKind: String, Sendable, Codable, CaseIterable {
+    case alertFired = "alert_fired"
+    case alertRepeated = "alert_repeated"
+    case alertResolved = "alert_resolved"
+    case notified
+    case replyReceived = "reply_received"
+    case replyRefused = "reply_refused"
+    case commandRejected = "command_rejected"
+    case commandDispatched = "command_dispatched"
+    case commandFinished = "command_finished"
+    case commandLost = "command_lost"
+    case acknowledged
+    case resolved
+    case note
+}
+
+/// What an event says. Each kind carries its own payload; the JSON form is
+/// `{"kind": "...", "data": {...}}` (see `ScenarioEvent`).
+public enum EventBody: Sendable, Equatable {
+    case alertFired(AlertFacts)
+    case alertRepeated(AlertFacts)
+    case alertResolved(AlertFacts)
+    case notified(MessageRef)
+    case replyReceived(ReplyFacts)
+    case replyRefused(RefusalFacts)
+    case commandRejected(RefusalFacts)
+    case commandDispatched(DispatchFacts)
+    case commandFinished(TaskResult)
+    case commandLost(LostFacts)
+    case acknowledged
+    case resolved(NoteFacts)
+    case note(NoteFacts)
+
+    public var kind: EventKind {
+        switch self {
+        case .alertFired: .alertFired
+        case .alertRepeated: .alertRepeated
+        case .alertResolved: .alertResolved
+        case .notified: .notified
+        case .replyReceived: .replyReceived
+        case .replyRefused: .replyRefused
+        case .commandRejected: .commandRejected
+        case .commandDispatched: .commandDispatched
+        case .commandFinished: .commandFinished
+        case .commandLost: .commandLost
+        case .acknowledged: .acknowledged
+        case .resolved: .resolved
+        case .note: .note
+        }
+    }
+
+    init(kind: EventKind, from decoder: any Decoder) throws {
+        switch kind {
+        case .alertFired: self = .alertFired(try AlertFacts(from: decoder))
+        case .alertRepeated: self = .alertRepeated(try AlertFacts(from: decoder))
+        case .alertResolved: self = .alertResolved(try AlertFacts(from: decoder))
+        case .notified: self = .notified(try MessageRef(from: decoder))
+        case .replyReceived: self = .replyReceived(try ReplyFacts(from: decoder))
+        case .replyRefused: self = .replyRefused(try RefusalFacts(from: decoder))
+        case .commandRejected: self = .commandRejected(try RefusalFacts(from: decoder))
+        case .commandDispatched: self = .commandDispatched(try DispatchFacts(from: decoder))
+        case .commandFinished: self = .commandFinished(try TaskResult(from: decoder))
+        case .commandLost: self = .commandLost(try LostFacts(from: decoder))
+        case .acknowledged: self = .acknowledged
+        case .resolved: self = .resolved(try NoteFacts(from: decoder))
+        case .note: self = .note(try NoteFacts(from: decoder))
+        }
+    }
+
+    func encodeData(to encoder: any Encoder) throws {
+        switch self {
+        case .alertFired(let facts), .alertRepeated(let facts), .alertResolved(let facts): try facts.encode(to: encoder)
+        case .notified(let ref): try ref.encode(to: encoder)
+        case .replyReceived(let facts): try facts.encode(to: encoder)
+        case .replyRefused(let facts), .commandRejected(let facts): try facts.encode(to: encoder)
+        case .commandDispatched(let facts): try facts.encode(to: encoder)
+        case .commandFinished(let result): try result.encode(to: encoder)
+        case .commandLost(let facts): try facts.encode(to: encoder)
+        case .acknowledged: _ = encoder.container(keyedBy: NoteFacts.CodingKeys.self)
+        case .resolved(let facts), .note(let facts): try facts.encode(to: encoder)
+        }
+    }
+
+    /// One line for a person: what `teleops scenarios show` prints.
+    public var summary: String {
+        switch self {
+        case .alertFired(let facts): "alert fired (\(facts.severity.rawValue)): \(facts.summary)"
+        case .alertRepeated(let facts): "alert repeated (\(facts.severity.rawValue)): \(facts.summary)"
+        case .alertResolved(let facts): "alert resolved: \(facts.summary)"
+        case .notified(let ref): "notified on \(ref.transport) (chat \(ref.chat), message \(ref.messageID))"
+        case .replyReceived(let facts): "replied on \(facts.transport): \(facts.text)"
+        case .replyRefused(let facts): "refused \"\(facts.text)\": \(facts.reason)"
+        case .commandRejected(let facts): "rejected \"\(facts.text)\": \(facts.reason)"
+        case .commandDispatched(let facts):
+            "dispatched \(facts.action) to \(facts.host) (task \(facts.taskID)): \(facts.argv.joined(separator: " "))"
+        case .commandFinished(let result): "finished \(result.action) (task \(result.taskID)): \(result.outcomeDescription)"
+        case .commandLost(let facts): "lost \(facts.action) (task \(facts.taskID)) on worker \(facts.worker): \(facts.reason)"
+        case .acknowledged: "acknowledged"
+        case .resolved(let facts): facts.text.isEmpty ? "resolved" : "resolved: \(facts.text)"
+        case .note(let facts): "note: \(facts.text)"
+        }
+    }
+}
+
+/// The alert as an event records it.
+public struct AlertFacts: Sendable, Equatable, Codable {
+    public var alertID: Int64
+    public var source: String
+    public var severity: Severity
+    public var summary: String
+
+    public init(alertID: Int64, source: String, severity: Severity, summary: String) {
+        self.alertID = alertID
+        self.source = source
+        self.severity = severity
+        self.summary = summary
+    }
+
+    enum CodingKeys: String, CodingKey { case alertID = "alert_id", source, severity, summary }
+}
+
+/// A chat message: which transport, which chat, which message. Replies to it find its scenario.
+public struct MessageRef: Sendable, Hashable, Codable {
+    public var transport: String
+    public var chat: String
+    public var messageID: String
+
+    public init(transport: String, chat: String, messageID: String) {
+        self.transport = transport
+        self.chat = chat
+        self.messageID = messageID
+    }
+
+    enum CodingKeys: String, CodingKey { case transport, chat, messageID = "message_id" }
+}
+
+public struct ReplyFacts: Sendable, Equatable, Codable {
+    public var transport: String
+    public var text: String
+
+    public init(transport: String, text: String) {
+        self.transport = transport
+        self.text = text
+    }
+}
+
+public struct RefusalFacts: Sendable, Equatable, Codable {
+    public var text: String
+    public var reason: String
+    /// The chat user id, kept when the sender is not a known engineer.
+    public var userID: String?
+
+    public init(text: String, reason: String, userID: String? = nil) {
+        self.text = text
+        self.reason = reason
+        self.userID = userID
+    }
+
+    enum CodingKeys: String, CodingKey { case text, reason, userID = "user_id" }
+}
+
+public struct DispatchFacts: Sendable, Equatable, Codable {
+    public var taskID: String
+    public var action: String
+    public var argv: [String]
+    public var host: String
+
+    public init(taskID: String, action: String, argv: [String], host: String) {
+        self.taskID = taskID
+        self.action = action
+        self.argv = argv
+        self.host = host
+    }
+
+    enum CodingKeys: String, CodingKey { case taskID = "task_id", action, argv, host }
+}
+
+public struct LostFacts: Sendable, Equatable, Codable {
+    public var taskID: String
+    public var action: String
+    public var worker: String
+    public var reason: String
+
+    public init(taskID: String, action: String, worker: String, reason: String) {
+        self.taskID = taskID
+        self.action = action
+        self.worker = worker
+        self.reason = reason
+    }
+
+    enum CodingKeys: String, CodingKey { case taskID = "task_id", action, worker, reason }
+}
+
+public struct NoteFacts: Sendable, Equatable, Codable {
+    public var text: String
+
+    public init(text: String) { self.text = text }
+
+    enum CodingKeys: String, CodingKey { case text }
+}

@@ -1,0 +1,129 @@
+import Foundation
+
+/// What intake did with one alert.
+public struct IngestOutcome: Sendable, Equatable, Codable {
+    public enum Disposition: String, Sendable, Codable {
+        /// A firing alert with a new fingerprint opened a scenario.
+        case opened
+        /// A firing alert joined the active scenario with its fingerprint.
+        case repeated
+        /// A resolved alert closed the active scenario with its fingerprint.
+        case resolved
+        /// A resolved alert matched no active scenario; it is journaled and nothing else happens.
+        case unmatched
+    }
+
+    public var alertID: Int64
+    public var scenarioID: Int64?
+    public var disposition: Disposition
+
+    public init(alertID: Int64, scenarioID: Int64?, disposition: Disposition) {
+        self.alertID = alertID
+        self.scenarioID = scenarioID
+        self.disposition = disposition
+    }
+
+    enum CodingKeys: String, CodingKey { case alertID = "alert_id", scenarioID = "scenario_id", disposition }
+}
+
+/// A chat message to send, queued in the store's outbox in the same transaction as the
+/// events that caused it, so a restart never loses it.
+public struct OutboxDraft: Sendable, Equatable {
+    public enum Purpose: String, Sendable, Codable {
+        /// The first message about a scenario; sending it records a `notified` event.
+        case announcement
+        /// Anything else: command results, acknowledgements, refusals, help.
+        case reply
+    }
+
+    public var scenarioID: Int64?
+    public var purpose: Purpose
+    public var text: String
+    /// Post in the thread of this message (the alert's announcement, or the engineer's reply).
+    public var replyTo: MessageRef?
+    /// The chat to post in; nil means the transport's default chat.
+    public var chat: String?
+
+    public init(scenarioID: Int64?, purpose: Purpose, text: String, replyTo: MessageRef? = nil, chat: String? = nil) {
+        self.scenarioID = scenarioID
+        self.purpose = purpose
+        self.text = text
+        self.replyTo = replyTo
+        self.chat = chat
+    }
+}
+
+/// A queued chat message with its place in the outbox.
+public struct OutboxMessage: Sendable, Equatable {
+    public var id: Int64
+    public var draft: OutboxDraft
+    public var createdAt: Date
+    public var attempts: Int
+
+    public init(id: Int64, draft: OutboxDraft, createdAt: Date, attempts: Int) {
+        self.id = id
+        self.draft = draft
+        self.createdAt = createdAt
+        self.attempts = attempts
+    }
+}
+
+/// Which scenarios to list.
+public struct ScenarioQuery: Sendable, Equatable {
+    public var status: ScenarioStatus?
+    public var host: String?
+    /// At most this many, newest first.
+    public var limit: Int
+    /// Only scenarios with an id below this one (for paging backwards).
+    public var beforeID: Int64?
+
+    public init(status: ScenarioStatus? = nil, host: String? = nil, limit: Int = 50, beforeID: Int64? = nil) {
+        self.status = status
+        self.host = host
+        self.limit = limit
+        self.beforeID = beforeID
+    }
+}
+
+/// Renders the chat messages that an intake result should produce, inside the store's transaction.
+public typealias IngestComposer = @Sendable (_ alert: Alert, _ outcome: IngestOutcome, _ scenario: Scenario?) -> [OutboxDraft]
+
+/// The single source of truth: alerts, scenarios, their events, chat message ids, and the outbox.
+///
+/// Every implementation passes `ScenarioStoreConformance` in TeleOpsTesting. Writes are
+/// atomic: each call commits all of its rows or none, and returns only once they are durable.
+///
+/// ```swift
+/// let outcomes = try await store.ingest([alert]) { alert, outcome, scenario in
+///     outcome.disposition == .opened ? [OutboxDraft(scenarioID: outcome.scenarioID, purpose: .announcement, text: alert.summary)] : []
+/// }
+/// let events = try await store.events(of: outcomes[0].scenarioID!)
+/// ```
+public protocol ScenarioStore: Sendable {
+    /// Journals `alerts` in order and applies each to scenarios: open, join (repeat) or resolve.
+    /// `compose` is called once per alert, after it is applied; its drafts join the outbox in
+    /// the same transaction.
+    func ingest(_ alerts: [Alert], compose: IngestComposer) async throws -> [IngestOutcome]
+
+    /// Appends `events` (which may change their scenarios' state, see `Scenario.applying`)
+    /// and queues `outbox` in one transaction. Returns the stored events.
+    @discardableResult
+    func append(_ events: [NewEvent], outbox: [OutboxDraft]) async throws -> [ScenarioEvent]
+
+    func scenario(id: Int64) async throws -> Scenario?
+    /// The most recently opened scenario that is not resolved.
+    func newestActiveScenario() async throws -> Scenario?
+    func scenarios(_ query: ScenarioQuery) async throws -> [Scenario]
+    /// A scenario's events, oldest first.
+    func events(of scenarioID: Int64) async throws -> [ScenarioEvent]
+    /// The scenario a chat message belongs to, when it is one TeleOps sent.
+    func scenarioID(for message: MessageRef) async throws -> Int64?
+
+    /// Unsent outbox messages, oldest first.
+    func pendingOutbox(limit: Int) async throws -> [OutboxMessage]
+    /// Marks a message sent as `ref`: maps `ref` to its scenario and, for an announcement,
+    /// appends a `notified` event.
+    func markSent(outboxID: Int64, as ref: MessageRef) async throws
+    /// Records a failed attempt; with `giveUp` the message leaves the queue with `reason` kept.
+    func markFailed(outboxID: Int64, reason: String, giveUp: Bool) async throws
+}
