@@ -13,6 +13,7 @@ CURLcode teleops_curl_setopt_string(CURL *h, CURLoption o, const char *v) { retu
 CURLcode teleops_curl_setopt_pointer(CURL *h, CURLoption o, void *v) { return curl_easy_setopt(h, o, v); }
 CURLcode teleops_curl_setopt_slist(CURL *h, CURLoption o, struct curl_slist *v) { return curl_easy_setopt(h, o, v); }
 CURLcode teleops_curl_setopt_write_function(CURL *h, teleops_curl_write_cb cb) { return curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, cb); }
+CURLcode teleops_curl_setopt_write_function_header(CURL *h, teleops_curl_write_cb cb) { return curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, cb); }
 CURLcode teleops_curl_getinfo_long(CURL *h, CURLINFO i, long *out) { return curl_easy_getinfo(h, i, out); }
 
 int teleops_set_child_subreaper(int on) { return prctl(PR_SET_CHILD_SUBREAPER, (unsigned long)on, 0, 0, 0); }

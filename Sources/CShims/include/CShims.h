@@ -16,6 +16,7 @@ CURLcode teleops_curl_setopt_string(CURL *handle, CURLoption option, const char 
 CURLcode teleops_curl_setopt_pointer(CURL *handle, CURLoption option, void *value);
 CURLcode teleops_curl_setopt_slist(CURL *handle, CURLoption option, struct curl_slist *value);
 CURLcode teleops_curl_setopt_write_function(CURL *handle, teleops_curl_write_cb callback);
+CURLcode teleops_curl_setopt_write_function_header(CURL *handle, teleops_curl_write_cb callback);
 CURLcode teleops_curl_getinfo_long(CURL *handle, CURLINFO info, long *out);
 
 /// prctl(PR_SET_CHILD_SUBREAPER, on): orphans of our descendants are reparented to us.

@@ -1,0 +1,36 @@
+# The two commands a newcomer types: `make run` and `make test`.
+# Both install missing system packages first (apt-get as root; otherwise they print the command).
+
+SWIFT ?= swift
+ARGS ?=
+BIN := .build/debug/teleops
+
+.PHONY: deps build run test bench release clean
+
+deps:
+	@./scripts/install-deps.sh
+
+build: deps
+	$(SWIFT) build --product teleops
+
+## Run the controller on its embedded defaults (SQLite in ./.teleops, two local workers,
+## console chat). Extra flags: make run ARGS="--config teleops.yaml"
+run: build
+	$(BIN) serve $(ARGS)
+
+## Build everything (including the teleops binary the acceptance tests start) and run all tests.
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+## Release build and the pipeline benchmarks (figures go in docs/BENCHMARKS.md).
+bench: deps
+	$(SWIFT) build -c release --product teleops
+	$(SWIFT) build -c release --product teleops-bench
+	.build/release/teleops-bench --teleops .build/release/teleops $(ARGS)
+
+release: deps
+	$(SWIFT) build -c release --product teleops
+
+clean:
+	rm -rf .build .teleops

@@ -1,0 +1,147 @@
+import Foundation
+import TeleOpsCore
+import Yams
+
+/// Reads a YAML configuration over the embedded defaults. Unknown keys, wrong types and
+/// unsafe combinations are errors naming the key and line; the server refuses to start.
+///
+/// ```swift
+/// let config = try ConfigLoader.load(path: "teleops.yaml")
+/// ```
+public enum ConfigLoader {
+    public static func load(path: String) throws(ConfigError) -> TeleOpsConfig {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigError(file: path, key: "", message: "cannot be read: \(error.localizedDescription)")
+        }
+        return try parse(yaml: text, file: path)
+    }
+
+    public static func parse(yaml: String, file: String = "<config>") throws(ConfigError) -> TeleOpsConfig {
+        var config = TeleOpsConfig()
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: yaml)
+        } catch {
+            throw ConfigError(file: file, key: "", message: "is not valid YAML: \(error)".trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        guard let root else { return config }
+        let top = try YAMLValue(node: root, key: "", file: file)
+            .fields(allowed: ["data_dir", "http", "dispatch", "console", "engineers", "actions", "default_actions"])
+
+        if let value = top["data_dir"] { config.dataDirectory = try value.string() }
+        if let value = top["http"] { try readHTTP(value, into: &config) }
+        if let value = top["dispatch"] { try readDispatch(value, into: &config) }
+        if let value = top["console"] {
+            let fields = try value.fields(allowed: ["operator"])
+            if let name = fields["operator"] { config.console.operatorID = try name.string() }
+        }
+        if let value = top["engineers"] { config.engineers = try readEngineers(value) }
+        var actions = try top["default_actions"]?.bool() ?? true ? ActionCatalogue.defaults.actions : []
+        if let value = top["actions"] {
+            for action in try readActions(value) {
+                actions.removeAll { $0.name == action.name }
+                actions.append(action)
+            }
+        }
+        config.actions = ActionCatalogue(actions)
+        return config
+    }
+
+    private static func readHTTP(_ value: YAMLValue, into config: inout TeleOpsConfig) throws(ConfigError) {
+        let fields = try value.fields(allowed: ["host", "port", "max_body_bytes"])
+        if let host = fields["host"] {
+            config.http.host = try host.string()
+            guard isLoopback(config.http.host) else {
+                throw host.error("'\(config.http.host)' is not a loopback address; alert intake has no authentication yet, so TeleOps only listens on 127.0.0.1, ::1 or localhost")
+            }
+        }
+        if let port = fields["port"] { config.http.port = try port.int(in: 0...65535) }
+        if let size = fields["max_body_bytes"] { config.http.maxBodyBytes = try size.int(in: 1024...(64 << 20)) }
+    }
+
+    private static func readDispatch(_ value: YAMLValue, into config: inout TeleOpsConfig) throws(ConfigError) {
+        let fields = try value.fields(allowed: [
+            "endpoint", "local_workers", "worker_capacity", "heartbeat_interval", "heartbeat_timeout", "max_queued",
+        ])
+        if let endpoint = fields["endpoint"] {
+            let text = try endpoint.string()
+            guard text.hasPrefix("tcp://") || text.hasPrefix("ipc://") else {
+                throw endpoint.error("expected a ZeroMQ endpoint such as tcp://127.0.0.1:7311 or ipc:///run/teleops.sock, found '\(text)'")
+            }
+            if text.hasPrefix("tcp://") {
+                let host = String(text.dropFirst("tcp://".count).split(separator: ":").dropLast().joined(separator: ":"))
+                guard isLoopback(host.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))) else {
+                    throw endpoint.error("'\(text)' is not on loopback; remote workers need CURVE encryption, which this version does not support yet")
+                }
+            }
+            config.dispatch.endpoint = text
+        }
+        if let count = fields["local_workers"] { config.dispatch.localWorkers = try count.int(in: 0...64) }
+        if let capacity = fields["worker_capacity"] { config.dispatch.workerCapacity = try capacity.int(in: 1...1024) }
+        if let interval = fields["heartbeat_interval"] { config.dispatch.heartbeatInterval = try interval.duration() }
+        if let timeout = fields["heartbeat_timeout"] { config.dispatch.heartbeatTimeout = try timeout.duration() }
+        if let queued = fields["max_queued"] { config.dispatch.maxQueued = try queued.int(in: 0...1_000_000) }
+        if config.dispatch.heartbeatTimeout < config.dispatch.heartbeatInterval * 2 {
+            throw (fields["heartbeat_timeout"] ?? value).error("heartbeat_timeout must be at least twice heartbeat_interval")
+        }
+    }
+
+    private static func readEngineers(_ value: YAMLValue) throws(ConfigError) -> [Engineer] {
+        var engineers: [Engineer] = []
+        for item in try value.list() {
+            let fields = try item.fields(allowed: ["name", "roles", "console", "telegram", "slack"])
+            let name = try fields.required("name").string()
+            guard !engineers.contains(where: { $0.name == name }) else { throw item.error("engineer '\(name)' is listed twice") }
+            var identities: [String: String] = [:]
+            for transport in ["console", "telegram", "slack"] {
+                if let id = fields[transport] { identities[transport] = try id.string() }
+            }
+            let roles = try fields["roles"]?.strings() ?? [Role.responder]
+            engineers.append(Engineer(name: name, roles: Set(roles), identities: identities))
+        }
+        return engineers
+    }
+
+    private static func readActions(_ value: YAMLValue) throws(ConfigError) -> [ActionDefinition] {
+        var actions: [ActionDefinition] = []
+        for item in try value.list() {
+            let fields = try item.fields(allowed: ["name", "help", "argv", "params", "timeout", "output_limit"])
+            let name = try fields.required("name").string()
+            var action = ActionDefinition(name: name, help: try fields["help"]?.string() ?? name, argv: try fields.required("argv").strings())
+            if let params = fields["params"] {
+                for param in try params.list() { action.parameters.append(try readParameter(param)) }
+            }
+            if let timeout = fields["timeout"] { action.timeout = try timeout.duration() }
+            if let limit = fields["output_limit"] { action.outputLimit = try limit.int(in: 1...(16 << 20)) }
+            if let problem = action.definitionProblems().first { throw item.error("action '\(name)': \(problem)") }
+            guard !actions.contains(where: { $0.name == name }) else { throw item.error("action '\(name)' is defined twice") }
+            actions.append(action)
+        }
+        return actions
+    }
+
+    private static func readParameter(_ value: YAMLValue) throws(ConfigError) -> ActionParameter {
+        let fields = try value.fields(allowed: ["name", "type", "required", "default", "min", "max", "choices"])
+        let name = try fields.required("name").string()
+        let typeValue = try fields.required("type")
+        let type: ParameterType
+        switch try typeValue.string() {
+        case "word": type = .word
+        case "string": type = .string
+        case "path": type = .path
+        case "int": type = .int(min: try fields["min"]?.int(in: Int.min...Int.max), max: try fields["max"]?.int(in: Int.min...Int.max))
+        case "choice": type = .choice(try fields.required("choices").strings())
+        case let other: throw typeValue.error("unknown parameter type '\(other)'; expected word, string, int, path or choice")
+        }
+        return ActionParameter(
+            name: name, type: type, required: try fields["required"]?.bool() ?? false,
+            defaultValue: try fields["default"]?.string())
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+}

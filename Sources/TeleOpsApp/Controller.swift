@@ -1,0 +1,72 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import TeleOpsChat
+import TeleOpsCore
+import TeleOpsDispatch
+import TeleOpsHTTP
+import TeleOpsSQLite
+
+/// The running controller: its services in dependency order and the parts tests look at.
+public struct Controller: Sendable {
+    public let store: SQLiteScenarioStore
+    public let broker: Broker
+    public let group: ServiceGroup
+}
+
+/// Wires a controller from a configuration: the one function `teleops serve`, the acceptance
+/// tests and the benchmarks share.
+///
+/// Service order is dependency order (ServiceGroup starts them in order and stops them in
+/// reverse): broker, local workers, chat input, outbox sender, responder, and HTTP intake
+/// last, so on SIGTERM intake stops first and the stages behind it drain.
+///
+/// ```swift
+/// let controller = try buildController(config: TeleOpsConfig(), workerExecutable: "/usr/local/bin/teleops", logger: logger)
+/// try await controller.group.run()
+/// ```
+public func buildController(
+    config: TeleOpsConfig, workerExecutable: String, logger: Logger,
+    console: ConsoleTransport? = nil,
+    onHTTPRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
+) throws -> Controller {
+    let store = try SQLiteScenarioStore(path: config.databasePath)
+    let doorbell = Doorbell()
+    let broker = Broker(
+        endpoint: config.dispatch.endpoint, heartbeatInterval: config.dispatch.heartbeatInterval,
+        heartbeatTimeout: config.dispatch.heartbeatTimeout, maxQueued: config.dispatch.maxQueued,
+        logger: logger.labelled("broker"))
+    let transport = console ?? ConsoleTransport(operatorID: config.console.operatorID)
+    transport.startReading()
+
+    let composer = NotificationComposer(catalogue: config.actions)
+    let intake = ScenarioIntake(store: store, composer: composer, doorbell: doorbell)
+    let responder = Responder(
+        transport: transport, store: store, dispatcher: broker, directory: EngineerDirectory(config.engineers),
+        catalogue: config.actions, doorbell: doorbell, logger: logger.labelled("responder"))
+    let sender = OutboxSender(store: store, transport: transport, doorbell: doorbell, logger: logger.labelled("outbox"))
+    let http = buildHTTPService(
+        settings: config.http, sink: intake, decoders: [GenericAlertDecoder()], logger: logger.labelled("http"),
+        onRunning: onHTTPRunning)
+
+    var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: broker)]
+    if config.dispatch.localWorkers > 0 {
+        services.append(.init(service: LocalWorkers(
+            broker: broker, executable: workerExecutable, count: config.dispatch.localWorkers,
+            capacity: config.dispatch.workerCapacity, heartbeatInterval: config.dispatch.heartbeatInterval,
+            logger: logger.labelled("workers"))))
+    }
+    services += [.init(service: sender), .init(service: responder), .init(service: http)]
+    var groupConfig = ServiceGroupConfiguration(services: services, logger: logger)
+    groupConfig.gracefulShutdownSignals = [.sigterm, .sigint]
+    return Controller(store: store, broker: broker, group: ServiceGroup(configuration: groupConfig))
+}
+
+extension Logger {
+    /// A logger for one part of the controller, sharing this one's handler and level.
+    func labelled(_ part: String) -> Logger {
+        var logger = self
+        logger[metadataKey: "part"] = "\(part)"
+        return logger
+    }
+}

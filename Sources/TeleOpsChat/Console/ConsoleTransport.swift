@@ -1,0 +1,105 @@
+import Foundation
+import Synchronization
+import TeleOpsCore
+
+/// The embedded chat: messages are printed on the terminal, and each line typed on standard
+/// input is a reply from the local operator (an engineer whose `console` identity is `operatorID`).
+///
+/// Output goes to standard output (logs go to standard error), one message per block
+/// separated by a blank line, so it reads well in a terminal and is easy to scan in tests.
+///
+/// ```swift
+/// let console = ConsoleTransport(operatorID: "operator")
+/// _ = try await console.post(ChatMessage(text: "#1 CRITICAL web-1 · disk"))
+/// ```
+public final class ConsoleTransport: ChatTransport {
+    public static let transportName = "console"
+    public static let chatName = "console"
+
+    public let name = ConsoleTransport.transportName
+    public let limits = ChatLimits(maxMessageLength: 1 << 20)
+    public let incoming: AsyncStream<IncomingMessage>
+    public let operatorID: String
+
+    private let continuation: AsyncStream<IncomingMessage>.Continuation
+    private let output: Int32
+    private let input: Int32
+    private let counters = Mutex((posted: 0, received: 0))
+    private let readerStarted = Atomic(false)
+
+    /// - Parameters:
+    ///   - input: the file descriptor replies are read from, a line each.
+    ///   - output: the file descriptor messages are written to.
+    public init(operatorID: String, input: Int32 = STDIN_FILENO, output: Int32 = STDOUT_FILENO) {
+        self.operatorID = operatorID
+        self.input = input
+        self.output = output
+        (incoming, continuation) = AsyncStream.makeStream(of: IncomingMessage.self)
+    }
+
+    /// Starts reading replies on a dedicated thread (a blocking `read` must stay off the
+    /// cooperative pool). At end of input the reader stops; the transport still posts.
+    public func startReading() {
+        guard !readerStarted.exchange(true, ordering: .relaxed) else { return }
+        let thread = Thread { [self] in readLines() }
+        thread.name = "teleops-console-input"
+        thread.start()
+    }
+
+    public func post(_ message: ChatMessage) async throws(ChatFailure) -> MessageRef {
+        let id = counters.withLock { counters in
+            counters.posted += 1
+            return counters.posted
+        }
+        try write(message.text + "\n\n")
+        return MessageRef(transport: name, chat: message.chat ?? Self.chatName, messageID: "out-\(id)")
+    }
+
+    public func edit(_ ref: MessageRef, text: String) async throws(ChatFailure) {
+        try write("(update to \(ref.messageID))\n\(text)\n\n")
+    }
+
+    private func write(_ text: String) throws(ChatFailure) {
+        var bytes = Array(text.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeMutableBytes { buffer in
+                Glibc.write(output, buffer.baseAddress! + offset, buffer.count - offset)
+            }
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw ChatFailure(reason: .clientError, message: "console output failed: \(String(cString: strerror(errno)))")
+            }
+            offset += written
+        }
+        bytes.removeAll()
+    }
+
+    private func readLines() {
+        var pending: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { Glibc.read(input, $0.baseAddress, $0.count) }
+            if count < 0, errno == EINTR { continue }
+            if count <= 0 { break }
+            pending.append(contentsOf: chunk[0..<count])
+            while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                deliver(Array(pending[..<newline]))
+                pending.removeSubrange(...newline)
+            }
+        }
+        if !pending.isEmpty { deliver(pending) }
+        continuation.finish()
+    }
+
+    private func deliver(_ line: [UInt8]) {
+        let text = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !text.isEmpty else { return }
+        let id = counters.withLock { counters in
+            counters.received += 1
+            return counters.received
+        }
+        let ref = MessageRef(transport: name, chat: Self.chatName, messageID: "in-\(id)")
+        continuation.yield(IncomingMessage(ref: ref, userID: operatorID, displayName: operatorID, text: text))
+    }
+}

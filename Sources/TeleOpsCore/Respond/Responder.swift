@@ -1,0 +1,221 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Turns chat replies into commands: correlate → parse → policy → dispatch → log → reply.
+///
+/// Every reply from a listed engineer is logged in its scenario; a reply from anyone else is
+/// refused and the refusal logged. Each message is handled in its own child task, so a long
+/// command does not hold up the next reply. All answers go through the store's outbox.
+///
+/// ```swift
+/// let responder = Responder(transport: console, store: store, dispatcher: broker, directory: directory,
+///                           catalogue: .defaults, doorbell: doorbell, logger: logger)
+/// try await ServiceGroup(services: [responder], logger: logger).run()
+/// ```
+public final class Responder: Service {
+    public let transport: any ChatTransport
+    public let store: any ScenarioStore
+    public let dispatcher: any Dispatcher
+    public let directory: EngineerDirectory
+    public let catalogue: ActionCatalogue
+    public let grammar: CommandGrammar
+    public let policy: Policy
+    public let composer: NotificationComposer
+    public let doorbell: Doorbell
+    private let logger: Logger
+
+    public init(
+        transport: any ChatTransport, store: any ScenarioStore, dispatcher: any Dispatcher,
+        directory: EngineerDirectory, catalogue: ActionCatalogue, grammar: CommandGrammar = .standard,
+        policy: Policy = .standard, doorbell: Doorbell, logger: Logger
+    ) {
+        self.transport = transport
+        self.store = store
+        self.dispatcher = dispatcher
+        self.directory = directory
+        self.catalogue = catalogue
+        self.grammar = grammar
+        self.policy = policy
+        self.composer = NotificationComposer(catalogue: catalogue)
+        self.doorbell = doorbell
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        await withDiscardingTaskGroup { group in
+            for await message in transport.incoming.cancelOnGracefulShutdown() {
+                group.addTask { await self.handle(message) }
+            }
+        }
+    }
+
+    /// Handles one message to the end (including the command it asks for); never throws:
+    /// store failures are logged, the engineer is told when possible.
+    public func handle(_ message: IncomingMessage) async {
+        do {
+            try await respond(to: message)
+        } catch {
+            logger.error("reply could not be handled", metadata: ["text": "\(message.text)", "error": "\(error)"])
+            try? await say("TeleOps could not handle that reply: \(error)", to: message, scenarioID: nil)
+        }
+    }
+
+    private func respond(to message: IncomingMessage) async throws {
+        guard let engineer = directory.engineer(transport: message.ref.transport, userID: message.userID) else {
+            try await refuseStranger(message)
+            return
+        }
+        let reply: ParsedReply
+        do {
+            reply = try grammar.parse(message.text)
+        } catch {
+            let scenario = try? await correlate(message, explicitID: nil)
+            try await reject(message, by: engineer, scenario: scenario ?? nil, reason: error.message)
+            return
+        }
+        if case .help = reply.command {
+            try await say(grammar.helpText(actions: catalogue), to: message, scenarioID: nil)
+            return
+        }
+        guard let scenario = try await correlate(message, explicitID: reply.scenarioID) else {
+            let text = reply.scenarioID.map { "There is no scenario #\($0)." }
+                ?? "No open scenario to apply that to; name one with #N (teleops scenarios list shows them)."
+            try await say(text, to: message, scenarioID: nil)
+            return
+        }
+        let action: ActionDefinition?
+        if case .run(let name, _) = reply.command {
+            guard let found = catalogue[name] else {
+                let names = catalogue.actions.map(\.name).joined(separator: ", ")
+                try await reject(message, by: engineer, scenario: scenario, reason: "unknown action '\(name)'; available: \(names)")
+                return
+            }
+            action = found
+        } else {
+            action = nil
+        }
+        let request = CommandRequest(engineer: engineer, reply: reply, scenario: scenario, action: action)
+        if case .deny(let reason) = policy.evaluate(request) {
+            try await reject(message, by: engineer, scenario: scenario, reason: reason)
+            return
+        }
+        try await execute(request, message: message, scenario: scenario)
+    }
+
+    private func execute(_ request: CommandRequest, message: IncomingMessage, scenario: Scenario) async throws {
+        let who = request.engineer.name
+        let received = NewEvent(scenarioID: scenario.id, actor: who, body: .replyReceived(ReplyFacts(transport: transport.name, text: message.text)))
+        func record(_ body: EventBody, saying text: String) async throws {
+            try await store.append(
+                [received, NewEvent(scenarioID: scenario.id, actor: who, body: body)],
+                outbox: [draft(text, to: message, scenarioID: scenario.id)])
+            doorbell.ring()
+        }
+        switch request.reply.command {
+        case .ack:
+            guard scenario.status == .open else {
+                try await say("#\(scenario.id) is already \(scenario.status.rawValue)\(scenario.acknowledgedBy.map { " by \($0)" } ?? "").", to: message, scenarioID: scenario.id)
+                return
+            }
+            try await record(.acknowledged, saying: "👍 #\(scenario.id) acknowledged by \(who).")
+        case .resolve(let note):
+            guard scenario.status.isActive else {
+                try await say("#\(scenario.id) is already resolved.", to: message, scenarioID: scenario.id)
+                return
+            }
+            try await record(.resolved(NoteFacts(text: note)), saying: "✅ #\(scenario.id) resolved by \(who)" + (note.isEmpty ? "." : ": \(note)"))
+        case .note(let text):
+            try await record(.note(NoteFacts(text: text)), saying: "📝 noted on #\(scenario.id).")
+        case .status:
+            let events = try await store.events(of: scenario.id)
+            try await say(composer.status(scenario, events: events), to: message, scenarioID: scenario.id)
+        case .run(_, let arguments):
+            guard let action = request.action else { return }
+            try await run(action, arguments: arguments, for: scenario, received: received, message: message, engineer: who)
+        case .help:
+            break
+        }
+    }
+
+    private func run(
+        _ action: ActionDefinition, arguments: [String], for scenario: Scenario, received: NewEvent,
+        message: IncomingMessage, engineer: String
+    ) async throws {
+        let argv: [String]
+        do {
+            argv = try action.render(arguments: arguments)
+        } catch {
+            try await reject(message, by: engineer, scenario: scenario, reason: error.message)
+            return
+        }
+        let task = TaskRequest(action: action.name, host: scenario.host, argv: argv, timeout: action.timeout, outputLimit: action.outputLimit)
+        let dispatched = NewEvent(
+            scenarioID: scenario.id, actor: engineer,
+            body: .commandDispatched(DispatchFacts(taskID: task.taskID, action: action.name, argv: argv, host: scenario.host)))
+        try await store.append([received, dispatched], outbox: [])
+        logger.info("dispatching", metadata: ["scenario": "\(scenario.id)", "action": "\(action.name)", "task": "\(task.taskID)"])
+
+        let outcome = await dispatcher.dispatch(task)
+        let body: EventBody
+        let text: String
+        switch outcome {
+        case .finished(let result):
+            body = .commandFinished(result)
+            text = composer.result(result, scenario: scenario)
+        case .lost(let worker, let reason):
+            body = .commandLost(LostFacts(taskID: task.taskID, action: action.name, worker: worker, reason: reason))
+            text = "⚠️ #\(scenario.id) \(action.name) on \(scenario.host) was lost: \(reason). Its result is unknown; run it again if it is safe to."
+        case .rejected(let reason):
+            body = .commandRejected(RefusalFacts(text: message.text, reason: reason))
+            text = "#\(scenario.id) \(action.name) did not run: \(reason)"
+        }
+        try await store.append([NewEvent(scenarioID: scenario.id, actor: "teleops", body: body)],
+                               outbox: [draft(text, to: message, scenarioID: scenario.id)])
+        doorbell.ring()
+    }
+
+    /// The scenario a reply is about: `#N`, else the scenario of the message it replies to,
+    /// else the newest active one.
+    private func correlate(_ message: IncomingMessage, explicitID: Int64?) async throws -> Scenario? {
+        if let explicitID { return try await store.scenario(id: explicitID) }
+        if let parent = message.replyTo, let id = try await store.scenarioID(for: parent) {
+            return try await store.scenario(id: id)
+        }
+        return try await store.newestActiveScenario()
+    }
+
+    private func refuseStranger(_ message: IncomingMessage) async throws {
+        let reason = "\(message.displayName) (\(message.ref.transport) user \(message.userID)) is not on the TeleOps engineer list"
+        logger.warning("refused a reply from a stranger", metadata: ["user": "\(message.userID)", "transport": "\(message.ref.transport)"])
+        let explicitID = try? grammar.parse(message.text).scenarioID
+        let scenario = try await correlate(message, explicitID: explicitID ?? nil)
+        let events = scenario.map {
+            [NewEvent(scenarioID: $0.id, actor: message.displayName,
+                      body: .replyRefused(RefusalFacts(text: message.text, reason: reason, userID: message.userID)))]
+        } ?? []
+        try await store.append(events, outbox: [draft("Sorry, only engineers listed in the TeleOps configuration may issue commands.", to: message, scenarioID: scenario?.id)])
+        doorbell.ring()
+    }
+
+    private func reject(_ message: IncomingMessage, by engineer: Engineer, scenario: Scenario?, reason: String) async throws {
+        try await reject(message, by: engineer.name, scenario: scenario, reason: reason)
+    }
+
+    private func reject(_ message: IncomingMessage, by engineer: String, scenario: Scenario?, reason: String) async throws {
+        let events = scenario.map {
+            [NewEvent(scenarioID: $0.id, actor: engineer, body: .commandRejected(RefusalFacts(text: message.text, reason: reason)))]
+        } ?? []
+        try await store.append(events, outbox: [draft("✋ \(reason)", to: message, scenarioID: scenario?.id)])
+        doorbell.ring()
+    }
+
+    private func say(_ text: String, to message: IncomingMessage, scenarioID: Int64?) async throws {
+        try await store.append([], outbox: [draft(text, to: message, scenarioID: scenarioID)])
+        doorbell.ring()
+    }
+
+    private func draft(_ text: String, to message: IncomingMessage, scenarioID: Int64?) -> OutboxDraft {
+        OutboxDraft(scenarioID: scenarioID, purpose: .reply, text: text, replyTo: message.ref, chat: message.ref.chat)
+    }
+}

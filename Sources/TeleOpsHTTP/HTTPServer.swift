@@ -1,0 +1,48 @@
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+import TeleOpsCore
+
+/// Where and how the HTTP server listens.
+public struct HTTPSettings: Sendable, Equatable {
+    public var host: String
+    public var port: Int
+    public var maxBodyBytes: Int
+
+    public init(host: String = "127.0.0.1", port: Int = 8080, maxBodyBytes: Int = 1 << 20) {
+        self.host = host
+        self.port = port
+        self.maxBodyBytes = maxBodyBytes
+    }
+}
+
+/// Builds the controller's HTTP service: alert intake and health. Shared by `teleops serve`
+/// and the tests, so tests exercise the routes users run.
+///
+/// ```swift
+/// let http = buildHTTPService(settings: HTTPSettings(port: 0), sink: intake,
+///                             decoders: [GenericAlertDecoder()], logger: logger) { port in print(port) }
+/// ```
+public func buildHTTPService(
+    settings: HTTPSettings, sink: any AlertSink, decoders: [any AlertDecoder], logger: Logger,
+    onRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
+) -> any Service {
+    let router = buildRouter(settings: settings, sink: sink, decoders: decoders, logger: logger)
+    return Application(
+        router: router,
+        configuration: ApplicationConfiguration(address: .hostname(settings.host, port: settings.port), serverName: "TeleOps"),
+        onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? settings.port) },
+        logger: logger)
+}
+
+/// The router alone, for tests that send requests straight into it.
+public func buildRouter(
+    settings: HTTPSettings, sink: any AlertSink, decoders: [any AlertDecoder], logger: Logger
+) -> Router<BasicRequestContext> {
+    let router = Router()
+    let byName = Dictionary(decoders.map { ($0.source, $0) }, uniquingKeysWith: { first, _ in first })
+    IngestRoutes(sink: sink, decoders: byName, maxBodyBytes: settings.maxBodyBytes, logger: logger).register(on: router)
+    router.get("/healthz") { _, _ in Response.json(.ok, ["status": "ok"]) }
+    return router
+}

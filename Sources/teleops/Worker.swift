@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ServiceLifecycle
+import TeleOpsDispatch
+
+struct Worker: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a worker that executes actions for the controller on this host.")
+
+    @Option(help: "The controller's ZeroMQ endpoint, e.g. tcp://127.0.0.1:7311.")
+    var connect: String
+
+    @Option(help: "This worker's id (unique per controller). Default: HOSTNAME-PID.")
+    var id: String?
+
+    @Option(name: .customLong("host"), help: "A host this worker serves (repeatable). '*' serves every host. Default: this machine's hostname.")
+    var hosts: [String] = []
+
+    @Option(help: "Labels as k=v,k=v.")
+    var labels: String = ""
+
+    @Option(help: "Tasks run at once.")
+    var capacity: Int = 8
+
+    @Option(help: "Milliseconds between heartbeats.")
+    var heartbeatIntervalMs: Int = 1000
+
+    @Option(help: ArgumentHelp("Exit when this process (the controller) exits.", visibility: .hidden))
+    var parentPid: Int32?
+
+    @Option(help: "Log level.")
+    var logLevel: Logger.Level = .info
+
+    func run() async throws {
+        let logger = makeLogger("teleops-worker", level: logLevel)
+        let hostname = ProcessInfo.processInfo.hostName
+        var labelMap: [String: String] = [:]
+        for pair in labels.split(separator: ",") where !pair.isEmpty {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2 else { throw ValidationError("--labels: '\(pair)' is not k=v") }
+            labelMap[String(parts[0])] = String(parts[1])
+        }
+        guard capacity > 0 else { throw ValidationError("--capacity must be at least 1") }
+        let options = WorkerOptions(
+            connect: connect, workerID: id ?? "\(hostname)-\(getpid())", hosts: hosts.isEmpty ? [hostname] : hosts,
+            labels: labelMap, capacity: capacity, heartbeatInterval: .milliseconds(heartbeatIntervalMs),
+            killGrace: .seconds(2), parentPID: parentPid)
+        let agent = WorkerAgent(options: options, logger: logger)
+        var config = ServiceGroupConfiguration(services: [agent], logger: logger)
+        config.gracefulShutdownSignals = [.sigterm, .sigint]
+        try await ServiceGroup(configuration: config).run()
+    }
+}

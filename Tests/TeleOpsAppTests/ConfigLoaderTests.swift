@@ -1,0 +1,102 @@
+import Testing
+import TeleOpsCore
+@testable import TeleOpsApp
+
+@Suite struct ConfigLoaderTests {
+    @Test func emptyFileGivesTheEmbeddedDefaults() throws {
+        let config = try ConfigLoader.parse(yaml: "")
+        #expect(config.http.host == "127.0.0.1")
+        #expect(config.http.port == 8080)
+        #expect(config.dispatch.localWorkers == 2)
+        #expect(config.engineers.map(\.name) == ["operator"])
+        #expect(config.actions == .defaults)
+    }
+
+    @Test func readsEveryKey() throws {
+        let yaml = """
+            data_dir: /tmp/teleops-test
+            http:
+              host: 127.0.0.1
+              port: 9090
+              max_body_bytes: 2048
+            dispatch:
+              endpoint: tcp://127.0.0.1:*
+              local_workers: 1
+              worker_capacity: 3
+              heartbeat_interval: 250ms
+              heartbeat_timeout: 2s
+              max_queued: 10
+            console:
+              operator: ana
+            engineers:
+              - name: ana
+                console: ana
+                telegram: "123456"
+                roles: [responder]
+              - name: bo
+                slack: U02
+                roles: []
+            default_actions: false
+            actions:
+              - name: tail
+                help: last lines of a log
+                argv: [tail, -n, "{lines}", "{file}"]
+                timeout: 5s
+                output_limit: 1000
+                params:
+                  - {name: file, type: path, required: true}
+                  - {name: lines, type: int, min: 1, max: 500, default: "50"}
+            """
+        let config = try ConfigLoader.parse(yaml: yaml)
+        #expect(config.dataDirectory == "/tmp/teleops-test")
+        #expect(config.http.port == 9090)
+        #expect(config.http.maxBodyBytes == 2048)
+        #expect(config.dispatch.endpoint == "tcp://127.0.0.1:*")
+        #expect(config.dispatch.heartbeatInterval == .milliseconds(250))
+        #expect(config.dispatch.heartbeatTimeout == .seconds(2))
+        #expect(config.console.operatorID == "ana")
+        #expect(config.engineers[0].identities == ["console": "ana", "telegram": "123456"])
+        #expect(config.engineers[1].roles.isEmpty)
+        #expect(config.actions.actions.map(\.name) == ["tail"])
+        let tail = try #require(config.actions["tail"])
+        #expect(tail.timeout == .seconds(5))
+        #expect(tail.parameters[1].type == .int(min: 1, max: 500))
+    }
+
+    @Test func configuredActionsJoinAndOverrideTheDefaults() throws {
+        let config = try ConfigLoader.parse(yaml: """
+            actions:
+              - name: disk
+                argv: [df, -hT]
+              - name: true
+                argv: [/bin/true]
+            """)
+        #expect(config.actions["disk"]?.argv == ["df", "-hT"])
+        #expect(config.actions["true"] != nil)
+        #expect(config.actions["uptime"] != nil)
+    }
+
+    @Test(arguments: [
+        ("http:\n  prot: 80\n", "teleops.yaml:2:3: http.prot: unknown key"),
+        ("http:\n  port: eighty\n", "teleops.yaml:2:9: http.port: expected a whole number, found 'eighty'"),
+        ("http:\n  port: 70000\n", "http.port: 70000 is out of range"),
+        ("http:\n  host: 0.0.0.0\n", "http.host: '0.0.0.0' is not a loopback address"),
+        ("dispatch:\n  endpoint: tcp://10.0.0.5:7311\n", "dispatch.endpoint: 'tcp://10.0.0.5:7311' is not on loopback"),
+        ("dispatch:\n  endpoint: http://x\n", "expected a ZeroMQ endpoint"),
+        ("dispatch:\n  heartbeat_interval: soon\n", "dispatch.heartbeat_interval: expected a positive duration"),
+        ("dispatch:\n  heartbeat_interval: 2s\n  heartbeat_timeout: 3s\n", "at least twice heartbeat_interval"),
+        ("engineers:\n  - roles: [responder]\n", "teleops.yaml:2:5: engineers[0].name: is required"),
+        ("engineers:\n  - name: a\n  - name: a\n", "engineer 'a' is listed twice"),
+        ("actions:\n  - name: x\n    argv: [echo, \"{y}\"]\n", "actions[0]: action 'x': argv uses {y} but no parameter has that name"),
+        ("actions:\n  - name: x\n    argv: [echo]\n    params:\n      - {name: y, type: float}\n", "actions[0].params[0].type: unknown parameter type 'float'"),
+        ("http: [1, 2\n", "is not valid YAML"),
+        ("- just\n- a list\n", "expected a mapping, found a list"),
+    ])
+    func errorsNameTheKeyAndLine(yaml: String, expected: String) {
+        #expect {
+            try ConfigLoader.parse(yaml: yaml, file: "teleops.yaml")
+        } throws: { error in
+            "\(error)".contains(expected)
+        }
+    }
+}

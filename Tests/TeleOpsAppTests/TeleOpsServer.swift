@@ -1,0 +1,124 @@
+import Foundation
+import TeleOpsChat
+import TeleOpsTesting
+
+/// The real `teleops serve` binary, started on a temporary data directory with a free HTTP
+/// port and a free ZeroMQ port, for black-box tests.
+final class TeleOpsServer: Sendable {
+    let process: RunningProcess
+    let dataDirectory: String
+    let baseURL: String
+    let http = CurlHTTPClient()
+
+    /// The `teleops` binary built next to the tests (`swift build` builds it; `make test` does).
+    static let executable: String = {
+        let candidates = [
+            URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("teleops").path,
+            URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent(".build/debug/teleops").path,
+        ]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[1]
+    }()
+
+    static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    /// Starts a server whose configuration is the test settings plus `extraYAML`.
+    init(extraYAML: String = "") async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("teleops-acceptance-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        dataDirectory = directory.path
+        let configPath = directory.appendingPathComponent("teleops.yaml").path
+        let yaml = """
+            data_dir: \(directory.path)
+            http:
+              port: 0
+            dispatch:
+              endpoint: tcp://127.0.0.1:*
+              local_workers: 2
+              heartbeat_interval: 200ms
+              heartbeat_timeout: 1s
+            \(extraYAML)
+            """
+        try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
+        guard FileManager.default.isExecutableFile(atPath: Self.executable) else {
+            throw TestSetupError("no teleops binary at \(Self.executable); run `swift build` (make test does) first")
+        }
+        process = try RunningProcess(executable: Self.executable, arguments: ["serve", "--config", configPath])
+        let line = try await process.stderr.waitFor(what: "the server to listen", timeout: .seconds(60)) {
+            $0.contains("listening on http://")
+        }
+        guard let range = line.range(of: #"http://[0-9.]+:[0-9]+"#, options: .regularExpression) else {
+            throw TestSetupError("cannot read the port from: \(line)")
+        }
+        baseURL = String(line[range])
+    }
+
+    func post(_ body: Data, source: String = "generic") async throws -> (status: Int, json: [String: Any]) {
+        let response = try await http.send(
+            method: "POST", url: "\(baseURL)/v1/alerts/\(source)", headers: ["Content-Type": "application/json"], body: body)
+        let json = (try? JSONSerialization.jsonObject(with: response.body)) as? [String: Any] ?? [:]
+        return (response.status, json)
+    }
+
+    func post(sample name: String) async throws -> (status: Int, json: [String: Any]) {
+        try await post(Data(contentsOf: Self.repositoryRoot.appendingPathComponent("alerts/\(name)")))
+    }
+
+    /// Waits for a console line (standard output) containing `needle`, from line `from` on.
+    @discardableResult
+    func console(_ needle: String, from start: Int = 0, timeout: Duration = .seconds(20)) async throws -> String {
+        try await process.stdout.waitFor(what: "console output containing '\(needle)'", from: start, timeout: timeout) {
+            $0.contains(needle)
+        }
+    }
+
+    /// Runs `teleops ARGS --data DIR` to completion and returns its standard output.
+    func cli(_ arguments: [String]) async throws -> String {
+        let cli = try RunningProcess(executable: Self.executable, arguments: arguments + ["--data", dataDirectory])
+        let status = try await cli.waitForExit()
+        // The reader threads may still be draining after exit; the last line marks the end.
+        let output = cli.stdout.all.joined(separator: "\n")
+        guard status == 0 else {
+            throw TestSetupError("teleops \(arguments.joined(separator: " ")) exited \(status): \(cli.stderr.all.joined(separator: "\n"))")
+        }
+        return output
+    }
+
+    func stop() {
+        process.stop()
+        try? FileManager.default.removeItem(atPath: dataDirectory)
+    }
+}
+
+struct TestSetupError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Processes alive or zombie in process group `pgid`, from /proc.
+func processesInGroup(_ pgid: Int32) -> [String] {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return entries.compactMap { entry -> String? in
+        guard Int32(entry) != nil, let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
+        guard fields.count > 2, Int32(fields[2]) == pgid else { return nil }
+        return "\(entry) \(stat[..<close])) state \(fields[0])"
+    }
+}
+
+/// Child processes of `parent` whose command line is `argv`.
+func children(of parent: Int32, running argv: [String]) -> [Int32] {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return entries.compactMap { entry -> Int32? in
+        guard let pid = Int32(entry),
+              let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")"),
+              let cmdline = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { return nil }
+        let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
+        let args = cmdline.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        guard fields.count > 1, Int32(fields[1]) == parent, args == argv else { return nil }
+        return pid
+    }
+}

@@ -1,0 +1,50 @@
+import Testing
+@testable import TeleOpsCore
+
+@Suite struct DoorbellTests {
+    @Test func aRingBeforeTheWaitIsKept() async {
+        let bell = Doorbell()
+        bell.ring()
+        let clock = ContinuousClock()
+        let elapsed = await clock.measure { await bell.wait(timeout: .seconds(30)) }
+        #expect(elapsed < .seconds(10))
+    }
+
+    @Test func aRingWakesAWaiter() async {
+        let bell = Doorbell()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await bell.wait(timeout: .seconds(30)) }
+            group.addTask {
+                try? await Task.sleep(for: .milliseconds(20))
+                bell.ring()
+            }
+            await group.waitForAll()
+        }
+    }
+
+    @Test func waitEndsOnTimeoutWithoutARing() async {
+        let bell = Doorbell()
+        let clock = ContinuousClock()
+        let elapsed = await clock.measure { await bell.wait(timeout: .milliseconds(50)) }
+        #expect(elapsed >= .milliseconds(50))
+    }
+}
+
+@Suite struct BackoffTests {
+    @Test func ceilingDoublesUpToTheMaximum() {
+        let backoff = Backoff(initial: .milliseconds(100), maximum: .seconds(1))
+        #expect(backoff.ceiling(attempt: 1) == .milliseconds(100))
+        #expect(backoff.ceiling(attempt: 2) == .milliseconds(200))
+        #expect(backoff.ceiling(attempt: 4) == .milliseconds(800))
+        #expect(backoff.ceiling(attempt: 5) == .seconds(1))
+        #expect(backoff.ceiling(attempt: 500) == .seconds(1))
+    }
+
+    @Test func delayStaysWithinTheCeiling() {
+        let backoff = Backoff(initial: .milliseconds(100), maximum: .seconds(1))
+        for attempt in 1...20 {
+            let delay = backoff.delay(attempt: attempt)
+            #expect(delay >= .zero && delay <= backoff.ceiling(attempt: attempt))
+        }
+    }
+}
