@@ -21,6 +21,10 @@ extension ScenarioStoreConformance {
             try check.equal(scenario.acknowledgedBy, "ana", "a second ack keeps the first engineer")
             try check.equal(scenario.status, .acknowledged, "a note leaves the status")
             try check.equal(try await store.newestActiveScenario()?.id, id, "acknowledged is still active")
+            let repeated = try await store.ingestOne(Fixture.alert(at: 13))
+            try check.equal(repeated.disposition, .repeated, "a repeat joins an acknowledged scenario")
+            try check.equal(repeated.scenarioID, id, "repeat scenario")
+            try check.equal(try await store.scenario(id: id)?.status, .acknowledged, "a repeat keeps the acknowledgement")
             let resolved = try await store.append(
                 [NewEvent(scenarioID: id, at: Fixture.time(20), actor: "ana", body: .resolved(NoteFacts(text: "rotated logs")))],
                 outbox: [OutboxDraft(scenarioID: id, purpose: .reply, text: "resolved by ana")])
@@ -31,7 +35,7 @@ extension ScenarioStoreConformance {
             try check.equal(try await store.pendingOutbox(limit: 10).map(\.draft.text), ["resolved by ana"], "outbox")
             let events = try await store.events(of: id)
             try check.equal(
-                events.map(\.kind), [.alertFired, .acknowledged, .acknowledged, .note, .resolved], "event kinds")
+                events.map(\.kind), [.alertFired, .acknowledged, .acknowledged, .note, .alertRepeated, .resolved], "event kinds")
             try check.equal(events.last, resolved.last, "append returns the stored event")
             let next = try await store.ingestOne(Fixture.alert(at: 30))
             try check.equal(next.disposition, .opened, "firing after a manual resolve opens a new scenario")
