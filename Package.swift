@@ -73,7 +73,11 @@ let package = Package(
 
         .testTarget(name: "TeleOpsCoreTests", dependencies: ["TeleOpsCore", "TeleOpsTesting"]),
         .testTarget(name: "TeleOpsDispatchTests", dependencies: ["TeleOpsDispatch", "TeleOpsTesting"]),
-        .testTarget(name: "TeleOpsSQLiteTests", dependencies: ["TeleOpsSQLite", "TeleOpsTesting"]),
+        .testTarget(name: "TeleOpsSQLiteTests", dependencies: [
+            "TeleOpsSQLite", "TeleOpsTesting",
+            // To edit a store file behind the store's back (a newer schema, a corrupt row).
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
         .testTarget(name: "TeleOpsAppTests", dependencies: ["TeleOpsApp", "TeleOpsTesting"]),
     ],
     swiftLanguageModes: [.v6]

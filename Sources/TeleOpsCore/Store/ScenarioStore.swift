@@ -102,8 +102,10 @@ public typealias IngestComposer = @Sendable (_ alert: Alert, _ outcome: IngestOu
 public protocol ScenarioStore: Sendable {
     /// Journals `alerts` in order and applies each to scenarios: open, join (repeat) or resolve.
     /// `compose` is called once per alert, after it is applied; its drafts join the outbox in
-    /// the same transaction.
-    func ingest(_ alerts: [Alert], compose: IngestComposer) async throws -> [IngestOutcome]
+    /// the same transaction. It is `@escaping` because a store may run its transaction on
+    /// another executor (GRDB's writer queue, a database connection's event loop); it is
+    /// called before `ingest` returns and never kept. It must not call the store.
+    func ingest(_ alerts: [Alert], compose: @escaping IngestComposer) async throws -> [IngestOutcome]
 
     /// Appends `events` (which may change their scenarios' state, see `Scenario.applying`)
     /// and queues `outbox` in one transaction. Returns the stored events.

@@ -1,0 +1,176 @@
+import Foundation
+import Synchronization
+
+/// A `ScenarioStore` in memory: for unit tests of the stages around the store, and for
+/// running the whole pipeline in one process. Nothing survives the process.
+///
+/// It has the same semantics as the SQLite store (both pass `ScenarioStoreConformance`):
+/// the shared logic in `ScenarioStoreTransaction` runs on a copy of the state under a
+/// `Mutex`, and the copy replaces the state only when the call succeeds, so a call that
+/// throws changes nothing. Dates are truncated to the millisecond on the way in.
+///
+/// ```swift
+/// let store = MemoryScenarioStore()
+/// let outcomes = try await store.ingest([alert]) { _, _, _ in [] }
+/// ```
+///
+/// `compose` runs under the store's lock: it must not call the store.
+public final class MemoryScenarioStore: ScenarioStore {
+    private let state = Mutex(State())
+
+    public init() {}
+
+    public func ingest(_ alerts: [Alert], compose: @escaping IngestComposer) async throws -> [IngestOutcome] {
+        let now = Date()
+        return try transaction { try $0.ingest(alerts, compose: compose, now: now) }
+    }
+
+    @discardableResult
+    public func append(_ events: [NewEvent], outbox: [OutboxDraft]) async throws -> [ScenarioEvent] {
+        let now = Date()
+        return try transaction { try $0.append(events, outbox: outbox, now: now) }
+    }
+
+    public func scenario(id: Int64) async throws -> Scenario? {
+        state.withLock { $0.scenario(id: id) }
+    }
+
+    public func newestActiveScenario() async throws -> Scenario? {
+        state.withLock { $0.scenarios.last(where: { $0.status.isActive }) }
+    }
+
+    public func scenarios(_ query: ScenarioQuery) async throws -> [Scenario] {
+        state.withLock { state in
+            let matching = state.scenarios.reversed().lazy.filter { scenario in
+                (query.status.map { scenario.status == $0 } ?? true)
+                    && (query.host.map { scenario.host == $0 } ?? true)
+                    && (query.beforeID.map { scenario.id < $0 } ?? true)
+            }
+            return Array(matching.prefix(max(0, query.limit)))
+        }
+    }
+
+    public func events(of scenarioID: Int64) async throws -> [ScenarioEvent] {
+        state.withLock { $0.eventsByScenario[scenarioID] ?? [] }
+    }
+
+    public func scenarioID(for message: MessageRef) async throws -> Int64? {
+        state.withLock { $0.messages[message] }
+    }
+
+    public func pendingOutbox(limit: Int) async throws -> [OutboxMessage] {
+        state.withLock { state in
+            let pending = state.outbox.lazy.filter { $0.sentAt == nil && $0.gaveUpAt == nil }.prefix(max(0, limit))
+            return pending.map { OutboxMessage(id: $0.id, draft: $0.draft, createdAt: $0.createdAt, attempts: $0.attempts) }
+        }
+    }
+
+    public func markSent(outboxID: Int64, as ref: MessageRef) async throws {
+        let now = Date()
+        try transaction { try $0.markSent(outboxID: outboxID, as: ref, now: now) }
+    }
+
+    public func markFailed(outboxID: Int64, reason: String, giveUp: Bool) async throws {
+        let now = Date()
+        try transaction { try $0.markFailed(outboxID: outboxID, reason: reason, giveUp: giveUp, now: now) }
+    }
+
+    /// The alerts journaled so far, in order, with the scenario each was attached to.
+    public func journaledAlerts() -> [(alert: Alert, scenarioID: Int64?)] {
+        state.withLock { $0.alerts.map { ($0.alert, $0.scenarioID) } }
+    }
+
+    /// Runs `body` on a copy of the state and keeps the copy only if `body` returns.
+    private func transaction<T: Sendable>(_ body: (inout State) throws -> T) throws -> T {
+        try state.withLock { state in
+            var copy = state
+            let result = try body(&copy)
+            state = copy
+            return result
+        }
+    }
+}
+
+extension MemoryScenarioStore {
+    fileprivate struct OutboxRow {
+        var id: Int64
+        var draft: OutboxDraft
+        var createdAt: Date
+        var attempts = 0
+        var lastError: String?
+        var sentAt: Date?
+        var gaveUpAt: Date?
+    }
+
+    /// Everything the store holds. Ids are dense and start at 1, so row `id` sits at index `id - 1`.
+    fileprivate struct State: ScenarioStoreTransaction {
+        var alerts: [(alert: Alert, scenarioID: Int64?)] = []
+        var scenarios: [Scenario] = []
+        var eventsByScenario: [Int64: [ScenarioEvent]] = [:]
+        var eventCount: Int64 = 0
+        var outbox: [OutboxRow] = []
+        var messages: [MessageRef: Int64] = [:]
+
+        func scenario(id: Int64) -> Scenario? {
+            scenarios.indices.contains(Int(id) - 1) ? scenarios[Int(id) - 1] : nil
+        }
+
+        func activeScenario(fingerprint: String) -> Scenario? {
+            scenarios.last { $0.fingerprint == fingerprint && $0.status.isActive }
+        }
+
+        func newestResolvedScenarioID(fingerprint: String) -> Int64? {
+            scenarios.last { $0.fingerprint == fingerprint && $0.status == .resolved }?.id
+        }
+
+        mutating func insertScenario(_ scenario: Scenario) -> Int64 {
+            var scenario = scenario
+            scenario.id = Int64(scenarios.count + 1)
+            scenarios.append(scenario)
+            return scenario.id
+        }
+
+        mutating func updateScenario(_ scenario: Scenario) throws {
+            guard self.scenario(id: scenario.id) != nil else { throw ScenarioStoreError.scenarioNotFound(scenario.id) }
+            scenarios[Int(scenario.id) - 1] = scenario
+        }
+
+        mutating func insertAlert(_ alert: Alert, scenarioID: Int64?) -> Int64 {
+            alerts.append((alert, scenarioID))
+            return Int64(alerts.count)
+        }
+
+        mutating func insertEvent(_ event: NewEvent) -> Int64 {
+            eventCount += 1
+            let stored = ScenarioEvent(id: eventCount, scenarioID: event.scenarioID, at: event.at, actor: event.actor, body: event.body)
+            eventsByScenario[event.scenarioID, default: []].append(stored)
+            return eventCount
+        }
+
+        mutating func insertOutbox(_ draft: OutboxDraft, createdAt: Date) -> Int64 {
+            let id = Int64(outbox.count + 1)
+            outbox.append(OutboxRow(id: id, draft: draft, createdAt: createdAt))
+            return id
+        }
+
+        func outboxRow(id: Int64) -> OutboxRowState? {
+            guard outbox.indices.contains(Int(id) - 1) else { return nil }
+            let row = outbox[Int(id) - 1]
+            return OutboxRowState(draft: row.draft, sentAt: row.sentAt)
+        }
+
+        mutating func setOutboxSent(id: Int64, at: Date) {
+            outbox[Int(id) - 1].sentAt = at
+        }
+
+        mutating func recordOutboxFailure(id: Int64, reason: String, giveUpAt: Date?) {
+            outbox[Int(id) - 1].attempts += 1
+            outbox[Int(id) - 1].lastError = reason
+            if let giveUpAt { outbox[Int(id) - 1].gaveUpAt = giveUpAt }
+        }
+
+        mutating func mapMessage(_ ref: MessageRef, to scenarioID: Int64) {
+            messages[ref] = scenarioID
+        }
+    }
+}

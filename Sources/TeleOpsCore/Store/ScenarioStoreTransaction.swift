@@ -1,0 +1,166 @@
+import Foundation
+
+/// Where an outbox message stands, as `markSent` and `markFailed` need to know it.
+public struct OutboxRowState: Sendable, Equatable {
+    public var draft: OutboxDraft
+    public var sentAt: Date?
+
+    public init(draft: OutboxDraft, sentAt: Date?) {
+        self.draft = draft
+        self.sentAt = sentAt
+    }
+}
+
+/// The row-level reads and writes a store offers inside one of its transactions.
+///
+/// The store semantics (`ingest`, `append`, `markSent`, `markFailed`) are written once,
+/// in the extension below, on top of these primitives, so that every store (memory,
+/// SQLite, PostgreSQL) opens, joins and resolves scenarios the same way. A store runs
+/// them inside its own transaction (a lock, `BEGIN IMMEDIATE`, …) and commits only if
+/// they return without throwing.
+///
+/// ```swift
+/// try await pool.write { db in
+///     var transaction = SQLiteTransaction(db: db)
+///     return try transaction.ingest(alerts, compose: compose, now: Date())
+/// }
+/// ```
+///
+/// Primitives receive dates already truncated to the millisecond (see `Date.millisecondsSince1970`).
+public protocol ScenarioStoreTransaction {
+    func scenario(id: Int64) throws -> Scenario?
+    /// The scenario with `fingerprint` whose status is not `.resolved`, if any (at most one exists).
+    func activeScenario(fingerprint: String) throws -> Scenario?
+    /// The id of the newest (highest id) resolved scenario with `fingerprint`.
+    func newestResolvedScenarioID(fingerprint: String) throws -> Int64?
+    /// Inserts `scenario`, ignoring its `id`, and returns the id the store gave it.
+    mutating func insertScenario(_ scenario: Scenario) throws -> Int64
+    /// Overwrites the stored scenario with the same `id`.
+    mutating func updateScenario(_ scenario: Scenario) throws
+    /// Journals `alert` (attached to `scenarioID`, or to nothing) and returns its id.
+    mutating func insertAlert(_ alert: Alert, scenarioID: Int64?) throws -> Int64
+    /// Stores `event` (its scenario exists) and returns its id.
+    mutating func insertEvent(_ event: NewEvent) throws -> Int64
+    /// Queues `draft` (its scenario, if any, exists) and returns its id.
+    mutating func insertOutbox(_ draft: OutboxDraft, createdAt: Date) throws -> Int64
+    func outboxRow(id: Int64) throws -> OutboxRowState?
+    mutating func setOutboxSent(id: Int64, at: Date) throws
+    /// Adds one to the attempts, keeps `reason` as the last error and, when `giveUpAt` is set, gives up.
+    mutating func recordOutboxFailure(id: Int64, reason: String, giveUpAt: Date?) throws
+    /// Maps a sent chat message to its scenario; a second mapping of the same message replaces the first.
+    mutating func mapMessage(_ ref: MessageRef, to scenarioID: Int64) throws
+}
+
+extension ScenarioStoreTransaction {
+    /// `ScenarioStore.ingest`: for each alert in order, journal it and open, join or resolve
+    /// the active scenario with its fingerprint, append the event (actor: the alert's source,
+    /// time: its `receivedAt`), then queue what `compose` drafts for it.
+    ///
+    /// - firing, active scenario: `.alertRepeated`, disposition `.repeated`.
+    /// - firing, none: a new scenario (`previousID`: the newest resolved one with the
+    ///   fingerprint), `.alertFired`, disposition `.opened`.
+    /// - resolved, active scenario: `.alertResolved`, disposition `.resolved`.
+    /// - resolved, none: the alert is journaled with no scenario, disposition `.unmatched`.
+    public mutating func ingest(_ alerts: [Alert], compose: IngestComposer, now: Date) throws -> [IngestOutcome] {
+        var outcomes: [IngestOutcome] = []
+        outcomes.reserveCapacity(alerts.count)
+        for original in alerts {
+            var alert = original
+            alert.receivedAt = alert.receivedAt.truncatedToMilliseconds
+            let (outcome, scenario) = try applyAlert(alert)
+            for draft in compose(alert, outcome, scenario) {
+                try queue(draft, now: now)
+            }
+            outcomes.append(outcome)
+        }
+        return outcomes
+    }
+
+    private mutating func applyAlert(_ alert: Alert) throws -> (IngestOutcome, Scenario?) {
+        func facts(_ alertID: Int64) -> AlertFacts {
+            AlertFacts(alertID: alertID, source: alert.source, severity: alert.severity, summary: alert.summary)
+        }
+        let active = try activeScenario(fingerprint: alert.fingerprint)
+        switch (alert.status, active) {
+        case (.firing, let scenario?):
+            let alertID = try insertAlert(alert, scenarioID: scenario.id)
+            let after = try record(.alertRepeated(facts(alertID)), actor: alert.source, at: alert.receivedAt, on: scenario).scenario
+            return (IngestOutcome(alertID: alertID, scenarioID: scenario.id, disposition: .repeated), after)
+        case (.firing, nil):
+            let previousID = try newestResolvedScenarioID(fingerprint: alert.fingerprint)
+            var opened = Scenario.opening(with: alert, id: 0, previousID: previousID)
+            opened.id = try insertScenario(opened)
+            let alertID = try insertAlert(alert, scenarioID: opened.id)
+            _ = try insertEvent(
+                NewEvent(scenarioID: opened.id, at: alert.receivedAt, actor: alert.source, body: .alertFired(facts(alertID))))
+            return (IngestOutcome(alertID: alertID, scenarioID: opened.id, disposition: .opened), opened)
+        case (.resolved, let scenario?):
+            let alertID = try insertAlert(alert, scenarioID: scenario.id)
+            let after = try record(.alertResolved(facts(alertID)), actor: alert.source, at: alert.receivedAt, on: scenario).scenario
+            return (IngestOutcome(alertID: alertID, scenarioID: scenario.id, disposition: .resolved), after)
+        case (.resolved, nil):
+            let alertID = try insertAlert(alert, scenarioID: nil)
+            return (IngestOutcome(alertID: alertID, scenarioID: nil, disposition: .unmatched), nil)
+        }
+    }
+
+    /// `ScenarioStore.append`: stores each event (time truncated to the millisecond), applies it
+    /// to its scenario with `Scenario.applying`, then queues `outbox`. Throws
+    /// `ScenarioStoreError.scenarioNotFound` for an event or draft naming a missing scenario.
+    public mutating func append(_ events: [NewEvent], outbox: [OutboxDraft], now: Date) throws -> [ScenarioEvent] {
+        var stored: [ScenarioEvent] = []
+        stored.reserveCapacity(events.count)
+        for event in events {
+            guard let scenario = try scenario(id: event.scenarioID) else {
+                throw ScenarioStoreError.scenarioNotFound(event.scenarioID)
+            }
+            let at = event.at.truncatedToMilliseconds
+            let id = try record(event.body, actor: event.actor, at: at, on: scenario).eventID
+            stored.append(ScenarioEvent(id: id, scenarioID: scenario.id, at: at, actor: event.actor, body: event.body))
+        }
+        for draft in outbox {
+            try queue(draft, now: now)
+        }
+        return stored
+    }
+
+    /// `ScenarioStore.markSent`: marks the message sent, maps `ref` to its scenario and, for an
+    /// announcement, appends `.notified(ref)` by `teleops`. Marking a sent message again does nothing.
+    public mutating func markSent(outboxID: Int64, as ref: MessageRef, now: Date) throws {
+        guard let row = try outboxRow(id: outboxID) else { throw ScenarioStoreError.outboxMessageNotFound(outboxID) }
+        guard row.sentAt == nil else { return }
+        let now = now.truncatedToMilliseconds
+        try setOutboxSent(id: outboxID, at: now)
+        guard let scenarioID = row.draft.scenarioID else { return }
+        try mapMessage(ref, to: scenarioID)
+        if row.draft.purpose == .announcement {
+            guard let scenario = try scenario(id: scenarioID) else { throw ScenarioStoreError.scenarioNotFound(scenarioID) }
+            try record(.notified(ref), actor: "teleops", at: now, on: scenario)
+        }
+    }
+
+    /// `ScenarioStore.markFailed`: one more attempt, `reason` kept; with `giveUp` the message
+    /// leaves the pending queue.
+    public mutating func markFailed(outboxID: Int64, reason: String, giveUp: Bool, now: Date) throws {
+        guard try outboxRow(id: outboxID) != nil else { throw ScenarioStoreError.outboxMessageNotFound(outboxID) }
+        try recordOutboxFailure(id: outboxID, reason: reason, giveUpAt: giveUp ? now.truncatedToMilliseconds : nil)
+    }
+
+    private mutating func queue(_ draft: OutboxDraft, now: Date) throws {
+        if let scenarioID = draft.scenarioID, try scenario(id: scenarioID) == nil {
+            throw ScenarioStoreError.scenarioNotFound(scenarioID)
+        }
+        _ = try insertOutbox(draft, createdAt: now.truncatedToMilliseconds)
+    }
+
+    /// Applies `body` to `scenario` (`Scenario.applying`), stores the result and the event.
+    @discardableResult
+    private mutating func record(
+        _ body: EventBody, actor: String, at: Date, on scenario: Scenario
+    ) throws -> (scenario: Scenario, eventID: Int64) {
+        let next = scenario.applying(body, actor: actor, at: at)
+        try updateScenario(next)
+        let eventID = try insertEvent(NewEvent(scenarioID: scenario.id, at: at, actor: actor, body: body))
+        return (next, eventID)
+    }
+}

@@ -1,0 +1,92 @@
+import Foundation
+import GRDB
+import TeleOpsCore
+
+/// Reading rows back into Core types. An unknown enum value or bad JSON is a
+/// `ScenarioStoreError.corruptData` that names the table, row and column.
+enum SQLiteRows {
+    static let scenarioColumns = """
+        id, fingerprint, source, host, check_name, severity, summary, status, occurrences,
+        opened_at, updated_at, resolved_at, acknowledged_by, previous_id
+        """
+
+    static func scenario(_ row: Row) throws -> Scenario {
+        let id: Int64 = row["id"]
+        return Scenario(
+            id: id, fingerprint: row["fingerprint"], source: row["source"], host: row["host"],
+            check: row["check_name"],
+            severity: try decode(Severity.self, row["severity"], table: "scenarios", id: id, column: "severity"),
+            summary: row["summary"],
+            status: try decode(ScenarioStatus.self, row["status"], table: "scenarios", id: id, column: "status"),
+            occurrences: row["occurrences"],
+            openedAt: Date(millisecondsSince1970: row["opened_at"]),
+            updatedAt: Date(millisecondsSince1970: row["updated_at"]),
+            resolvedAt: (row["resolved_at"] as Int64?).map(Date.init(millisecondsSince1970:)),
+            acknowledgedBy: row["acknowledged_by"],
+            previousID: row["previous_id"])
+    }
+
+    static let eventColumns = "id, scenario_id, at, actor, kind, data"
+
+    static func event(_ row: Row) throws -> ScenarioEvent {
+        let id: Int64 = row["id"]
+        let kind = try decode(EventKind.self, row["kind"], table: "events", id: id, column: "kind")
+        let data: String = row["data"]
+        let body: EventBody
+        do {
+            body = try EventBody(kind: kind, jsonData: Data(data.utf8))
+        } catch {
+            throw corrupt(table: "events", id: id, column: "data", "\(kind.rawValue) payload \(data) does not decode: \(error)")
+        }
+        return ScenarioEvent(
+            id: id, scenarioID: row["scenario_id"], at: Date(millisecondsSince1970: row["at"]), actor: row["actor"],
+            body: body)
+    }
+
+    static let outboxColumns = """
+        id, scenario_id, purpose, text, reply_transport, reply_chat, reply_message_id, chat,
+        created_at, attempts, sent_at
+        """
+
+    static func outboxDraft(_ row: Row) throws -> OutboxDraft {
+        let id: Int64 = row["id"]
+        var replyTo: MessageRef?
+        if let transport: String = row["reply_transport"], let chat: String = row["reply_chat"],
+            let messageID: String = row["reply_message_id"]
+        {
+            replyTo = MessageRef(transport: transport, chat: chat, messageID: messageID)
+        }
+        return OutboxDraft(
+            scenarioID: row["scenario_id"],
+            purpose: try decode(OutboxDraft.Purpose.self, row["purpose"], table: "outbox", id: id, column: "purpose"),
+            text: row["text"], replyTo: replyTo, chat: row["chat"])
+    }
+
+    static func outboxMessage(_ row: Row) throws -> OutboxMessage {
+        OutboxMessage(
+            id: row["id"], draft: try outboxDraft(row), createdAt: Date(millisecondsSince1970: row["created_at"]),
+            attempts: row["attempts"])
+    }
+
+    static func json<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    private static func decode<T: RawRepresentable>(
+        _ type: T.Type, _ raw: String, table: String, id: Int64, column: String
+    ) throws -> T where T.RawValue == String {
+        guard let value = T(rawValue: raw) else {
+            throw corrupt(table: table, id: id, column: column, "unknown value \"\(raw)\"")
+        }
+        return value
+    }
+
+    private static func corrupt(table: String, id: Int64, column: String, _ detail: String) -> ScenarioStoreError {
+        ScenarioStoreError(
+            .corruptData,
+            "\(table) row \(id), column \(column): \(detail); the file was edited by hand or by a newer TeleOps; "
+                + "restore it from a backup or fix the row with the sqlite3 shell")
+    }
+}

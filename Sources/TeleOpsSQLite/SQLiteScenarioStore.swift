@@ -1,0 +1,117 @@
+import Foundation
+import GRDB
+import TeleOpsCore
+
+/// The embedded `ScenarioStore`: one SQLite file in WAL mode, through a GRDB `DatabasePool`.
+///
+/// - Durability: `PRAGMA synchronous = FULL` on the writer connection, so every call that
+///   writes returns only after its transaction is on disk (power-loss safe); a 202 to a
+///   monitoring system means the alert is journaled.
+/// - Sharing: writes are `BEGIN IMMEDIATE` transactions with a busy timeout of
+///   `busyTimeout`, so a second process (the CLI running `teleops scenarios list` while the
+///   server runs) can open the same file normally and read and write safely.
+/// - Semantics: those of `ScenarioStoreTransaction` in Core (shared with every store), run
+///   inside one write transaction per call; a call that throws writes nothing.
+/// - Time: INTEGER milliseconds since 1970 UTC; dates are truncated to the millisecond
+///   on the way in, so what you read back compares equal.
+///
+/// ```swift
+/// let store = try SQLiteScenarioStore(path: "/var/lib/teleops/teleops.sqlite")
+/// let outcomes = try await store.ingest(alerts) { alert, outcome, scenario in [] }
+/// ```
+///
+/// `compose` runs inside the write transaction: it must not call the store.
+public final class SQLiteScenarioStore: ScenarioStore {
+    /// How long a write waits for another connection's write lock before failing.
+    public static let busyTimeout: TimeInterval = 5
+
+    /// The database file.
+    public let path: String
+    let pool: DatabasePool
+
+    /// Opens (creating it and its parent directories if needed) and migrates the store at `path`.
+    ///
+    /// Blocks while it opens and migrates: call it at start-up, not from a request handler.
+    /// Throws `ScenarioStoreError` with code `.cannotOpen` (path and reason) or `.newerSchema`.
+    public init(path: String) throws {
+        self.path = path
+        do {
+            let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            var configuration = Configuration()
+            configuration.busyMode = .timeout(Self.busyTimeout)
+            configuration.foreignKeysEnabled = true
+            configuration.label = "TeleOpsSQLite"
+            configuration.prepareDatabase { db in
+                try db.execute(sql: "PRAGMA synchronous = FULL")
+            }
+            pool = try DatabasePool(path: path, configuration: configuration)
+            // DatabasePool sets `synchronous = NORMAL` on the writer after `prepareDatabase`
+            // when it enables WAL; commits must reach the disk, so set FULL again.
+            try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
+            let migrator = SQLiteSchema.migrator
+            let applied = try pool.read { try migrator.appliedIdentifiers($0) }
+            let unknown = applied.subtracting(migrator.migrations)
+            guard unknown.isEmpty else { throw Self.newerSchema(path: path, unknown: unknown) }
+            try migrator.migrate(pool)
+        } catch let error as ScenarioStoreError {
+            throw error
+        } catch {
+            throw ScenarioStoreError(
+                .cannotOpen,
+                "cannot open the scenario store at \(path): \(error); check that the directory exists or can be "
+                    + "created and is writable by this user and that the file is a TeleOps SQLite database, "
+                    + "or point the store path in the configuration at another file")
+        }
+    }
+
+    private static func newerSchema(path: String, unknown: Set<String>) -> ScenarioStoreError {
+        ScenarioStoreError(
+            .newerSchema,
+            "the scenario store at \(path) was written by a newer TeleOps (schema migrations "
+                + "\(unknown.sorted().joined(separator: ", ")) are unknown to this build); upgrade teleops on this "
+                + "host, or point the store path at another file; the file was not changed")
+    }
+
+    // MARK: Writes (semantics: ScenarioStoreTransaction)
+
+    public func ingest(_ alerts: [Alert], compose: @escaping IngestComposer) async throws -> [IngestOutcome] {
+        try await write { try $0.ingest(alerts, compose: compose, now: $1) }
+    }
+
+    @discardableResult
+    public func append(_ events: [NewEvent], outbox: [OutboxDraft]) async throws -> [ScenarioEvent] {
+        try await write { try $0.append(events, outbox: outbox, now: $1) }
+    }
+
+    public func markSent(outboxID: Int64, as ref: MessageRef) async throws {
+        try await write { try $0.markSent(outboxID: outboxID, as: ref, now: $1) }
+    }
+
+    public func markFailed(outboxID: Int64, reason: String, giveUp: Bool) async throws {
+        try await write { try $0.markFailed(outboxID: outboxID, reason: reason, giveUp: giveUp, now: $1) }
+    }
+
+    /// Runs `body` in one IMMEDIATE write transaction on GRDB's writer queue (not on the
+    /// cooperative pool); `now` is read inside the transaction, so times follow commit order.
+    private func write<T: Sendable>(
+        _ body: @escaping @Sendable (inout SQLiteTransaction, Date) throws -> T
+    ) async throws -> T {
+        try await pool.write { db in
+            var transaction = SQLiteTransaction(db: db)
+            return try body(&transaction, Date())
+        }
+    }
+
+    // MARK: Maintenance
+
+    /// Copies the WAL into the main file and truncates the WAL (for backups and before shutdown).
+    public func checkpoint() async throws {
+        try await pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
+    }
+
+    /// Closes the file. Any later call throws.
+    public func close() throws {
+        try pool.close()
+    }
+}

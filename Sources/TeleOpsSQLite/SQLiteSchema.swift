@@ -1,0 +1,95 @@
+import GRDB
+
+/// The store's tables, created and upgraded by GRDB's `DatabaseMigrator`.
+///
+/// Times are INTEGER milliseconds since 1970 UTC (`Date.millisecondsSince1970`), so a
+/// `Date` read back equals the millisecond-truncated `Date` that was written. JSON columns
+/// hold compact JSON text with sorted keys. Migrations are append-only: add `v2`, never
+/// edit `v1`. A file migrated by a newer TeleOps (one with migrations this build does not
+/// know) is refused rather than written with an older idea of the schema.
+enum SQLiteSchema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: v1)
+        }
+        return migrator
+    }
+
+    /// AUTOINCREMENT keeps ids strictly increasing even if rows are ever pruned, so paging
+    /// (`beforeID`) and "newest = highest id" stay true.
+    private static let v1 = """
+        CREATE TABLE scenarios (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            fingerprint TEXT NOT NULL,
+            source TEXT NOT NULL,
+            host TEXT NOT NULL,
+            check_name TEXT NOT NULL,
+            severity TEXT NOT NULL CHECK (severity IN ('info', 'warning', 'error', 'critical')),
+            summary TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('open', 'acknowledged', 'resolved')),
+            occurrences INTEGER NOT NULL,
+            opened_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            resolved_at INTEGER,
+            acknowledged_by TEXT,
+            previous_id INTEGER REFERENCES scenarios(id)
+        );
+        -- At most one active scenario per fingerprint, whoever writes.
+        CREATE UNIQUE INDEX scenarios_active_fingerprint ON scenarios(fingerprint) WHERE status != 'resolved';
+        CREATE INDEX scenarios_fingerprint ON scenarios(fingerprint, id);
+        CREATE INDEX scenarios_host ON scenarios(host, id);
+
+        CREATE TABLE alerts (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            scenario_id INTEGER REFERENCES scenarios(id),
+            source TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            host TEXT NOT NULL,
+            check_name TEXT NOT NULL,
+            severity TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('firing', 'resolved')),
+            summary TEXT NOT NULL,
+            labels TEXT NOT NULL CHECK (json_valid(labels)),
+            details TEXT CHECK (details IS NULL OR json_valid(details)),
+            received_at INTEGER NOT NULL
+        );
+        CREATE INDEX alerts_scenario ON alerts(scenario_id);
+
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            scenario_id INTEGER NOT NULL REFERENCES scenarios(id),
+            at INTEGER NOT NULL,
+            actor TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            data TEXT NOT NULL CHECK (json_valid(data))
+        );
+        CREATE INDEX events_scenario ON events(scenario_id, id);
+
+        CREATE TABLE messages (
+            transport TEXT NOT NULL,
+            chat TEXT NOT NULL,
+            message_id TEXT NOT NULL,
+            scenario_id INTEGER NOT NULL REFERENCES scenarios(id),
+            PRIMARY KEY (transport, chat, message_id)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            scenario_id INTEGER REFERENCES scenarios(id),
+            purpose TEXT NOT NULL CHECK (purpose IN ('announcement', 'reply')),
+            text TEXT NOT NULL,
+            reply_transport TEXT,
+            reply_chat TEXT,
+            reply_message_id TEXT,
+            chat TEXT,
+            created_at INTEGER NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            sent_at INTEGER,
+            gave_up_at INTEGER,
+            CHECK ((reply_transport IS NULL) = (reply_chat IS NULL) AND (reply_chat IS NULL) = (reply_message_id IS NULL))
+        );
+        CREATE INDEX outbox_pending ON outbox(id) WHERE sent_at IS NULL AND gave_up_at IS NULL;
+        """
+}

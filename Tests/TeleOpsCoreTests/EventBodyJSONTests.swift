@@ -1,0 +1,24 @@
+import Foundation
+import TeleOpsCore
+import Testing
+
+@Suite("EventBody payload JSON")
+struct EventBodyJSONTests {
+    @Test func payloadIsTheDataMemberWithSortedKeys() throws {
+        let body = EventBody.commandDispatched(DispatchFacts(taskID: "t", action: "disk", argv: ["df"], host: "web-1"))
+        let json = String(decoding: try body.jsonData(), as: UTF8.self)
+        #expect(json == #"{"action":"disk","argv":["df"],"host":"web-1","task_id":"t"}"#)
+        #expect(try EventBody(kind: .commandDispatched, jsonData: Data(json.utf8)) == body)
+    }
+
+    @Test func acknowledgedHasAnEmptyObject() throws {
+        #expect(String(decoding: try EventBody.acknowledged.jsonData(), as: UTF8.self) == "{}")
+        #expect(try EventBody(kind: .acknowledged, jsonData: Data("{}".utf8)) == .acknowledged)
+    }
+
+    @Test func wrongPayloadForKindThrows() {
+        #expect(throws: DecodingError.self) {
+            try EventBody(kind: .commandLost, jsonData: Data(#"{"text":"x"}"#.utf8))
+        }
+    }
+}

@@ -1,0 +1,103 @@
+import Foundation
+import TeleOpsCore
+import TeleOpsTesting
+import Testing
+
+@Suite("MemoryScenarioStore")
+struct MemoryScenarioStoreTests {
+    @Test("conformance", arguments: ScenarioStoreConformance.cases.map(\.name))
+    func conformance(_ name: String) async throws {
+        try await ScenarioStoreConformance.run(name, on: MemoryScenarioStore())
+    }
+
+    @Test func unknownCaseNameFails() async throws {
+        await #expect(throws: ConformanceFailure.self) {
+            try await ScenarioStoreConformance.run("no such case", on: MemoryScenarioStore())
+        }
+    }
+
+    @Test func caseNamesAreUnique() {
+        let names = ScenarioStoreConformance.cases.map(\.name)
+        #expect(Set(names).count == names.count)
+    }
+
+    @Test func journalsEveryAlertIncludingUnmatched() async throws {
+        let store = MemoryScenarioStore()
+        let alert = Alert(source: "generic", host: "web-1", check: "disk", severity: .info, status: .resolved, summary: "ok")
+        _ = try await store.ingest([alert]) { _, _, _ in [] }
+        let journaled = store.journaledAlerts()
+        #expect(journaled.count == 1)
+        #expect(journaled.first?.scenarioID == nil)
+        #expect(journaled.first?.alert.receivedAt == alert.receivedAt.truncatedToMilliseconds)
+    }
+}
+
+/// The suite must catch a store that breaks the contract; each wrapper breaks one thing.
+@Suite("ScenarioStoreConformance catches broken stores")
+struct BrokenStoreTests {
+    enum Breakage: String, CaseIterable, Sendable {
+        case eventsNewestFirst, notifiedForEveryMessage, queryIgnoresHost, pendingIncludesGivenUp
+    }
+
+    static let expectedFailure: [Breakage: String] = [
+        .eventsNewestFirst: "every event kind round trips, oldest first, and encodes as JSON",
+        .notifiedForEveryMessage: "markSent maps the message and only announcements append notified",
+        .queryIgnoresHost: "scenario queries filter by status and host, newest first, with paging",
+        .pendingIncludesGivenUp: "markFailed counts attempts and giveUp leaves the queue",
+    ]
+
+    @Test(arguments: Breakage.allCases)
+    func brokenStoreFails(_ breakage: Breakage) async throws {
+        let name = try #require(Self.expectedFailure[breakage])
+        let error = await #expect(throws: ConformanceFailure.self) {
+            try await ScenarioStoreConformance.run(name, on: BrokenStore(breakage: breakage))
+        }
+        #expect(error?.caseName == name)
+        // The same case passes on the unbroken store, so the failure is the breakage's.
+        try await ScenarioStoreConformance.run(name, on: MemoryScenarioStore())
+    }
+}
+
+/// A `MemoryScenarioStore` with one deliberate bug.
+private struct BrokenStore: ScenarioStore {
+    let breakage: BrokenStoreTests.Breakage
+    let base = MemoryScenarioStore()
+
+    func ingest(_ alerts: [Alert], compose: @escaping IngestComposer) async throws -> [IngestOutcome] {
+        try await base.ingest(alerts, compose: compose)
+    }
+
+    func append(_ events: [NewEvent], outbox: [OutboxDraft]) async throws -> [ScenarioEvent] {
+        try await base.append(events, outbox: outbox)
+    }
+
+    func scenario(id: Int64) async throws -> Scenario? { try await base.scenario(id: id) }
+    func newestActiveScenario() async throws -> Scenario? { try await base.newestActiveScenario() }
+
+    func scenarios(_ query: ScenarioQuery) async throws -> [Scenario] {
+        var query = query
+        if breakage == .queryIgnoresHost { query.host = nil }
+        return try await base.scenarios(query)
+    }
+
+    func events(of scenarioID: Int64) async throws -> [ScenarioEvent] {
+        let events = try await base.events(of: scenarioID)
+        return breakage == .eventsNewestFirst ? events.reversed() : events
+    }
+
+    func scenarioID(for message: MessageRef) async throws -> Int64? { try await base.scenarioID(for: message) }
+
+    func pendingOutbox(limit: Int) async throws -> [OutboxMessage] { try await base.pendingOutbox(limit: limit) }
+
+    func markSent(outboxID: Int64, as ref: MessageRef) async throws {
+        let pending = try await base.pendingOutbox(limit: .max).first { $0.id == outboxID }
+        try await base.markSent(outboxID: outboxID, as: ref)
+        if breakage == .notifiedForEveryMessage, let pending, pending.draft.purpose == .reply, let id = pending.draft.scenarioID {
+            try await base.append([NewEvent(scenarioID: id, actor: "teleops", body: .notified(ref))], outbox: [])
+        }
+    }
+
+    func markFailed(outboxID: Int64, reason: String, giveUp: Bool) async throws {
+        try await base.markFailed(outboxID: outboxID, reason: reason, giveUp: giveUp && breakage != .pendingIncludesGivenUp)
+    }
+}

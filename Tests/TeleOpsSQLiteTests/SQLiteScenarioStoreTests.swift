@@ -1,0 +1,148 @@
+import Foundation
+import TeleOpsCore
+import TeleOpsSQLite
+import Testing
+
+@Suite("SQLiteScenarioStore")
+struct SQLiteScenarioStoreTests {
+    static func alert(_ check: String, status: AlertStatus = .firing, at seconds: Double = 0) -> Alert {
+        Alert(
+            source: "generic", host: "web-1", check: check, severity: .error, status: status, summary: "\(check) broke",
+            labels: ["team": "ops", "env": "prod"], details: ["used_pct": 95.5, "mount": "/var"],
+            receivedAt: Date(timeIntervalSince1970: 1_750_000_000.123_456 + seconds))
+    }
+
+    static let announce: IngestComposer = { alert, outcome, _ in
+        outcome.disposition == .opened
+            ? [OutboxDraft(scenarioID: outcome.scenarioID, purpose: .announcement, text: alert.summary, chat: "ops")] : []
+    }
+
+    @Test func everythingSurvivesCloseAndReopen() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("nested/dirs/teleops.sqlite").path
+            let store = try SQLiteScenarioStore(path: path)
+            let outcomes = try await store.ingest([Self.alert("disk"), Self.alert("cpu"), Self.alert("disk", at: 1)],
+                                                  compose: Self.announce)
+            let id = try #require(outcomes[0].scenarioID)
+            try await store.append(
+                [NewEvent(scenarioID: id, at: Date(timeIntervalSince1970: 1_750_000_100.5), actor: "ana", body: .acknowledged)],
+                outbox: [OutboxDraft(scenarioID: id, purpose: .reply, text: "ack",
+                                     replyTo: MessageRef(transport: "telegram", chat: "-1", messageID: "9"))])
+            let pending = try await store.pendingOutbox(limit: 10)
+            try await store.markSent(outboxID: pending[0].id, as: MessageRef(transport: "telegram", chat: "-1", messageID: "10"))
+            try await store.markFailed(outboxID: pending[1].id, reason: "timeout", giveUp: false)
+
+            let scenarios = try await store.scenarios(ScenarioQuery())
+            let events = try await store.events(of: id)
+            let stillPending = try await store.pendingOutbox(limit: 10)
+            try store.close()
+
+            let reopened = try SQLiteScenarioStore(path: path)
+            #expect(try await reopened.scenarios(ScenarioQuery()) == scenarios)
+            #expect(try await reopened.events(of: id) == events)
+            #expect(try await reopened.pendingOutbox(limit: 10) == stillPending)
+            #expect(stillPending.map(\.attempts) == [1, 0])
+            #expect(try await reopened.scenarioID(for: MessageRef(transport: "telegram", chat: "-1", messageID: "10")) == id)
+            #expect(events.map(\.kind) == [.alertFired, .alertRepeated, .acknowledged, .notified])
+            let next = try await reopened.ingest([Self.alert("disk", at: 2)], compose: Self.announce)
+            #expect(next[0].disposition == .repeated, "the reopened store still knows the active scenario")
+            #expect(next[0].alertID == 4)
+            try reopened.close()
+        }
+    }
+
+    @Test func writerIsWALWithFullSyncForeignKeysAndFTS5() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try SQLiteScenarioStore(path: directory.appendingPathComponent("teleops.sqlite").path)
+            let diagnostics = try await store.diagnostics()
+            #expect(diagnostics.journalMode == "wal")
+            #expect(diagnostics.synchronous == 2, "synchronous must be FULL (2)")
+            #expect(diagnostics.foreignKeys)
+            #expect(diagnostics.busyTimeoutMilliseconds == Int(SQLiteScenarioStore.busyTimeout * 1000))
+            #expect(diagnostics.hasFTS5, "full-text search of scenarios needs SQLite built with FTS5")
+            #expect(diagnostics.migrations == ["v1"])
+            try store.close()
+        }
+    }
+
+    @Test func concurrentIngestsLandWithDistinctIdsAndOneActiveScenarioPerFingerprint() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try SQLiteScenarioStore(path: directory.appendingPathComponent("teleops.sqlite").path)
+            let checks = ["disk", "cpu", "mem", "net"]
+            let outcomes = try await withThrowingTaskGroup(of: [IngestOutcome].self) { group in
+                for index in 0..<64 {
+                    group.addTask {
+                        try await store.ingest([Self.alert(checks[index % 4], at: Double(index))], compose: Self.announce)
+                    }
+                }
+                return try await group.reduce(into: []) { $0 += $1 }
+            }
+            #expect(outcomes.count == 64)
+            #expect(Set(outcomes.map(\.alertID)) == Set(1...64))
+            #expect(outcomes.filter { $0.disposition == .opened }.count == 4)
+            let active = try await store.scenarios(ScenarioQuery(status: .open))
+            #expect(active.count == 4)
+            #expect(Set(active.map(\.fingerprint)).count == 4)
+            #expect(active.allSatisfy { $0.occurrences == 16 })
+            #expect(try await store.pendingOutbox(limit: 100).count == 4)
+            try store.close()
+        }
+    }
+
+    @Test func aSecondInstanceOnTheSameFileSeesTheFirstsWrites() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("teleops.sqlite").path
+            let server = try SQLiteScenarioStore(path: path)
+            let cli = try SQLiteScenarioStore(path: path)
+            let opened = try await server.ingest([Self.alert("disk")], compose: Self.announce)
+            let id = try #require(opened[0].scenarioID)
+            #expect(try await cli.scenarios(ScenarioQuery()).map(\.id) == [id])
+            try await cli.append([NewEvent(scenarioID: id, actor: "ana", body: .note(NoteFacts(text: "from the CLI")))], outbox: [])
+            #expect(try await server.events(of: id).map(\.kind) == [.alertFired, .note])
+            async let fromServer = server.ingest([Self.alert("cpu")], compose: Self.announce)
+            async let fromCLI = cli.ingest([Self.alert("cpu", at: 1)], compose: Self.announce)
+            let both = try await fromServer + fromCLI
+            #expect(both.map(\.disposition).sorted { $0.rawValue < $1.rawValue } == [.opened, .repeated])
+            try cli.close()
+            try server.close()
+        }
+    }
+
+    @Test func aFileFromANewerTeleOpsIsRefusedAndLeftAlone() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("teleops.sqlite").path
+            try SQLiteScenarioStore(path: path).close()
+            try runSQLite(path, "INSERT INTO grdb_migrations (identifier) VALUES ('v99-from-the-future')")
+            let error = #expect(throws: ScenarioStoreError.self) { try SQLiteScenarioStore(path: path) }
+            #expect(error?.code == .newerSchema)
+            #expect(error?.message.contains("v99-from-the-future") == true)
+            #expect(error?.message.contains(path) == true)
+        }
+    }
+
+    @Test func aPathThatCannotBeOpenedSaysWhichAndWhy() async throws {
+        try await withTemporaryDirectory { directory in
+            let error = #expect(throws: ScenarioStoreError.self) { try SQLiteScenarioStore(path: directory.path) }
+            #expect(error?.code == .cannotOpen)
+            #expect(error?.message.contains(directory.path) == true)
+            let notADatabase = directory.appendingPathComponent("notes.txt")
+            try Data(String(repeating: "not sqlite\n", count: 200).utf8).write(to: notADatabase)
+            let second = #expect(throws: ScenarioStoreError.self) { try SQLiteScenarioStore(path: notADatabase.path) }
+            #expect(second?.code == .cannotOpen)
+        }
+    }
+
+    @Test func aRowItCannotReadIsReportedWithTableRowAndColumn() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("teleops.sqlite").path
+            let store = try SQLiteScenarioStore(path: path)
+            let id = try #require(try await store.ingest([Self.alert("disk")], compose: Self.announce)[0].scenarioID)
+            try runSQLite(path, "INSERT INTO events (scenario_id, at, actor, kind, data) VALUES (\(id), 0, 'x', 'teleported', '{}')")
+            let error = await #expect(throws: ScenarioStoreError.self) { try await store.events(of: id) }
+            #expect(error?.code == .corruptData)
+            #expect(error?.message.contains("events row 2, column kind") == true)
+            #expect(error?.message.contains("teleported") == true)
+            try store.close()
+        }
+    }
+}
