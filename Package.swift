@@ -67,7 +67,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "teleops-bench", dependencies: [
-            "TeleOpsApp",
+            "TeleOpsApp", "TeleOpsTesting",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

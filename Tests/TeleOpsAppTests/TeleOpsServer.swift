@@ -96,29 +96,42 @@ struct TestSetupError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// Processes alive or zombie in process group `pgid`, from /proc.
-func processesInGroup(_ pgid: Int32) -> [String] {
-    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-    return entries.compactMap { entry -> String? in
-        guard Int32(entry) != nil, let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return nil }
-        let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
-        guard fields.count > 2, Int32(fields[2]) == pgid else { return nil }
-        return "\(entry) \(stat[..<close])) state \(fields[0])"
+/// One line of /proc: a process with its parent, group, state and command line.
+struct ProcEntry {
+    var pid: Int32
+    var parent: Int32
+    var group: Int32
+    var state: String
+    var name: String
+    var argv: [String]
+
+    static func all() -> [ProcEntry] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { entry -> ProcEntry? in
+            guard let pid = Int32(entry), let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                  let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")") else { return nil }
+            let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
+            guard fields.count > 2, let parent = Int32(fields[1]), let group = Int32(fields[2]) else { return nil }
+            let cmdline = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") ?? Data()
+            return ProcEntry(
+                pid: pid, parent: parent, group: group, state: String(fields[0]),
+                name: String(stat[stat.index(after: open)..<close]),
+                argv: cmdline.split(separator: 0).map { String(decoding: $0, as: UTF8.self) })
+        }
     }
+}
+
+/// Processes alive or zombie in process group `pgid`.
+func processesInGroup(_ pgid: Int32) -> [String] {
+    ProcEntry.all().filter { $0.group == pgid }.map { "\($0.pid) (\($0.name)) state \($0.state)" }
+}
+
+/// Every child process of `parent`.
+func allChildren(of parent: Int32) -> [Int32] {
+    ProcEntry.all().filter { $0.parent == parent }.map(\.pid)
 }
 
 /// Child processes of `parent` whose command line is `argv`.
 func children(of parent: Int32, running argv: [String]) -> [Int32] {
-    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-    return entries.compactMap { entry -> Int32? in
-        guard let pid = Int32(entry),
-              let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")"),
-              let cmdline = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { return nil }
-        let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
-        let args = cmdline.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-        guard fields.count > 1, Int32(fields[1]) == parent, args == argv else { return nil }
-        return pid
-    }
+    ProcEntry.all().filter { $0.parent == parent && $0.argv == argv }.map(\.pid)
 }
