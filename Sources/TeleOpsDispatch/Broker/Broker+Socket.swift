@@ -9,7 +9,7 @@ extension Broker {
         do {
             let socket = try ZMQSocket(context: context, type: .router)
             try socket.setOption(ZMQ_ROUTER_MANDATORY, 1)
-            try socket.bind(endpoint)
+            try bindRetryingBriefly(socket)
             let bound = try socket.lastEndpoint()
             let waiters = state.withLock { state in
                 state.endpoint = bound
@@ -31,6 +31,20 @@ extension Broker {
         waiters.forEach { $0.resume(throwing: failure) }
         resume(resumptions)
         logger.info("broker stopped", metadata: ["rejected_pending": "\(resumptions.count)"])
+    }
+
+    /// libzmq closes listeners asynchronously, so a port released by a broker that just stopped in
+    /// this process can still be busy for a moment: retry EADDRINUSE for up to two seconds.
+    private func bindRetryingBriefly(_ socket: borrowing ZMQSocket) throws(ZMQError) {
+        let giveUp = ContinuousClock.now + .seconds(2)
+        while true {
+            do {
+                return try socket.bind(endpoint)
+            } catch where error.code == EADDRINUSE && ContinuousClock.now < giveUp
+                && state.withLock({ $0.phase == .running }) {
+                usleep(20_000)
+            }
+        }
     }
 
     private func serve(_ socket: borrowing ZMQSocket) throws(ZMQError) {

@@ -157,7 +157,7 @@ import Testing
         let first = Broker(endpoint: "tcp://127.0.0.1:*", heartbeatInterval: .milliseconds(50),
                            heartbeatTimeout: .seconds(2), maxQueued: 4, logger: testLogger("broker-1"))
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await first.run() }
+            let firstRun = Task { try await first.run() }
             let endpoint = try await withDeadline("bound") { try await first.boundEndpoint() }
             let agent = WorkerAgent(options: WorkerOptions(connect: endpoint, workerID: "phoenix",
                                                            heartbeatInterval: .milliseconds(50)),
@@ -165,6 +165,7 @@ import Testing
             group.addTask { try await agent.run() }
             try await eventually("registered with the first") { first.registeredWorkers().count == 1 }
             first.requestStop()
+            try await firstRun.value
             let second = Broker(endpoint: endpoint, heartbeatInterval: .milliseconds(50), heartbeatTimeout: .seconds(2),
                                 maxQueued: 4, logger: testLogger("broker-2"))
             group.addTask { try await second.run() }
