@@ -103,8 +103,10 @@ public final class Broker: Service, Dispatcher {
     /// Fast path for the local supervisor: the worker's process died, so its in-flight tasks are
     /// lost now rather than after the heartbeat timeout, and it leaves the registry.
     public func workerExited(id: String, reason: String) {
-        let resumptions = state.withLock { $0.drop(id, reason: "worker '\(id)' exited: \(reason)") }
-        if state.withLock({ $0.workers[id] == nil }) {
+        let (known, resumptions) = state.withLock { state in
+            (state.workers[id] != nil, state.drop(id, reason: "worker '\(id)' exited: \(reason)"))
+        }
+        if known {
             logger.warning("worker exited", metadata: ["worker": "\(id)", "reason": "\(reason)",
                                                        "lost_tasks": "\(resumptions.count)"])
         }
