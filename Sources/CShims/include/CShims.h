@@ -26,4 +26,7 @@ int teleops_set_parent_death_signal(int signal);
 /// pidfd_open(2): a file descriptor that becomes readable when `pid` exits; -1 with errno on failure.
 int teleops_pidfd_open(pid_t pid);
 
+// Process helpers of TeleOpsDispatch (glibc _GNU_SOURCE functions the Glibc module hides).
+#include "CShimsProcess.h"
+
 #endif

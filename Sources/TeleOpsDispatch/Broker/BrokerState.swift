@@ -1,0 +1,197 @@
+import Foundation
+import TeleOpsCore
+
+/// A continuation to resume outside the lock, with what to resume it with.
+typealias Resumption = (continuation: CheckedContinuation<TaskOutcome, Never>, outcome: TaskOutcome)
+
+/// One message waiting for the socket thread to send it.
+struct Outgoing: Sendable {
+    var identity: [UInt8]
+    var message: WireMessage
+}
+
+/// The broker's registry, pending tasks and queue; guarded by the broker's Mutex.
+/// Pure bookkeeping: no I/O, so every rule here is testable through the broker's public API.
+struct BrokerState: Sendable {
+    enum Phase: Sendable { case idle, running, stopping, stopped }
+
+    struct Worker: Sendable {
+        var hello: Hello
+        var identity: [UInt8]
+        var inFlight: Set<String> = []
+        var lastSeen: ContinuousClock.Instant
+        var lastSeenDate: Date
+
+        func serves(_ host: String) -> Bool { hello.hosts.contains("*") || hello.hosts.contains(host) }
+        var free: Int { hello.capacity - inFlight.count }
+    }
+
+    struct Pending: Sendable {
+        var request: TaskRequest
+        var continuation: CheckedContinuation<TaskOutcome, Never>
+        /// nil while queued.
+        var worker: String?
+    }
+
+    let maxQueued: Int
+    var phase = Phase.idle
+    var workers: [String: Worker] = [:]
+    /// Routing id of a connection → the worker id it registered.
+    var connections: [[UInt8]: String] = [:]
+    var pending: [String: Pending] = [:]
+    var queue: [String] = []
+    var outbox: [Outgoing] = []
+    var endpoint: String?
+    var runError: ZMQError?
+    var endpointWaiters: [CheckedContinuation<String, any Error>] = []
+
+    init(maxQueued: Int) { self.maxQueued = maxQueued }
+
+    // MARK: Dispatch
+
+    /// Assigns, queues or rejects a new request. Returns a resumption when it is decided at once.
+    mutating func submit(_ request: TaskRequest, _ continuation: CheckedContinuation<TaskOutcome, Never>,
+                         cancelled: Bool) -> Resumption? {
+        guard phase == .running else { return (continuation, .rejected(reason: "controller shutting down")) }
+        if cancelled { return (continuation, .rejected(reason: "cancelled before it was dispatched")) }
+        guard pending[request.taskID] == nil else {
+            return (continuation, .rejected(reason: "a task with id '\(request.taskID)' is already running"))
+        }
+        let serving = workers.values.filter { $0.serves(request.host) }
+        guard !serving.isEmpty else { return (continuation, .rejected(reason: noWorkerReason(request.host))) }
+        pending[request.taskID] = Pending(request: request, continuation: continuation)
+        if let worker = pick(for: request.host) {
+            assign(request.taskID, to: worker)
+            return nil
+        }
+        guard queue.count < maxQueued else {
+            pending[request.taskID] = nil
+            let slots = serving.map(\.hello.capacity).reduce(0, +)
+            return (continuation, .rejected(reason:
+                "busy: all \(serving.count) worker(s) serving '\(request.host)' are at capacity (\(slots) slots) "
+                + "and \(queue.count) task(s) are already queued (limit \(maxQueued)); retry later"))
+        }
+        queue.append(request.taskID)
+        return nil
+    }
+
+    /// The least loaded worker serving `host` with a free slot (ties: lowest id, for determinism).
+    func pick(for host: String) -> String? {
+        workers.values
+            .filter { $0.serves(host) && $0.free > 0 }
+            .min { ($0.inFlight.count, $0.hello.workerID) < ($1.inFlight.count, $1.hello.workerID) }?
+            .hello.workerID
+    }
+
+    mutating func assign(_ taskID: String, to workerID: String) {
+        guard var pendingTask = pending[taskID], let worker = workers[workerID] else { return }
+        pendingTask.worker = workerID
+        pending[taskID] = pendingTask
+        workers[workerID]?.inFlight.insert(taskID)
+        outbox.append(Outgoing(identity: worker.identity, message: .task(pendingTask.request)))
+    }
+
+    /// Moves queued tasks to workers with free slots; rejects those whose host nobody serves any more.
+    mutating func pump() -> [Resumption] {
+        var resumptions: [Resumption] = []
+        var remaining: [String] = []
+        for taskID in queue {
+            guard let task = pending[taskID] else { continue }
+            if let worker = pick(for: task.request.host) {
+                assign(taskID, to: worker)
+            } else if !workers.values.contains(where: { $0.serves(task.request.host) }) {
+                pending[taskID] = nil
+                resumptions.append((task.continuation, .rejected(reason: noWorkerReason(task.request.host))))
+            } else {
+                remaining.append(taskID)
+            }
+        }
+        queue = remaining
+        return resumptions
+    }
+
+    /// The caller's task was cancelled: a queued task is dropped, a running one gets CANCEL.
+    mutating func cancel(_ taskID: String) -> Resumption? {
+        guard let task = pending[taskID] else { return nil }
+        guard let workerID = task.worker else {
+            pending[taskID] = nil
+            queue.removeAll { $0 == taskID }
+            return (task.continuation, .rejected(reason: "cancelled before it ran"))
+        }
+        if let worker = workers[workerID] {
+            outbox.append(Outgoing(identity: worker.identity, message: .cancel(TaskRef(taskID: taskID))))
+        }
+        return nil
+    }
+
+    /// A TASK could not be sent: the task goes back to the front of the queue.
+    mutating func unassign(_ taskID: String) {
+        guard var task = pending[taskID], let workerID = task.worker else { return }
+        workers[workerID]?.inFlight.remove(taskID)
+        task.worker = nil
+        pending[taskID] = task
+        queue.insert(taskID, at: 0)
+    }
+
+    /// DONE from `workerID`.
+    mutating func complete(_ result: TaskResult, from workerID: String) -> [Resumption] {
+        guard let task = pending[result.taskID], task.worker == workerID else { return [] }
+        pending[result.taskID] = nil
+        workers[workerID]?.inFlight.remove(result.taskID)
+        return [(task.continuation, .finished(result))] + pump()
+    }
+
+    /// The worker refused or failed a task it was sent (ERROR with a task id).
+    mutating func fail(_ taskID: String, from workerID: String, reason: String) -> [Resumption] {
+        guard let task = pending[taskID], task.worker == workerID else { return [] }
+        pending[taskID] = nil
+        workers[workerID]?.inFlight.remove(taskID)
+        return [(task.continuation, .rejected(reason: "worker '\(workerID)' refused the task: \(reason)"))] + pump()
+    }
+
+    // MARK: Registry
+
+    /// Removes a worker; its in-flight tasks are lost, queued tasks nobody else serves are rejected.
+    mutating func drop(_ workerID: String, reason: String) -> [Resumption] {
+        guard let worker = workers.removeValue(forKey: workerID) else { return [] }
+        connections[worker.identity] = nil
+        var resumptions: [Resumption] = []
+        for taskID in worker.inFlight.sorted() {
+            if let task = pending.removeValue(forKey: taskID) {
+                resumptions.append((task.continuation, .lost(worker: workerID, reason: reason)))
+            }
+        }
+        return resumptions + pump()
+    }
+
+    /// Workers silent for longer than `timeout`.
+    func silent(at now: ContinuousClock.Instant, timeout: Duration) -> [String] {
+        workers.values.filter { now - $0.lastSeen > timeout }.map(\.hello.workerID).sorted()
+    }
+
+    /// Shutdown: everything still pending is rejected.
+    mutating func stop() -> [Resumption] {
+        phase = .stopped
+        let resumptions = pending.values.map { ($0.continuation, TaskOutcome.rejected(reason: "controller shutting down")) }
+        pending = [:]
+        queue = []
+        workers = [:]
+        connections = [:]
+        outbox = []
+        return resumptions
+    }
+
+    func info() -> [WorkerInfo] {
+        workers.values.map {
+            WorkerInfo(id: $0.hello.workerID, hosts: $0.hello.hosts, labels: $0.hello.labels, capacity: $0.hello.capacity,
+                       inFlight: $0.inFlight.count, lastHeartbeat: $0.lastSeenDate, pid: $0.hello.pid,
+                       version: $0.hello.version)
+        }.sorted { $0.id < $1.id }
+    }
+
+    private func noWorkerReason(_ host: String) -> String {
+        let known = Set(workers.values.flatMap(\.hello.hosts)).sorted()
+        return "no worker serves host '\(host)'"
+            + (known.isEmpty ? " (no worker is registered)" : " (hosts served: \(known.joined(separator: ", ")))")
+    }
+}

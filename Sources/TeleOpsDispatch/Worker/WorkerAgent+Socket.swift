@@ -1,0 +1,148 @@
+import CZeroMQ
+import Foundation
+import Logging
+import TeleOpsCore
+
+extension WorkerAgent {
+    /// Body of the thread that owns the DEALER. Ends on BYE (graceful) or stop (cancellation),
+    /// then finishes `sink` so `run()` can return.
+    func socketThread(_ sink: AsyncStream<TaskRequest>.Continuation) {
+        defer { sink.finish() }
+        do {
+            try serve(sink)
+        } catch {
+            logger.error("worker socket failed", metadata: ["error": "\(error)"])
+            state.withLock { $0.phase = .stopping }
+        }
+    }
+
+    private func serve(_ sink: AsyncStream<TaskRequest>.Continuation) throws(ZMQError) {
+        let socket = try ZMQSocket(context: context, type: .dealer)
+        // libzmq's ROUTER silently ignores a second connection with a routing id already in use,
+        // so the id is the worker id plus a per-connection nonce; the broker registers by HELLO's
+        // worker_id and can then refuse a duplicate with ERROR "duplicate_id".
+        let routingID = "\(options.workerID)/\(String(UInt32.random(in: .min ... .max), radix: 16))"
+        try socket.setOption(ZMQ_ROUTING_ID, bytes: Array(routingID.utf8))
+        try socket.connect(options.connect)
+        logger.info("worker connecting", metadata: ["endpoint": "\(options.connect)", "worker": "\(options.workerID)"])
+
+        let clock = ContinuousClock()
+        var session = Session(interval: options.heartbeatInterval, nextBeat: clock.now)
+        while true {
+            let phase = state.withLock { $0.phase }
+            if phase == .stopping { break }
+            if phase == .draining && state.withLock({ $0.inFlight.isEmpty && $0.outbox.isEmpty }) {
+                send(.bye, on: socket)
+                // Give the BYE a moment to leave; the shared context lingers in the background.
+                try? socket.setOption(ZMQ_LINGER, 1000)
+                logger.info("worker said BYE", metadata: ["worker": "\(options.workerID)"])
+                break
+            }
+            let now = clock.now
+            if now >= session.nextBeat {
+                if session.registered {
+                    send(.heartbeat(Heartbeat(inFlight: state.withLock { $0.inFlight.count })), on: socket)
+                } else {
+                    send(.hello(hello()), on: socket)
+                }
+                session.nextBeat = now + session.interval
+            }
+            let ready = try socket.poll(alongside: wake.fd, timeoutMs: Int(ProcessRun.millis(from: now, to: session.nextBeat)))
+            if ready.fd { wake.drain() }
+            while let frames = try socket.receive() {
+                handle(frames, on: socket, session: &session, sink: sink, now: clock.now)
+            }
+            let outbox = state.withLock { state in
+                defer { state.outbox = [] }
+                return state.outbox
+            }
+            for message in outbox { send(message, on: socket) }
+        }
+    }
+
+    /// What the socket thread knows about its registration.
+    struct Session {
+        var interval: Duration
+        var nextBeat: ContinuousClock.Instant
+        var registered = false
+    }
+
+    private func hello() -> Hello {
+        Hello(workerID: options.workerID, hosts: options.hosts, labels: options.labels, capacity: options.capacity,
+              version: options.version, pid: getpid())
+    }
+
+    private func send(_ message: WireMessage, on socket: borrowing ZMQSocket) {
+        do { try socket.send(WireCodec.encode(message)) } catch {
+            // EAGAIN: the controller is unreachable and the queue is full; heartbeats will re-register.
+            logger.debug("cannot send", metadata: ["type": "\(message.type)", "error": "\(error)"])
+        }
+    }
+
+    private func handle(_ frames: [[UInt8]], on socket: borrowing ZMQSocket, session: inout Session,
+                        sink: AsyncStream<TaskRequest>.Continuation, now: ContinuousClock.Instant) {
+        let message: WireMessage
+        switch WireCodec.decode(frames) {
+        case .success(let decoded): message = decoded
+        case .failure(let error):
+            logger.warning("protocol error from controller", metadata: ["code": "\(error.code.rawValue)",
+                                                                       "error": "\(error.message)"])
+            send(error.reply, on: socket)
+            return
+        }
+        switch message {
+        case .welcome(let welcome):
+            if !session.registered {
+                logger.info("worker registered", metadata: ["worker": "\(options.workerID)"])
+            }
+            session.registered = true
+            if welcome.heartbeatIntervalMs > 0 { session.interval = .milliseconds(welcome.heartbeatIntervalMs) }
+            session.nextBeat = now + session.interval
+        case .heartbeat:
+            break
+        case .task(let request):
+            accept(request, on: socket, sink: sink)
+        case .cancel(let ref):
+            let task = state.withLock { $0.inFlight[ref.taskID] }
+            logger.info("cancel requested", metadata: ["task": "\(ref.taskID)", "running": "\(task != nil)"])
+            task?.fire()
+        case .error(let body):
+            logger.warning("controller reported an error", metadata: ["code": "\(body.code)", "error": "\(body.message)"])
+            switch body.code {
+            case WireErrorCode.unregistered.rawValue:
+                session.registered = false
+                send(.hello(hello()), on: socket)
+                session.nextBeat = now + session.interval
+            case WireErrorCode.duplicateID.rawValue:
+                session.registered = false  // HELLO again after an interval; the other may be gone by then
+                session.nextBeat = now + max(session.interval, .seconds(1))
+            default:
+                break
+            }
+        case .hello, .accepted, .done, .bye:
+            send(.error(WireErrorBody(code: .unexpected, message: "\(message.type) is not sent by controllers")),
+                 on: socket)
+        }
+    }
+
+    private func accept(_ request: TaskRequest, on socket: borrowing ZMQSocket,
+                        sink: AsyncStream<TaskRequest>.Continuation) {
+        enum Verdict { case accept, refuse(String) }
+        let verdict: Verdict = state.withLock { state in
+            guard state.phase == .running else { return .refuse("worker is shutting down") }
+            guard state.inFlight.count < options.capacity else {
+                return .refuse("worker is at capacity (\(options.capacity) tasks running)")
+            }
+            guard state.inFlight[request.taskID] == nil else { return .refuse("task id is already running here") }
+            state.inFlight[request.taskID] = OneShot()
+            return .accept
+        }
+        switch verdict {
+        case .refuse(let reason):
+            send(.error(WireErrorBody(code: .busy, message: reason, taskID: request.taskID)), on: socket)
+        case .accept:
+            send(.accepted(TaskRef(taskID: request.taskID)), on: socket)
+            sink.yield(request)
+        }
+    }
+}

@@ -1,0 +1,126 @@
+import CShims
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+import TeleOpsCore
+
+/// The worker side of dispatch: connects a DEALER to the controller, registers with HELLO, sends
+/// heartbeats, and runs each TASK with its `Executor`, answering ACCEPTED then DONE.
+///
+/// ```swift
+/// let agent = WorkerAgent(options: WorkerOptions(connect: endpoint, workerID: "web-1", hosts: ["web-1"]),
+///                         logger: logger)
+/// let group = ServiceGroup(services: [agent], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+/// try await group.run()
+/// ```
+///
+/// - Graceful shutdown: TASKs are refused ("busy"), running ones finish and report DONE, then
+///   BYE is sent and `run()` returns. Cancellation kills running tasks and returns at once.
+/// - ERROR "unregistered" (the controller restarted) makes it say HELLO again; so does
+///   "duplicate_id", after a heartbeat interval.
+/// - CANCEL kills the task's process group like a timeout (SIGTERM, kill grace, SIGKILL).
+/// - Not yet: OUTPUT frames (output arrives with DONE only).
+public final class WorkerAgent: Service {
+    let options: WorkerOptions
+    let executor: any Executor
+    let logger: Logger
+    let context: ZMQContext
+    let wake = WakeSignal()
+    let state = Mutex(AgentState())
+
+    struct AgentState {
+        enum Phase { case running, draining, stopping }
+        var phase = Phase.running
+        var outbox: [WireMessage] = []
+        var inFlight: [String: OneShot] = [:]
+    }
+
+    /// Why `run()` refused to start.
+    public struct StartError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    public init(options: WorkerOptions, executor: any Executor = ProcessExecutor(), logger: Logger,
+                context: ZMQContext = .shared) {
+        self.options = options
+        self.executor = executor
+        self.logger = logger
+        self.context = context
+    }
+
+    public func run() async throws {
+        // Orphaned grandchildren of our tasks are reparented to us, so the executor can reap them.
+        if teleops_set_child_subreaper(1) != 0 {
+            logger.warning("cannot become a child subreaper; orphans of tasks may linger as zombies")
+        }
+        if let parentPID = options.parentPID {
+            _ = teleops_set_parent_death_signal(SIGTERM)
+            // The parent may have died before prctl: then no signal will ever come.
+            guard getppid() == parentPID else {
+                throw StartError(description: "parent process \(parentPID) is gone (parent is now \(getppid())); exiting")
+            }
+        }
+        let (requests, sink) = AsyncStream.makeStream(of: TaskRequest.self)
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                await withTaskGroup(of: Void.self) { group in
+                    group.addTask { [self] in
+                        await onDedicatedThread(name: "teleops-worker") { [self] in socketThread(sink) }
+                    }
+                    for await request in requests {
+                        group.addTask { [self] in await execute(request) }
+                    }
+                }
+            } onGracefulShutdown: { [self] in
+                state.withLock { if $0.phase == .running { $0.phase = .draining } }
+                wake.signal()
+            }
+        } onCancel: { [self] in
+            state.withLock { $0.phase = .stopping }
+            wake.signal()
+        }
+    }
+
+    /// Runs one task, then queues its DONE for the socket thread.
+    private func execute(_ request: TaskRequest) async {
+        let cancel = state.withLock { $0.inFlight[request.taskID] } ?? OneShot()
+        let spec = ExecSpec(argv: request.argv, timeout: .milliseconds(request.timeoutMs), killGrace: options.killGrace,
+                            outputLimit: request.outputLimit, environment: options.environment)
+        let executor = self.executor
+        let result = await withTaskGroup(of: ExecResult?.self) { group in
+            group.addTask { await executor.run(spec) }
+            group.addTask {
+                await cancel.wait()
+                return nil
+            }
+            var result: ExecResult?
+            for await finished in group {
+                if let finished { result = finished }
+                group.cancelAll()  // CANCEL arrived: cancels the run; the run ended: stops the waiter
+            }
+            return result
+        }
+        let done = Self.taskResult(request, result, worker: options.workerID)
+        state.withLock { state in
+            state.inFlight[request.taskID] = nil
+            state.outbox.append(.done(done))
+        }
+        wake.signal()
+    }
+
+    static func taskResult(_ request: TaskRequest, _ result: ExecResult?, worker: String) -> TaskResult {
+        guard let result else {
+            return TaskResult(taskID: request.taskID, action: request.action, worker: worker, exitCode: nil, signal: nil,
+                              timedOut: false, durationMs: 0, output: "teleops: executor returned no result",
+                              truncated: false)
+        }
+        let (seconds, attoseconds) = result.duration.components
+        var output = String(decoding: result.output, as: UTF8.self)
+        if let spawnError = result.spawnError { output = "teleops: \(spawnError)\n" + output }
+        return TaskResult(taskID: request.taskID, action: request.action, worker: worker, exitCode: result.exitCode,
+                          signal: result.signal, timedOut: result.timedOut,
+                          durationMs: Double(seconds) * 1000 + Double(attoseconds) / 1e15,
+                          output: output, truncated: result.truncated)
+    }
+}

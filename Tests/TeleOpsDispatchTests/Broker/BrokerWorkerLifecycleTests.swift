@@ -1,0 +1,185 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import TeleOpsCore
+import Testing
+@testable import TeleOpsDispatch
+
+@Suite(.timeLimit(.minutes(1))) struct BrokerWorkerLifecycleTests {
+    static func hello(_ id: String, hosts: [String] = ["*"], capacity: Int = 1) -> [[UInt8]] {
+        WireCodec.encode(.hello(Hello(workerID: id, hosts: hosts, capacity: capacity, version: "raw", pid: 999)))
+    }
+
+    @Test func silentWorkerIsLostWithinTheHeartbeatWindowWhileAnotherKeepsServing() async throws {
+        try await withBroker(heartbeatInterval: .milliseconds(50), heartbeatTimeout: .milliseconds(300),
+                             agents: [AgentSpec(id: "good", hosts: ["db-1"])]) { broker, endpoint in
+            let release = WakeSignal()
+            async let sawTask: Bool = withRawDealer(endpoint, routingID: "silent/1") { socket in
+                try socket.send(Self.hello("silent", hosts: ["web-1"]))
+                guard case .welcome = try receiveMessage(socket) else { return false }
+                guard case .task = try receiveMessage(socket) else { return false }
+                hold(until: release)  // goes silent with the socket still open
+                return true
+            }
+            try await eventually("silent worker registered") { broker.registeredWorkers().count == 2 }
+            let clock = ContinuousClock()
+            let started = clock.now
+            async let lost = broker.dispatch(request("web-1", ["sleep", "10"]))
+            let served = await broker.dispatch(request("db-1", ["/bin/echo", "ok"]))
+            let outcome = await lost
+            let elapsed = clock.now - started
+            release.signal()
+            #expect(try await sawTask)
+            guard case .finished(let result) = served, result.worker == "good" else {
+                Issue.record("db-1 not served: \(served)")
+                return
+            }
+            guard case .lost(let worker, let reason) = outcome else {
+                Issue.record("\(outcome)")
+                return
+            }
+            #expect(worker == "silent")
+            #expect(reason.contains("stopped answering heartbeats"))
+            #expect(elapsed < .seconds(2), "lost after \(elapsed)")
+            #expect(broker.registeredWorkers().map(\.id) == ["good"])
+        }
+    }
+
+    @Test func workerExitedResolvesItsTasksAtOnce() async throws {
+        try await withBroker(heartbeatTimeout: .seconds(60), agents: []) { broker, endpoint in
+            let release = WakeSignal()
+            async let sawTask: Bool = withRawDealer(endpoint, routingID: "local-1/1") { socket in
+                try socket.send(Self.hello("local-1"))
+                guard case .welcome = try receiveMessage(socket) else { return false }
+                guard case .task = try receiveMessage(socket) else { return false }
+                hold(until: release)
+                return true
+            }
+            try await eventually("worker registered") { broker.registeredWorkers().count == 1 }
+            let outcome = Task { await broker.dispatch(request("h", ["sleep", "10"])) }
+            try await eventually("task in flight") { broker.registeredWorkers().first?.inFlight == 1 }
+            broker.workerExited(id: "local-1", reason: "killed by signal 9")
+            let resolved = try await withDeadline("lost outcome", .seconds(2)) { await outcome.value }
+            release.signal()
+            #expect(try await sawTask)
+            #expect(resolved == .lost(worker: "local-1", reason: "worker 'local-1' exited: killed by signal 9"))
+            #expect(broker.registeredWorkers().isEmpty)
+        }
+    }
+
+    @Test func duplicateWorkerIDIsRefused() async throws {
+        try await withBroker(agents: [AgentSpec(id: "w1")]) { broker, endpoint in
+            let reply = try await withRawDealer(endpoint, routingID: "w1/impostor") { socket in
+                try socket.send(Self.hello("w1"))
+                return try receiveMessage(socket)
+            }
+            guard case .error(let body) = reply else {
+                Issue.record("\(reply)")
+                return
+            }
+            #expect(body.code == "duplicate_id")
+            #expect(body.message.contains("'w1'"))
+            #expect(broker.registeredWorkers().map(\.pid) == [getpid()])
+        }
+    }
+
+    @Test func garbageIsAnsweredWithErrorAndTheBrokerKeepsServing() async throws {
+        try await withBroker(agents: [AgentSpec(id: "w")]) { broker, endpoint in
+            let v1 = Array("teleops.v1".utf8)
+            let codes = try await withRawDealer(endpoint, routingID: "garbage/1") { socket in
+                var codes: [String] = []
+                for frames in [[Array("hello".utf8)], [Array("teleops.v9".utf8), Array("HELLO".utf8), Array("{}".utf8)],
+                               [v1, Array("NOPE".utf8), Array("{}".utf8)], [v1, Array("HELLO".utf8), Array("{oops".utf8)],
+                               WireCodec.encode(.heartbeat(Heartbeat())),
+                               WireCodec.encode(.done(TaskResult(taskID: "x", action: "a", worker: "garbage",
+                                                                 exitCode: 0, signal: nil, timedOut: false,
+                                                                 durationMs: 1, output: "", truncated: false)))] {
+                    try socket.send(frames)
+                    guard case .error(let body) = try receiveMessage(socket) else { return codes }
+                    codes.append(body.code)
+                }
+                return codes
+            }
+            #expect(codes == ["bad_frames", "bad_version", "bad_type", "bad_json", "unregistered", "unregistered"])
+            let outcome = await broker.dispatch(request("h", ["/bin/echo", "still here"]))
+            guard case .finished(let result) = outcome else {
+                Issue.record("\(outcome)")
+                return
+            }
+            #expect(result.output == "still here\n")
+        }
+    }
+
+    @Test func gracefulShutdownOfAWorkerSendsBye() async throws {
+        try await withBroker(heartbeatTimeout: .seconds(60), agents: []) { broker, endpoint in
+            let agent = WorkerAgent(options: WorkerOptions(connect: endpoint, workerID: "leaving",
+                                                           heartbeatInterval: .milliseconds(50)),
+                                    logger: testLogger("agent"))
+            let group = ServiceGroup(configuration: .init(services: [agent], logger: testLogger("group")))
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await group.run() }
+                try await eventually("registered") { broker.registeredWorkers().map(\.id) == ["leaving"] }
+                await group.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+            }
+            // Heartbeat timeout is 60 s: only BYE can have removed it this soon.
+            try await eventually("worker left", timeout: .seconds(3)) { broker.registeredWorkers().isEmpty }
+        }
+    }
+
+    @Test func stoppingTheBrokerRejectsWhatIsPending() async throws {
+        let broker = Broker(endpoint: "tcp://127.0.0.1:*", heartbeatInterval: .milliseconds(50),
+                            heartbeatTimeout: .seconds(60), maxQueued: 4, logger: testLogger("broker"))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await broker.run() }
+            let endpoint = try await withDeadline("bound") { try await broker.boundEndpoint() }
+            let release = WakeSignal()
+            group.addTask {
+                _ = try await withRawDealer(endpoint, routingID: "mute/1") { socket in
+                    try socket.send(Self.hello("mute"))
+                    _ = try receiveMessage(socket)
+                    hold(until: release)
+                }
+            }
+            try await eventually("registered") { broker.registeredWorkers().count == 1 }
+            let pending = Task { await broker.dispatch(request("h", ["sleep", "10"])) }
+            try await eventually("in flight") { broker.registeredWorkers().first?.inFlight == 1 }
+            broker.requestStop()
+            let outcome = try await withDeadline("rejected", .seconds(2)) { await pending.value }
+            #expect(outcome == .rejected(reason: "controller shutting down"))
+            release.signal()
+            try await group.waitForAll()
+        }
+    }
+
+    @Test func workerSurvivesAControllerRestart() async throws {
+        becomeSubreaper
+        let first = Broker(endpoint: "tcp://127.0.0.1:*", heartbeatInterval: .milliseconds(50),
+                           heartbeatTimeout: .seconds(2), maxQueued: 4, logger: testLogger("broker-1"))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            let firstRun = Task { try await first.run() }
+            let endpoint = try await withDeadline("bound") { try await first.boundEndpoint() }
+            let agent = WorkerAgent(options: WorkerOptions(connect: endpoint, workerID: "phoenix",
+                                                           heartbeatInterval: .milliseconds(50)),
+                                    logger: testLogger("agent"))
+            group.addTask { try await agent.run() }
+            try await eventually("registered with the first") { first.registeredWorkers().count == 1 }
+            first.requestStop()
+            try await firstRun.value
+            let second = Broker(endpoint: endpoint, heartbeatInterval: .milliseconds(50), heartbeatTimeout: .seconds(2),
+                                maxQueued: 4, logger: testLogger("broker-2"))
+            group.addTask { try await second.run() }
+            _ = try await withDeadline("second bound") { try await second.boundEndpoint() }
+            try await eventually("registered with the second") { second.registeredWorkers().map(\.id) == ["phoenix"] }
+            let outcome = await second.dispatch(request("h", ["/bin/echo", "back"]))
+            guard case .finished(let result) = outcome else {
+                Issue.record("\(outcome)")
+                group.cancelAll()
+                return
+            }
+            #expect(result.output == "back\n")
+            group.cancelAll()
+            try await group.waitForAll()
+        }
+    }
+}

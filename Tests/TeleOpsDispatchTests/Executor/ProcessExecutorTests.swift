@@ -1,0 +1,135 @@
+import Foundation
+import TeleOpsCore
+import Testing
+@testable import TeleOpsDispatch
+
+@Suite struct ProcessExecutorTests {
+    let executor = ProcessExecutor()
+
+    init() { becomeSubreaper }
+
+    func spec(_ argv: [String], timeout: Duration = .seconds(10), grace: Duration = .milliseconds(200),
+              limit: Int = 65536, environment: [String: String] = ["PATH": "/usr/bin:/bin"],
+              directory: String? = nil) -> ExecSpec {
+        ExecSpec(argv: argv, timeout: timeout, killGrace: grace, outputLimit: limit, environment: environment,
+                 workingDirectory: directory)
+    }
+
+    /// The first line of output, which the commands below make `$$` (sh's pid, the group id).
+    func firstLinePID(_ result: ExecResult) throws -> Int32 {
+        let text = String(decoding: result.output, as: UTF8.self)
+        return try #require(Int32(text.split(separator: "\n").first ?? ""), "output: \(text)")
+    }
+
+    @Test func echoExitsZeroWithItsOutput() async {
+        let result = await executor.run(spec(["/bin/echo", "hi"]))
+        #expect(result.exitCode == 0)
+        #expect(result.signal == nil)
+        #expect(!result.timedOut)
+        #expect(result.output == Array("hi\n".utf8))
+        #expect(!result.truncated)
+        #expect(result.spawnError == nil)
+    }
+
+    @Test func stdoutAndStderrShareOnePipeInOrder() async {
+        let result = await executor.run(spec(["sh", "-c", "echo one; echo two >&2; echo three"]))
+        #expect(String(decoding: result.output, as: UTF8.self) == "one\ntwo\nthree\n")
+    }
+
+    @Test func nonzeroExit() async {
+        let result = await executor.run(spec(["sh", "-c", "exit 3"]))
+        #expect(result.exitCode == 3)
+        #expect(result.signal == nil)
+    }
+
+    @Test func killedBySignal() async {
+        let result = await executor.run(spec(["sh", "-c", "kill -9 $$"]))
+        #expect(result.exitCode == nil)
+        #expect(result.signal == SIGKILL)
+        #expect(!result.timedOut)
+    }
+
+    @Test(arguments: ["/nonexistent/program", "no-such-program-teleops"])
+    func spawnFailure(_ program: String) async throws {
+        let result = await executor.run(spec([program, "x"]))
+        let error = try #require(result.spawnError)
+        #expect(error.contains(program))
+        #expect(result.exitCode == 127)
+        #expect(result.output.isEmpty)
+    }
+
+    @Test func timeoutKillsTheWholeGroupAndReapsIt() async throws {
+        let clock = ContinuousClock()
+        let started = clock.now
+        let result = await executor.run(spec(["sh", "-c", "echo $$; sleep 100 & sleep 100"],
+                                             timeout: .milliseconds(300), grace: .milliseconds(100)))
+        #expect(clock.now - started < .seconds(3))
+        #expect(result.timedOut)
+        #expect(result.exitCode == nil)
+        #expect(result.signal == SIGTERM)
+        let pgid = try firstLinePID(result)
+        let left = processes(inGroup: pgid)
+        #expect(left.isEmpty, "alive or zombie in group \(pgid): \(left)")
+    }
+
+    @Test func sigtermIgnoredMeansSigkillAfterGrace() async throws {
+        let result = await executor.run(spec(["sh", "-c", "trap '' TERM; echo $$; sleep 100 & wait; wait"],
+                                             timeout: .milliseconds(200), grace: .milliseconds(200)))
+        #expect(result.timedOut)
+        #expect(result.signal == SIGKILL)
+        #expect(result.duration >= .milliseconds(400))
+        let pgid = try firstLinePID(result)
+        #expect(processes(inGroup: pgid).isEmpty)
+    }
+
+    @Test func stragglerAfterTheMainProcessExitsIsKilled() async throws {
+        let result = await executor.run(spec(["sh", "-c", "echo $$; sleep 100 & echo hi"]))
+        #expect(result.exitCode == 0)
+        #expect(!result.timedOut)
+        #expect(result.duration < .seconds(5))
+        #expect(String(decoding: result.output, as: UTF8.self).hasSuffix("hi\n"))
+        let pgid = try firstLinePID(result)
+        let left = processes(inGroup: pgid)
+        #expect(left.isEmpty, "alive or zombie in group \(pgid): \(left)")
+    }
+
+    @Test func outputFloodStaysWithinTheLimit() async {
+        let result = await executor.run(spec(["yes"], timeout: .milliseconds(500), grace: .milliseconds(200),
+                                             limit: 64 * 1024))
+        #expect(result.timedOut)
+        #expect(result.truncated)
+        #expect(result.output.count == 64 * 1024)
+        #expect(result.output.prefix(4) == [UInt8(ascii: "y"), 10, UInt8(ascii: "y"), 10])
+    }
+
+    @Test func environmentIsExactlyWhatWasPassed() async {
+        let result = await executor.run(spec(["env"], environment: ["PATH": "/usr/bin:/bin", "ONLY": "this"]))
+        let lines = String(decoding: result.output, as: UTF8.self).split(separator: "\n").map(String.init).sorted()
+        #expect(lines == ["ONLY=this", "PATH=/usr/bin:/bin"])
+    }
+
+    @Test func defaultPathWhenNoneIsGiven() async {
+        let result = await executor.run(spec(["env"], environment: [:]))
+        #expect(String(decoding: result.output, as: UTF8.self) == "PATH=\(defaultPATH)\n")
+    }
+
+    @Test func workingDirectory() async {
+        let result = await executor.run(spec(["pwd"], directory: "/tmp"))
+        #expect(String(decoding: result.output, as: UTF8.self) == "/tmp\n")
+    }
+
+    @Test func stdinIsDevNull() async {
+        let result = await executor.run(spec(["cat"], timeout: .seconds(5)))
+        #expect(result.exitCode == 0)
+        #expect(result.output.isEmpty)
+    }
+
+    @Test func cancellingTheCallerKillsTheGroup() async throws {
+        let executor = self.executor
+        let task = Task { await executor.run(spec(["sleep", "100"], timeout: .seconds(60), grace: .milliseconds(100))) }
+        task.cancel()
+        let result = try await withDeadline("cancelled run") { await task.value }
+        #expect(result.signal == SIGTERM)
+        #expect(!result.timedOut)
+    }
+}

@@ -1,0 +1,109 @@
+import Foundation
+import TeleOpsCore
+import Testing
+@testable import TeleOpsDispatch
+
+@Suite struct WireCodecTests {
+    static let messages: [WireMessage] = [
+        .hello(Hello(workerID: "web-1", hosts: ["web-1", "*"], labels: ["zone": "eu"], capacity: 4,
+                     version: "1.0", pid: 42)),
+        .welcome(Welcome(heartbeatIntervalMs: 1000, heartbeatTimeoutMs: 5000)),
+        .heartbeat(Heartbeat()),
+        .heartbeat(Heartbeat(inFlight: 3)),
+        .task(TaskRequest(taskID: "t1", action: "disk", host: "web-1", argv: ["df", "-h"], timeout: .seconds(10),
+                          outputLimit: 65536)),
+        .accepted(TaskRef(taskID: "t1")),
+        .done(TaskResult(taskID: "t1", action: "disk", worker: "web-1", exitCode: 0, signal: nil, timedOut: false,
+                         durationMs: 12.5, output: "ok\n", truncated: false)),
+        .done(TaskResult(taskID: "t2", action: "x", worker: "w", exitCode: nil, signal: 9, timedOut: true,
+                         durationMs: 1000, output: "", truncated: true)),
+        .cancel(TaskRef(taskID: "t1")),
+        .error(WireErrorBody(code: .busy, message: "full", taskID: "t1")),
+        .error(WireErrorBody(code: .unregistered, message: "say HELLO")),
+        .bye,
+    ]
+
+    @Test(arguments: messages)
+    func roundTrip(_ message: WireMessage) throws {
+        let frames = WireCodec.encode(message)
+        #expect(frames.count == 3)
+        #expect(String(decoding: frames[0], as: UTF8.self) == "teleops.v1")
+        #expect(String(decoding: frames[1], as: UTF8.self) == message.type)
+        #expect(try WireCodec.decode(frames).get() == message)
+    }
+
+    @Test func keysAreSnakeCase() throws {
+        let task = TaskRequest(taskID: "t1", action: "a", host: "h", argv: ["true"], timeout: .milliseconds(1500),
+                               outputLimit: 10)
+        let body = try #require(
+            JSONSerialization.jsonObject(with: Data(WireCodec.encode(.task(task))[2])) as? [String: Any])
+        #expect(Set(body.keys) == ["task_id", "action", "host", "argv", "timeout_ms", "output_limit"])
+        #expect(body["timeout_ms"] as? Int == 1500)
+        let hello = try #require(JSONSerialization.jsonObject(with: Data(WireCodec.encode(
+            .hello(Hello(workerID: "w", hosts: ["*"], capacity: 1, version: "v", pid: 1)))[2])) as? [String: Any])
+        #expect(Set(hello.keys) == ["worker_id", "hosts", "labels", "capacity", "version", "pid"])
+    }
+
+    @Test func acceptsBodiesWrittenByHand() throws {
+        let frames = [Array("teleops.v1".utf8), Array("DONE".utf8), Array("""
+            {"task_id":"t","action":"a","worker":"w","exit_code":null,"signal":15,"timed_out":true,
+             "duration_ms":3,"output":"","truncated":false}
+            """.utf8)]
+        guard case .done(let result) = try WireCodec.decode(frames).get() else {
+            Issue.record("not DONE")
+            return
+        }
+        #expect(result.exitCode == nil)
+        #expect(result.signal == 15)
+    }
+
+    struct Malformed: CustomTestStringConvertible, Sendable {
+        var name: String
+        var frames: [[UInt8]]
+        var code: WireErrorCode
+        var mentions: String
+        var testDescription: String { name }
+    }
+
+    static let v1 = Array("teleops.v1".utf8)
+    static let malformed: [Malformed] = [
+        Malformed(name: "no frames", frames: [], code: .badFrames, mentions: "got 0"),
+        Malformed(name: "one frame", frames: [Array("garbage".utf8)], code: .badFrames, mentions: "got 1"),
+        Malformed(name: "four frames", frames: [v1, Array("BYE".utf8), Array("{}".utf8), []],
+                  code: .badFrames, mentions: "got 4"),
+        Malformed(name: "old version", frames: [Array("teleops.v0".utf8), Array("BYE".utf8), Array("{}".utf8)],
+                  code: .badVersion, mentions: "teleops.v0"),
+        Malformed(name: "binary version", frames: [[0, 1, 2], Array("BYE".utf8), Array("{}".utf8)],
+                  code: .badVersion, mentions: "expected 'teleops.v1'"),
+        Malformed(name: "unknown type", frames: [v1, Array("EXPLODE".utf8), Array("{}".utf8)],
+                  code: .badType, mentions: "EXPLODE"),
+        Malformed(name: "lower-case type", frames: [v1, Array("hello".utf8), Array("{}".utf8)],
+                  code: .badType, mentions: "hello"),
+        Malformed(name: "not JSON", frames: [v1, Array("HEARTBEAT".utf8), Array("{nope".utf8)],
+                  code: .badJSON, mentions: "not valid JSON"),
+        Malformed(name: "empty body", frames: [v1, Array("BYE".utf8), []], code: .badJSON, mentions: "BYE"),
+        Malformed(name: "missing field", frames: [v1, Array("ACCEPTED".utf8), Array("{}".utf8)],
+                  code: .badJSON, mentions: "task_id"),
+        Malformed(name: "wrong type", frames: [v1, Array("HELLO".utf8), Array("""
+            {"worker_id":"w","hosts":"web-1","labels":{},"capacity":1,"version":"v","pid":1}
+            """.utf8)], code: .badJSON, mentions: "hosts"),
+        Malformed(name: "array body", frames: [v1, Array("TASK".utf8), Array("[1,2]".utf8)],
+                  code: .badJSON, mentions: "TASK"),
+    ]
+
+    @Test(arguments: malformed)
+    func malformedInputIsAnError(_ input: Malformed) {
+        switch WireCodec.decode(input.frames) {
+        case .success(let message):
+            Issue.record("decoded \(message)")
+        case .failure(let error):
+            #expect(error.code == input.code)
+            #expect(error.message.contains(input.mentions), "\(error.message)")
+            guard case .error(let body) = error.reply else {
+                Issue.record("reply is not ERROR")
+                return
+            }
+            #expect(body.code == input.code.rawValue)
+        }
+    }
+}
