@@ -68,9 +68,19 @@ final class TeleOpsServer: Sendable {
     /// Waits for a console line (standard output) containing `needle`, from line `from` on.
     @discardableResult
     func console(_ needle: String, from start: Int = 0, timeout: Duration = .seconds(20)) async throws -> String {
-        try await process.stdout.waitFor(what: "console output containing '\(needle)'", from: start, timeout: timeout) {
-            $0.contains(needle)
+        do {
+            return try await process.stdout.waitFor(what: "console output containing '\(needle)'", from: start, timeout: timeout) {
+                $0.contains(needle)
+            }
+        } catch {
+            throw TestSetupError("\(error)\n\(recentOutput)")
         }
+    }
+
+    /// The last lines the server wrote, for failure messages.
+    var recentOutput: String {
+        "--- server stdout (last 30 lines):\n" + process.stdout.all.suffix(30).joined(separator: "\n")
+            + "\n--- server stderr (last 30 lines):\n" + process.stderr.all.suffix(30).joined(separator: "\n")
     }
 
     /// Runs `teleops ARGS --data DIR` to completion and returns its standard output.

@@ -31,7 +31,7 @@ public final class OutboxSender: Service {
     }
 
     public func run() async throws {
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 let batch: [OutboxMessage]
                 do {

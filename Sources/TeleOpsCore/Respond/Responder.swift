@@ -42,11 +42,17 @@ public final class Responder: Service {
         self.logger = logger
     }
 
+    /// Handles messages until graceful shutdown. When the transport's input ends (the console
+    /// at end of file), the responder stays up: the rest of the controller keeps serving.
     public func run() async throws {
         await withDiscardingTaskGroup { group in
             for await message in transport.incoming.cancelOnGracefulShutdown() {
                 group.addTask { await self.handle(message) }
             }
+        }
+        if !Task.isShuttingDownGracefully && !Task.isCancelled {
+            logger.notice("chat input ended; replies are no longer read, everything else keeps running", metadata: ["transport": "\(transport.name)"])
+            try? await gracefulShutdown()
         }
     }
 

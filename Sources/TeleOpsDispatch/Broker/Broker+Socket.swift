@@ -13,6 +13,7 @@ extension Broker {
             let bound = try socket.lastEndpoint()
             let waiters = state.withLock { state in
                 state.endpoint = bound
+                state.waitForWorkersUntil = .now + startupGrace
                 defer { state.endpointWaiters = [] }
                 return state.endpointWaiters
             }
@@ -59,6 +60,7 @@ extension Broker {
             }
             flushOutbox(socket)
             expireSilentWorkers(now: clock.now)
+            resume(state.withLock { $0.pump() })
             flushOutbox(socket)
         }
     }

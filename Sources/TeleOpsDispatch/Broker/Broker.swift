@@ -20,22 +20,28 @@ import TeleOpsCore
 /// write after queueing work under a Mutex, so dispatch never waits for a poll timeout.
 /// Choosing a worker: one whose hosts contain the request's host or `"*"`, with a free slot,
 /// least loaded first. When every such worker is full the request waits in a FIFO queue of at
-/// most `maxQueued` entries; when no worker serves the host it is rejected at once.
+/// most `maxQueued` entries; when no worker serves the host it is rejected at once, except
+/// during `startupGrace` after the broker binds: workers connect a moment after a controller
+/// (re)start, so until then such a request waits in the queue for one to register.
 /// `run()` can be called once.
 public final class Broker: Service, Dispatcher {
     let endpoint: String
     let heartbeatInterval: Duration
     let heartbeatTimeout: Duration
+    let startupGrace: Duration
     let logger: Logger
     let state: Mutex<BrokerState>
     let wake = WakeSignal()
     let context: ZMQContext
 
+    /// - Parameter startupGrace: how long after binding a request for a host nobody serves yet
+    ///   waits for a worker to register; nil means `heartbeatTimeout`.
     public init(endpoint: String, heartbeatInterval: Duration, heartbeatTimeout: Duration, maxQueued: Int,
-                logger: Logger, context: ZMQContext = .shared) {
+                startupGrace: Duration? = nil, logger: Logger, context: ZMQContext = .shared) {
         self.endpoint = endpoint
         self.heartbeatInterval = heartbeatInterval
         self.heartbeatTimeout = heartbeatTimeout
+        self.startupGrace = startupGrace ?? heartbeatTimeout
         self.logger = logger
         self.state = Mutex(BrokerState(maxQueued: max(0, maxQueued)))
         self.context = context

@@ -44,6 +44,10 @@ struct BrokerState: Sendable {
     var endpoint: String?
     var runError: ZMQError?
     var endpointWaiters: [CheckedContinuation<String, any Error>] = []
+    /// Until then, a request for a host nobody serves waits for a worker to register.
+    var waitForWorkersUntil: ContinuousClock.Instant?
+
+    var inStartupGrace: Bool { waitForWorkersUntil.map { ContinuousClock.now < $0 } ?? false }
 
     init(maxQueued: Int) { self.maxQueued = maxQueued }
 
@@ -58,7 +62,9 @@ struct BrokerState: Sendable {
             return (continuation, .rejected(reason: "a task with id '\(request.taskID)' is already running"))
         }
         let serving = workers.values.filter { $0.serves(request.host) }
-        guard !serving.isEmpty else { return (continuation, .rejected(reason: noWorkerReason(request.host))) }
+        guard !serving.isEmpty || inStartupGrace else {
+            return (continuation, .rejected(reason: noWorkerReason(request.host)))
+        }
         pending[request.taskID] = Pending(request: request, continuation: continuation)
         if let worker = pick(for: request.host) {
             assign(request.taskID, to: worker)
@@ -99,7 +105,7 @@ struct BrokerState: Sendable {
             guard let task = pending[taskID] else { continue }
             if let worker = pick(for: task.request.host) {
                 assign(taskID, to: worker)
-            } else if !workers.values.contains(where: { $0.serves(task.request.host) }) {
+            } else if !workers.values.contains(where: { $0.serves(task.request.host) }) && !inStartupGrace {
                 pending[taskID] = nil
                 resumptions.append((task.continuation, .rejected(reason: noWorkerReason(task.request.host))))
             } else {
