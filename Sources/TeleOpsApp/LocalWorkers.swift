@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ServiceLifecycle
+import TeleOpsCore
 import TeleOpsDispatch
 
 /// Starts the controller's own `teleops worker` processes once the broker knows its real
@@ -25,7 +26,7 @@ struct LocalWorkers: Service {
             executable: executable, count: count,
             arguments: { id in
                 [executable, "worker", "--connect", endpoint, "--id", id, "--host", "*", "--capacity", "\(capacity)",
-                 "--heartbeat-interval-ms", "\(Int(interval.components.seconds * 1000 + interval.components.attoseconds / 1_000_000_000_000_000))",
+                 "--heartbeat-interval-ms", "\(interval.milliseconds)",
                  "--parent-pid", "\(parent)"]
             },
             onExit: { id, reason in broker.workerExited(id: id, reason: reason) },

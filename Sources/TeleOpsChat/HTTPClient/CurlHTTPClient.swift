@@ -94,8 +94,8 @@ public final class CurlHTTPClient: Sendable {
         try set(teleops_curl_setopt_string(handle, CURLOPT_URL, url), "URL")
         try set(teleops_curl_setopt_long(handle, CURLOPT_NOSIGNAL, 1), "NOSIGNAL")
         try set(teleops_curl_setopt_string(handle, CURLOPT_CUSTOMREQUEST, method), "method")
-        try set(teleops_curl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Self.milliseconds(connectTimeout)), "connect timeout")
-        try set(teleops_curl_setopt_long(handle, CURLOPT_TIMEOUT_MS, Self.milliseconds(totalTimeout)), "timeout")
+        try set(teleops_curl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Int(connectTimeout.milliseconds)), "connect timeout")
+        try set(teleops_curl_setopt_long(handle, CURLOPT_TIMEOUT_MS, Int(totalTimeout.milliseconds)), "timeout")
         try set(teleops_curl_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList), "headers")
         try set(teleops_curl_setopt_write_function(handle, writeBody), "write function")
         try set(teleops_curl_setopt_pointer(handle, CURLOPT_WRITEDATA, Unmanaged.passUnretained(sink).toOpaque()), "write data")
@@ -115,10 +115,6 @@ public final class CurlHTTPClient: Sendable {
         var status = 0
         _ = teleops_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
         return HTTPResponse(status: status, headers: sink.headers, body: sink.body)
-    }
-
-    private static func milliseconds(_ duration: Duration) -> Int {
-        Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
     }
 }
 

@@ -24,7 +24,7 @@ public struct TaskRequest: Sendable, Equatable, Codable {
         self.action = action
         self.host = host
         self.argv = argv
-        self.timeoutMs = Int(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        self.timeoutMs = Int(timeout.milliseconds)
         self.outputLimit = outputLimit
     }
 

@@ -159,10 +159,13 @@ public final class Responder: Service {
         let dispatched = NewEvent(
             scenarioID: scenario.id, actor: engineer,
             body: .commandDispatched(DispatchFacts(taskID: task.taskID, action: action.name, argv: argv, host: scenario.host)))
-        try await store.append([received, dispatched], outbox: [])
         logger.info("dispatching", metadata: ["scenario": "\(scenario.id)", "action": "\(action.name)", "task": "\(task.taskID)"])
-
+        // The command starts while its dispatch is being logged: the commit costs as much as
+        // the round trip to the worker, and the result is appended only after both, so the
+        // log stays in order.
+        async let logged = store.append([received, dispatched], outbox: [])
         let outcome = await dispatcher.dispatch(task)
+        try await logged
         let body: EventBody
         let text: String
         switch outcome {

@@ -223,11 +223,3 @@ extension Broker {
         WireCodec.printable(String(decoding: identity, as: UTF8.self))
     }
 }
-
-extension Duration {
-    /// Whole milliseconds (truncated).
-    var milliseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
-    }
-}

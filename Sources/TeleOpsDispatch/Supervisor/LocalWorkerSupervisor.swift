@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import Synchronization
+import TeleOpsCore
 
 /// Keeps `count` local worker processes running: spawns each in its own process group (so a
 /// terminal's Ctrl-C reaches only the controller), watches it on a dedicated thread through a
