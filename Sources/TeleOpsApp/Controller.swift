@@ -18,7 +18,7 @@ public struct Controller: Sendable {
 /// tests and the benchmarks share.
 ///
 /// Service order is dependency order (ServiceGroup starts them in order and stops them in
-/// reverse): broker, local workers, chat input, outbox sender, responder, and HTTP intake
+/// reverse): broker, local workers, console input, outbox sender, responder, and HTTP intake
 /// last, so on SIGTERM intake stops first and the stages behind it drain.
 ///
 /// ```swift
@@ -37,7 +37,6 @@ public func buildController(
         heartbeatTimeout: config.dispatch.heartbeatTimeout, maxQueued: config.dispatch.maxQueued,
         logger: logger.labelled("broker"))
     let transport = console ?? ConsoleTransport(operatorID: config.console.operatorID)
-    transport.startReading()
 
     let composer = NotificationComposer(catalogue: config.actions)
     let intake = ScenarioIntake(store: store, composer: composer, doorbell: doorbell)
@@ -56,7 +55,7 @@ public func buildController(
             capacity: config.dispatch.workerCapacity, heartbeatInterval: config.dispatch.heartbeatInterval,
             logger: logger.labelled("workers"))))
     }
-    services += [.init(service: sender), .init(service: responder), .init(service: http)]
+    services += [.init(service: transport), .init(service: sender), .init(service: responder), .init(service: http)]
     var groupConfig = ServiceGroupConfiguration(services: services, logger: logger)
     groupConfig.gracefulShutdownSignals = [.sigterm, .sigint]
     return Controller(store: store, broker: broker, group: ServiceGroup(configuration: groupConfig))

@@ -1,4 +1,5 @@
 import Foundation
+import ServiceLifecycle
 import Synchronization
 import TeleOpsCore
 
@@ -12,7 +13,7 @@ import TeleOpsCore
 /// let console = ConsoleTransport(operatorID: "operator")
 /// _ = try await console.post(ChatMessage(text: "#1 CRITICAL web-1 · disk"))
 /// ```
-public final class ConsoleTransport: ChatTransport {
+public final class ConsoleTransport: ChatTransport, Service {
     public static let transportName = "console"
     public static let chatName = "console"
 
@@ -35,6 +36,13 @@ public final class ConsoleTransport: ChatTransport {
         self.input = input
         self.output = output
         (incoming, continuation) = AsyncStream.makeStream(of: IncomingMessage.self)
+    }
+
+    /// Reads replies until graceful shutdown (the reader thread itself stays blocked in `read`
+    /// until input ends; it holds nothing that needs cleaning up).
+    public func run() async throws {
+        startReading()
+        try? await gracefulShutdown()
     }
 
     /// Starts reading replies on a dedicated thread (a blocking `read` must stay off the

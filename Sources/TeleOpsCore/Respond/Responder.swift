@@ -77,7 +77,7 @@ public final class Responder: Service {
             reply = try grammar.parse(message.text)
         } catch {
             let scenario = try? await correlate(message, explicitID: nil)
-            try await reject(message, by: engineer, scenario: scenario ?? nil, reason: error.message)
+            try await reject(message, by: engineer.name, scenario: scenario ?? nil, reason: error.message)
             return
         }
         if case .help = reply.command {
@@ -94,7 +94,7 @@ public final class Responder: Service {
         if case .run(let name, _) = reply.command {
             guard let found = catalogue[name] else {
                 let names = catalogue.actions.map(\.name).joined(separator: ", ")
-                try await reject(message, by: engineer, scenario: scenario, reason: "unknown action '\(name)'; available: \(names)")
+                try await reject(message, by: engineer.name, scenario: scenario, reason: "unknown action '\(name)'; available: \(names)")
                 return
             }
             action = found
@@ -103,7 +103,7 @@ public final class Responder: Service {
         }
         let request = CommandRequest(engineer: engineer, reply: reply, scenario: scenario, action: action)
         if case .deny(let reason) = policy.evaluate(request) {
-            try await reject(message, by: engineer, scenario: scenario, reason: reason)
+            try await reject(message, by: engineer.name, scenario: scenario, reason: reason)
             return
         }
         try await execute(request, message: message, scenario: scenario)
@@ -165,7 +165,7 @@ public final class Responder: Service {
         // log stays in order.
         async let logged = store.append([received, dispatched], outbox: [])
         let outcome = await dispatcher.dispatch(task)
-        try await logged
+        _ = try await logged
         let body: EventBody
         let text: String
         switch outcome {
@@ -205,10 +205,6 @@ public final class Responder: Service {
         } ?? []
         try await store.append(events, outbox: [draft("Sorry, only engineers listed in the TeleOps configuration may issue commands.", to: message, scenarioID: scenario?.id)])
         doorbell.ring()
-    }
-
-    private func reject(_ message: IncomingMessage, by engineer: Engineer, scenario: Scenario?, reason: String) async throws {
-        try await reject(message, by: engineer.name, scenario: scenario, reason: reason)
     }
 
     private func reject(_ message: IncomingMessage, by engineer: String, scenario: Scenario?, reason: String) async throws {
