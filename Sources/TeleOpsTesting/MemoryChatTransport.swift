@@ -45,9 +45,6 @@ public final class MemoryChatTransport: ChatTransport {
         return ref
     }
 
-    /// Ends the incoming stream, as a transport does when it stops.
-    public func finishIncoming() { continuation.finish() }
-
     /// Waits until a posted message contains `needle` (at once if one already does).
     public func waitForPost(containing needle: String, timeout: Duration = .seconds(10)) async throws -> ChatMessage {
         try await posts.waitFor(what: "a chat message containing '\(needle)'", timeout: timeout) {

@@ -12,14 +12,19 @@ import Testing
 
     @Test func aRingWakesAWaiter() async {
         let bell = Doorbell()
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await bell.wait(timeout: .seconds(30)) }
-            group.addTask {
-                try? await Task.sleep(for: .milliseconds(20))
-                bell.ring()
+        let clock = ContinuousClock()
+        let elapsed = await clock.measure {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await bell.wait(timeout: .seconds(30)) }
+                group.addTask {
+                    try? await Task.sleep(for: .milliseconds(20))
+                    bell.ring()
+                }
+                await group.waitForAll()
             }
-            await group.waitForAll()
         }
+        // Woken by the ring, not by the 30 s timeout.
+        #expect(elapsed < .seconds(10))
     }
 
     @Test func waitEndsOnTimeoutWithoutARing() async {

@@ -68,10 +68,10 @@ public final class ConsoleTransport: ChatTransport, Service {
     }
 
     private func write(_ text: String) throws(ChatFailure) {
-        var bytes = Array(text.utf8)
+        let bytes = Array(text.utf8)
         var offset = 0
         while offset < bytes.count {
-            let written = bytes.withUnsafeMutableBytes { buffer in
+            let written = bytes.withUnsafeBytes { buffer in
                 Glibc.write(output, buffer.baseAddress! + offset, buffer.count - offset)
             }
             if written < 0 {
@@ -80,7 +80,6 @@ public final class ConsoleTransport: ChatTransport, Service {
             }
             offset += written
         }
-        bytes.removeAll()
     }
 
     private func readLines() {
