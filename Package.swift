@@ -53,7 +53,9 @@ let package = Package(
             "TeleOpsCore",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .target(name: "TeleOpsApp", dependencies: [
             "TeleOpsCore", "TeleOpsDispatch", "TeleOpsChat", "TeleOpsSQLite", "TeleOpsHTTP",

@@ -79,6 +79,32 @@ public final class SQLiteScenarioStore: ScenarioStore {
         try await write { try $0.ingest(alerts, compose: compose, now: $1) }
     }
 
+    /// One write transaction for all `batches`, each inside its own savepoint: one fsync for
+    /// every request waiting (group commit), and a batch that fails is rolled back alone.
+    public func ingest(
+        batches: [[Alert]], compose: @escaping IngestComposer
+    ) async throws -> [Result<[IngestOutcome], any Error>] {
+        try await pool.write { db in
+            let now = Date()
+            var results: [Result<[IngestOutcome], any Error>] = []
+            results.reserveCapacity(batches.count)
+            for batch in batches {
+                do {
+                    var outcomes: [IngestOutcome] = []
+                    try db.inSavepoint {
+                        var transaction = SQLiteTransaction(db: db)
+                        outcomes = try transaction.ingest(batch, compose: compose, now: now)
+                        return .commit
+                    }
+                    results.append(.success(outcomes))
+                } catch {
+                    results.append(.failure(error))
+                }
+            }
+            return results
+        }
+    }
+
     @discardableResult
     public func append(_ events: [NewEvent], outbox: [OutboxDraft]) async throws -> [ScenarioEvent] {
         try await write { try $0.append(events, outbox: outbox, now: $1) }

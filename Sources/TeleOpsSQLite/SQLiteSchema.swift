@@ -13,6 +13,9 @@ enum SQLiteSchema {
         migrator.registerMigration("v1") { db in
             try db.execute(sql: v1)
         }
+        migrator.registerMigration("v2") { db in
+            try db.execute(sql: v2)
+        }
         return migrator
     }
 
@@ -91,5 +94,34 @@ enum SQLiteSchema {
             CHECK ((reply_transport IS NULL) = (reply_chat IS NULL) AND (reply_chat IS NULL) = (reply_message_id IS NULL))
         );
         CREATE INDEX outbox_pending ON outbox(id) WHERE sent_at IS NULL AND gave_up_at IS NULL;
+        """
+
+    /// v2: alerts may be `acknowledged` (PagerDuty's acknowledge event) and carry the
+    /// source's idempotency key, so a retried delivery is found and changes nothing.
+    /// SQLite cannot change a CHECK constraint in place, so the table is rebuilt.
+    private static let v2 = """
+        CREATE TABLE alerts_v2 (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            scenario_id INTEGER REFERENCES scenarios(id),
+            source TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            host TEXT NOT NULL,
+            check_name TEXT NOT NULL,
+            severity TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('firing', 'resolved', 'acknowledged')),
+            summary TEXT NOT NULL,
+            labels TEXT NOT NULL CHECK (json_valid(labels)),
+            details TEXT CHECK (details IS NULL OR json_valid(details)),
+            idempotency_key TEXT,
+            received_at INTEGER NOT NULL
+        );
+        INSERT INTO alerts_v2 (id, scenario_id, source, fingerprint, host, check_name, severity, status, summary,
+            labels, details, received_at)
+        SELECT id, scenario_id, source, fingerprint, host, check_name, severity, status, summary, labels, details,
+            received_at FROM alerts;
+        DROP TABLE alerts;
+        ALTER TABLE alerts_v2 RENAME TO alerts;
+        CREATE INDEX alerts_scenario ON alerts(scenario_id);
+        CREATE INDEX alerts_idempotency_key ON alerts(idempotency_key, id) WHERE idempotency_key IS NOT NULL;
         """
 }

@@ -25,6 +25,13 @@ struct SQLiteTransaction: ScenarioStoreTransaction {
             arguments: [fingerprint])
     }
 
+    func journaledAlert(idempotencyKey: String) throws -> (alertID: Int64, scenarioID: Int64?)? {
+        try Row.fetchOne(
+            db, sql: "SELECT id, scenario_id FROM alerts WHERE idempotency_key = ? ORDER BY id DESC LIMIT 1",
+            arguments: [idempotencyKey]
+        ).map { ($0["id"], $0["scenario_id"]) }
+    }
+
     mutating func insertScenario(_ scenario: Scenario) throws -> Int64 {
         try db.execute(
             sql: """
@@ -62,13 +69,13 @@ struct SQLiteTransaction: ScenarioStoreTransaction {
         try db.execute(
             sql: """
                 INSERT INTO alerts (scenario_id, source, fingerprint, host, check_name, severity, status, summary,
-                    labels, details, received_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    labels, details, idempotency_key, received_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
                 scenarioID, alert.source, alert.fingerprint, alert.host, alert.check, alert.severity.rawValue,
                 alert.status.rawValue, alert.summary, try SQLiteRows.json(alert.labels),
-                try alert.details.map(SQLiteRows.json), alert.receivedAt.millisecondsSince1970,
+                try alert.details.map(SQLiteRows.json), alert.idempotencyKey, alert.receivedAt.millisecondsSince1970,
             ])
         return db.lastInsertedRowID
     }

@@ -16,9 +16,12 @@ public enum Severity: String, Sendable, Codable, CaseIterable, Comparable {
     public static func < (lhs: Severity, rhs: Severity) -> Bool { lhs.rank < rhs.rank }
 }
 
-/// Whether the monitoring system says the problem is happening or is over.
+/// Whether the monitoring system says the problem is happening, is being handled, or is over.
+///
+/// `acknowledged` comes from sources that can say "someone is on it" (PagerDuty's
+/// `acknowledge` event): it acknowledges the active scenario and opens nothing.
 public enum AlertStatus: String, Sendable, Codable, CaseIterable {
-    case firing, resolved
+    case firing, resolved, acknowledged
 }
 
 /// One alert, normalised from whatever source sent it.
@@ -26,6 +29,8 @@ public enum AlertStatus: String, Sendable, Codable, CaseIterable {
 /// Every decoder produces this shape; everything behind intake only sees it.
 /// `fingerprint` is the alert's identity: a firing alert whose fingerprint
 /// matches an open scenario joins it instead of opening a new one.
+/// `idempotencyKey`, when the source gives one, identifies this delivery: a retry of the
+/// same payload carries the same key and changes nothing (see `ScenarioStoreTransaction`).
 ///
 /// ```swift
 /// let alert = Alert(source: "generic", host: "web-1", check: "disk", severity: .critical,
@@ -42,12 +47,14 @@ public struct Alert: Sendable, Codable, Equatable {
     public var labels: [String: String]
     public var details: JSONValue?
     public var fingerprint: String
+    /// The same for every delivery of one notification (a retry), different for a new one.
+    public var idempotencyKey: String?
     public var receivedAt: Date
 
     public init(
         source: String, host: String, check: String, severity: Severity, status: AlertStatus,
         summary: String, labels: [String: String] = [:], details: JSONValue? = nil,
-        fingerprint: String? = nil, receivedAt: Date = Date()
+        fingerprint: String? = nil, idempotencyKey: String? = nil, receivedAt: Date = Date()
     ) {
         self.source = source
         self.host = host
@@ -58,11 +65,33 @@ public struct Alert: Sendable, Codable, Equatable {
         self.labels = labels
         self.details = details
         self.fingerprint = fingerprint ?? Alert.defaultFingerprint(source: source, host: host, check: check)
+        self.idempotencyKey = idempotencyKey
         self.receivedAt = receivedAt
     }
 
     /// The identity used when a source has none of its own: source, host and check.
     public static func defaultFingerprint(source: String, host: String, check: String) -> String {
         "\(source)|\(host)|\(check)"
+    }
+}
+
+extension Alert {
+    /// A short, stable, non-cryptographic digest (64-bit FNV-1a, 16 hex digits) for building
+    /// fingerprints and idempotency keys out of long or secret parts (a PagerDuty routing key,
+    /// a sorted label set) without storing them.
+    public static func digest(_ parts: [String]) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for (index, part) in parts.enumerated() {
+            if index > 0 {
+                hash ^= 0x1f
+                hash &*= 0x0000_0100_0000_01b3
+            }
+            for byte in part.utf8 {
+                hash ^= UInt64(byte)
+                hash &*= 0x0000_0100_0000_01b3
+            }
+        }
+        let hex = String(hash, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
     }
 }

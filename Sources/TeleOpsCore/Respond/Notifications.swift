@@ -12,7 +12,9 @@ public struct NotificationComposer: Sendable {
         self.maxOutputInChat = maxOutputInChat
     }
 
-    /// The drafts an intake result produces: an announcement for a new scenario, a note when one resolves.
+    /// The drafts an intake result produces: an announcement for a new scenario, a message in
+    /// its thread when it escalates, is acknowledged by the source, or resolves. Repeats at the
+    /// same severity and retries say nothing: the scenario's count is enough.
     public func drafts(for alert: Alert, outcome: IngestOutcome, scenario: Scenario?) -> [OutboxDraft] {
         guard let scenario else { return [] }
         switch outcome.disposition {
@@ -21,7 +23,14 @@ public struct NotificationComposer: Sendable {
         case .resolved:
             let text = "✅ #\(scenario.id) resolved by \(alert.source): \(scenario.host) \(scenario.check) — \(alert.summary)"
             return [OutboxDraft(scenarioID: scenario.id, purpose: .reply, text: text)]
-        case .repeated, .unmatched:
+        case .escalated:
+            let text = "\(Self.marker(scenario.severity)) #\(scenario.id) now \(scenario.severity.rawValue.uppercased()): "
+                + "\(scenario.host) \(scenario.check) — \(alert.summary) (seen \(scenario.occurrences) times)"
+            return [OutboxDraft(scenarioID: scenario.id, purpose: .reply, text: text)]
+        case .acknowledged:
+            let text = "👀 #\(scenario.id) acknowledged in \(alert.source): \(scenario.host) \(scenario.check)"
+            return [OutboxDraft(scenarioID: scenario.id, purpose: .reply, text: text)]
+        case .repeated, .unmatched, .duplicate:
             return []
         }
     }

@@ -123,6 +123,11 @@ extension MemoryScenarioStore {
             scenarios.last { $0.fingerprint == fingerprint && $0.status == .resolved }?.id
         }
 
+        func journaledAlert(idempotencyKey: String) -> (alertID: Int64, scenarioID: Int64?)? {
+            guard let index = alerts.lastIndex(where: { $0.alert.idempotencyKey == idempotencyKey }) else { return nil }
+            return (Int64(index + 1), alerts[index].scenarioID)
+        }
+
         mutating func insertScenario(_ scenario: Scenario) -> Int64 {
             var scenario = scenario
             scenario.id = Int64(scenarios.count + 1)

@@ -7,10 +7,17 @@ public struct IngestOutcome: Sendable, Equatable, Codable {
         case opened
         /// A firing alert joined the active scenario with its fingerprint.
         case repeated
+        /// A firing alert joined the active scenario and raised its severity.
+        case escalated
+        /// The source acknowledged the active scenario with its fingerprint.
+        case acknowledged
         /// A resolved alert closed the active scenario with its fingerprint.
         case resolved
-        /// A resolved alert matched no active scenario; it is journaled and nothing else happens.
+        /// A resolve or acknowledge matched no active scenario; it is journaled and nothing else happens.
         case unmatched
+        /// A retry of a delivery already taken (same idempotency key): nothing was written;
+        /// the ids are those of the first delivery.
+        case duplicate
     }
 
     public var alertID: Int64
@@ -85,6 +92,21 @@ public struct ScenarioQuery: Sendable, Equatable {
     }
 }
 
+extension ScenarioStore {
+    /// One transaction per batch, for stores without a cheaper way.
+    public func ingest(batches: [[Alert]], compose: @escaping IngestComposer) async throws -> [Result<[IngestOutcome], any Error>] {
+        var results: [Result<[IngestOutcome], any Error>] = []
+        for batch in batches {
+            do {
+                results.append(.success(try await ingest(batch, compose: compose)))
+            } catch {
+                results.append(.failure(error))
+            }
+        }
+        return results
+    }
+}
+
 /// Renders the chat messages that an intake result should produce, inside the store's transaction.
 public typealias IngestComposer = @Sendable (_ alert: Alert, _ outcome: IngestOutcome, _ scenario: Scenario?) -> [OutboxDraft]
 
@@ -106,6 +128,12 @@ public protocol ScenarioStore: Sendable {
     /// another executor (GRDB's writer queue, a database connection's event loop); it is
     /// called before `ingest` returns and never kept. It must not call the store.
     func ingest(_ alerts: [Alert], compose: @escaping IngestComposer) async throws -> [IngestOutcome]
+
+    /// Group commit: ingests several independent batches (one per request) in one
+    /// transaction, so that they share one sync to disk. Each batch is all-or-nothing on its
+    /// own: a batch that throws leaves nothing behind and does not affect the others.
+    /// Results are in the order of `batches`.
+    func ingest(batches: [[Alert]], compose: @escaping IngestComposer) async throws -> [Result<[IngestOutcome], any Error>]
 
     /// Appends `events` (which may change their scenarios' state, see `Scenario.applying`)
     /// and queues `outbox` in one transaction. Returns the stored events.

@@ -33,6 +33,8 @@ public protocol ScenarioStoreTransaction {
     func activeScenario(fingerprint: String) throws -> Scenario?
     /// The id of the newest (highest id) resolved scenario with `fingerprint`.
     func newestResolvedScenarioID(fingerprint: String) throws -> Int64?
+    /// The newest journaled alert with `idempotencyKey`: its id and the scenario it was attached to.
+    func journaledAlert(idempotencyKey: String) throws -> (alertID: Int64, scenarioID: Int64?)?
     /// Inserts `scenario`, ignoring its `id`, and returns the id the store gave it.
     mutating func insertScenario(_ scenario: Scenario) throws -> Int64
     /// Overwrites the stored scenario with the same `id`.
@@ -52,22 +54,31 @@ public protocol ScenarioStoreTransaction {
 }
 
 extension ScenarioStoreTransaction {
-    /// `ScenarioStore.ingest`: for each alert in order, journal it and open, join or resolve
-    /// the active scenario with its fingerprint, append the event (actor: the alert's source,
-    /// time: its `receivedAt`), then queue what `compose` drafts for it.
+    /// `ScenarioStore.ingest`: for each alert in order, journal it and open, join, acknowledge
+    /// or resolve the active scenario with its fingerprint, append the event (actor: the
+    /// alert's source, time: its `receivedAt`), then queue what `compose` drafts for it.
     ///
-    /// - firing, active scenario: `.alertRepeated`, disposition `.repeated`.
+    /// - firing, active scenario: `.alertRepeated`, disposition `.repeated`, or `.escalated`
+    ///   when the alert is more severe than the scenario was.
     /// - firing, none: a new scenario (`previousID`: the newest resolved one with the
     ///   fingerprint), `.alertFired`, disposition `.opened`.
+    /// - acknowledged, active scenario: `.acknowledged`, disposition `.acknowledged`.
     /// - resolved, active scenario: `.alertResolved`, disposition `.resolved`.
-    /// - resolved, none: the alert is journaled with no scenario, disposition `.unmatched`.
+    /// - resolved or acknowledged, none: the alert is journaled with no scenario, disposition `.unmatched`.
+    /// - a retry (`idempotencyKey` seen before, see `isRetry`): nothing is written, `compose`
+    ///   is not called, disposition `.duplicate` with the earlier alert's ids.
     public mutating func ingest(_ alerts: [Alert], compose: IngestComposer, now: Date) throws -> [IngestOutcome] {
         var outcomes: [IngestOutcome] = []
         outcomes.reserveCapacity(alerts.count)
         for original in alerts {
             var alert = original
             alert.receivedAt = alert.receivedAt.truncatedToMilliseconds
-            let (outcome, scenario) = try applyAlert(alert)
+            let active = try activeScenario(fingerprint: alert.fingerprint)
+            if let earlier = try retry(of: alert, active: active) {
+                outcomes.append(IngestOutcome(alertID: earlier.alertID, scenarioID: earlier.scenarioID, disposition: .duplicate))
+                continue
+            }
+            let (outcome, scenario) = try applyAlert(alert, active: active)
             for draft in compose(alert, outcome, scenario) {
                 try queue(draft, now: now)
             }
@@ -76,16 +87,34 @@ extension ScenarioStoreTransaction {
         return outcomes
     }
 
-    private mutating func applyAlert(_ alert: Alert) throws -> (IngestOutcome, Scenario?) {
+    /// The earlier delivery `alert` repeats, if it is a retry: an alert with the same
+    /// idempotency key was journaled and the state it touched is still current. A firing
+    /// alert is a retry while the scenario the earlier one joined or opened is still active
+    /// (after a resolve, the same payload opens a new scenario, as PagerDuty does with a
+    /// trigger); a resolve or acknowledge is a retry unless it would act on a different
+    /// active scenario.
+    private func retry(of alert: Alert, active: Scenario?) throws -> (alertID: Int64, scenarioID: Int64?)? {
+        guard let key = alert.idempotencyKey, let earlier = try journaledAlert(idempotencyKey: key) else { return nil }
+        switch (alert.status, active) {
+        case (.firing, let scenario?), (.acknowledged, let scenario?), (.resolved, let scenario?):
+            return earlier.scenarioID == scenario.id ? earlier : nil
+        case (.firing, nil):
+            return nil
+        case (.acknowledged, nil), (.resolved, nil):
+            return earlier
+        }
+    }
+
+    private mutating func applyAlert(_ alert: Alert, active: Scenario?) throws -> (IngestOutcome, Scenario?) {
         func facts(_ alertID: Int64) -> AlertFacts {
             AlertFacts(alertID: alertID, source: alert.source, severity: alert.severity, summary: alert.summary)
         }
-        let active = try activeScenario(fingerprint: alert.fingerprint)
         switch (alert.status, active) {
         case (.firing, let scenario?):
             let alertID = try insertAlert(alert, scenarioID: scenario.id)
             let after = try record(.alertRepeated(facts(alertID)), actor: alert.source, at: alert.receivedAt, on: scenario).scenario
-            return (IngestOutcome(alertID: alertID, scenarioID: scenario.id, disposition: .repeated), after)
+            let disposition: IngestOutcome.Disposition = alert.severity > scenario.severity ? .escalated : .repeated
+            return (IngestOutcome(alertID: alertID, scenarioID: scenario.id, disposition: disposition), after)
         case (.firing, nil):
             let previousID = try newestResolvedScenarioID(fingerprint: alert.fingerprint)
             var opened = Scenario.opening(with: alert, id: 0, previousID: previousID)
@@ -94,11 +123,15 @@ extension ScenarioStoreTransaction {
             _ = try insertEvent(
                 NewEvent(scenarioID: opened.id, at: alert.receivedAt, actor: alert.source, body: .alertFired(facts(alertID))))
             return (IngestOutcome(alertID: alertID, scenarioID: opened.id, disposition: .opened), opened)
+        case (.acknowledged, let scenario?):
+            let alertID = try insertAlert(alert, scenarioID: scenario.id)
+            let after = try record(.acknowledged, actor: alert.source, at: alert.receivedAt, on: scenario).scenario
+            return (IngestOutcome(alertID: alertID, scenarioID: scenario.id, disposition: .acknowledged), after)
         case (.resolved, let scenario?):
             let alertID = try insertAlert(alert, scenarioID: scenario.id)
             let after = try record(.alertResolved(facts(alertID)), actor: alert.source, at: alert.receivedAt, on: scenario).scenario
             return (IngestOutcome(alertID: alertID, scenarioID: scenario.id, disposition: .resolved), after)
-        case (.resolved, nil):
+        case (.resolved, nil), (.acknowledged, nil):
             let alertID = try insertAlert(alert, scenarioID: nil)
             return (IngestOutcome(alertID: alertID, scenarioID: nil, disposition: .unmatched), nil)
         }
