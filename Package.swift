@@ -24,11 +24,13 @@ let package = Package(
     ],
     targets: [
         // Native libraries and the C shims Swift cannot call directly
-        // (variadic curl_easy_setopt, prctl, pidfd_open).
+        // (variadic curl_easy_setopt, prctl, pidfd_open); libcrypto for HMAC-SHA256.
         .systemLibrary(name: "CZeroMQ", pkgConfig: "libzmq",
                        providers: [.apt(["libzmq3-dev"]), .brew(["zeromq"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl",
                        providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]),
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto",
+                       providers: [.apt(["libssl-dev"]), .brew(["openssl"])]),
         .target(name: "CShims", dependencies: ["CCurl"]),
 
         .target(name: "TeleOpsCore", dependencies: [
@@ -50,7 +52,7 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .target(name: "TeleOpsHTTP", dependencies: [
-            "TeleOpsCore",
+            "TeleOpsCore", "CCrypto",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -79,6 +81,10 @@ let package = Package(
             "TeleOpsSQLite", "TeleOpsTesting",
             // To edit a store file behind the store's back (a newer schema, a corrupt row).
             .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
+        .testTarget(name: "TeleOpsHTTPTests", dependencies: [
+            // Requests go over real HTTP on loopback, sent with the project's own curl client.
+            "TeleOpsHTTP", "TeleOpsChat", "TeleOpsTesting",
         ]),
         .testTarget(name: "TeleOpsAppTests", dependencies: ["TeleOpsApp", "TeleOpsTesting"]),
     ],

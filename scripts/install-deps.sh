@@ -3,7 +3,7 @@
 # As root it runs apt-get; otherwise it prints the exact command to run.
 set -euo pipefail
 
-packages=(libzmq3-dev libcurl4-openssl-dev pkg-config libsqlite3-dev)
+packages=(libzmq3-dev libcurl4-openssl-dev libssl-dev pkg-config libsqlite3-dev)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

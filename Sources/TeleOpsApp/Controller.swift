@@ -18,8 +18,9 @@ public struct Controller: Sendable {
 /// tests and the benchmarks share.
 ///
 /// Service order is dependency order (ServiceGroup starts them in order and stops them in
-/// reverse): broker, local workers, console input, outbox sender, responder, and HTTP intake
-/// last, so on SIGTERM intake stops first and the stages behind it drain.
+/// reverse): broker, local workers, console input, outbox sender, responder, the intake
+/// queue, and HTTP last, so on SIGTERM HTTP stops taking requests first, the queue commits
+/// what it holds, and the stages behind it drain.
 ///
 /// ```swift
 /// let controller = try buildController(config: TeleOpsConfig(), workerExecutable: "/usr/local/bin/teleops", logger: logger)
@@ -39,13 +40,14 @@ public func buildController(
     let transport = console ?? ConsoleTransport(operatorID: config.console.operatorID)
 
     let composer = NotificationComposer(catalogue: config.actions)
-    let intake = ScenarioIntake(store: store, composer: composer, doorbell: doorbell)
+    let intake = IngestQueue(
+        store: store, composer: composer, doorbell: doorbell, settings: config.intake, logger: logger.labelled("intake"))
     let responder = Responder(
         transport: transport, store: store, dispatcher: broker, directory: EngineerDirectory(config.engineers),
         catalogue: config.actions, doorbell: doorbell, logger: logger.labelled("responder"))
     let sender = OutboxSender(store: store, transport: transport, doorbell: doorbell, logger: logger.labelled("outbox"))
     let http = buildHTTPService(
-        settings: config.http, sink: intake, decoders: [GenericAlertDecoder()], logger: logger.labelled("http"),
+        settings: config.http, sink: intake, decoders: alertDecoders, logger: logger.labelled("http"),
         onRunning: onHTTPRunning)
 
     var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: broker)]
@@ -55,7 +57,10 @@ public func buildController(
             capacity: config.dispatch.workerCapacity, heartbeatInterval: config.dispatch.heartbeatInterval,
             logger: logger.labelled("workers"))))
     }
-    services += [.init(service: transport), .init(service: sender), .init(service: responder), .init(service: http)]
+    services += [
+        .init(service: transport), .init(service: sender), .init(service: responder), .init(service: intake),
+        .init(service: http),
+    ]
     var groupConfig = ServiceGroupConfiguration(services: services, logger: logger)
     groupConfig.gracefulShutdownSignals = [.sigterm, .sigint]
     return Controller(store: store, broker: broker, group: ServiceGroup(configuration: groupConfig))
@@ -69,3 +74,9 @@ extension Logger {
         return logger
     }
 }
+
+/// Every alert source's decoder, one line each.
+let alertDecoders: [any AlertDecoder] = [
+    GenericAlertDecoder(),
+    PagerDutyAlertDecoder(),
+]

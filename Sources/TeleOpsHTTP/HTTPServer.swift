@@ -9,11 +9,19 @@ public struct HTTPSettings: Sendable, Equatable {
     public var host: String
     public var port: Int
     public var maxBodyBytes: Int
+    /// Each alert source's settings by name (`AlertSourceName.all`); all enabled by default.
+    public var sources: [String: SourceSettings]
 
     public init(host: String = "127.0.0.1", port: Int = 8080, maxBodyBytes: Int = 1 << 20) {
         self.host = host
         self.port = port
         self.maxBodyBytes = maxBodyBytes
+        sources = Dictionary(uniqueKeysWithValues: AlertSourceName.all.map { ($0, SourceSettings()) })
+    }
+
+    /// Enabled sources that accept requests without credentials.
+    public var unauthenticatedSources: [String] {
+        sources.filter { $0.value.enabled && !$0.value.requiresAuthentication }.keys.sorted()
     }
 }
 
@@ -25,10 +33,10 @@ public struct HTTPSettings: Sendable, Equatable {
 ///                             decoders: [GenericAlertDecoder()], logger: logger) { port in print(port) }
 /// ```
 public func buildHTTPService(
-    settings: HTTPSettings, sink: any AlertSink, decoders: [any AlertDecoder], logger: Logger,
-    onRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
+    settings: HTTPSettings, sink: any AlertSink, decoders: [any AlertDecoder], metrics: (any MetricLinesSink)? = nil,
+    logger: Logger, onRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
 ) -> any Service {
-    let router = buildRouter(settings: settings, sink: sink, decoders: decoders, logger: logger)
+    let router = buildRouter(settings: settings, sink: sink, decoders: decoders, metrics: metrics, logger: logger)
     return Application(
         router: router,
         configuration: ApplicationConfiguration(address: .hostname(settings.host, port: settings.port), serverName: "TeleOps"),
@@ -38,11 +46,14 @@ public func buildHTTPService(
 
 /// The router alone, for tests that send requests straight into it.
 public func buildRouter(
-    settings: HTTPSettings, sink: any AlertSink, decoders: [any AlertDecoder], logger: Logger
+    settings: HTTPSettings, sink: any AlertSink, decoders: [any AlertDecoder], metrics: (any MetricLinesSink)? = nil,
+    logger: Logger
 ) -> Router<BasicRequestContext> {
     let router = Router()
-    let byName = Dictionary(decoders.map { ($0.source, $0) }, uniquingKeysWith: { first, _ in first })
-    IngestRoutes(sink: sink, decoders: byName, maxBodyBytes: settings.maxBodyBytes, logger: logger).register(on: router)
+    IngestRoutes(
+        sink: sink, decoders: decoders, metrics: metrics, sources: settings.sources, maxBodyBytes: settings.maxBodyBytes,
+        logger: logger
+    ).register(on: router)
     router.get("/healthz") { _, _ in Response.json(.ok, ["status": "ok"]) }
     return router
 }

@@ -80,7 +80,7 @@ import TeleOpsCore
         ("http:\n  prot: 80\n", "teleops.yaml:2:3: http.prot: unknown key"),
         ("http:\n  port: eighty\n", "teleops.yaml:2:9: http.port: expected a whole number, found 'eighty'"),
         ("http:\n  port: 70000\n", "http.port: 70000 is out of range"),
-        ("http:\n  host: 0.0.0.0\n", "http.host: '0.0.0.0' is not a loopback address"),
+        ("http:\n  host: 0.0.0.0\n", "http.host: '0.0.0.0' is not a loopback address, and these enabled sources have no token: alertmanager, generic"),
         ("dispatch:\n  endpoint: tcp://10.0.0.5:7311\n", "dispatch.endpoint: 'tcp://10.0.0.5:7311' is not on loopback"),
         ("dispatch:\n  endpoint: http://x\n", "expected a ZeroMQ endpoint"),
         ("dispatch:\n  heartbeat_interval: soon\n", "dispatch.heartbeat_interval: expected a positive duration"),

@@ -29,10 +29,21 @@ public enum ConfigLoader {
         }
         guard let root else { return config }
         let top = try YAMLValue(node: root, key: "", file: file)
-            .fields(allowed: ["data_dir", "http", "dispatch", "console", "engineers", "actions", "default_actions"])
+            .fields(allowed: [
+                "data_dir", "http", "intake", "sources", "statsd", "dispatch", "console", "engineers", "actions",
+                "default_actions",
+            ])
 
         if let value = top["data_dir"] { config.dataDirectory = try value.string() }
-        if let value = top["http"] { try readHTTP(value, into: &config) }
+        let hostValue = try top["http"].flatMap { value throws(ConfigError) in try readHTTP(value, into: &config) }
+        if let value = top["sources"] { try readSources(value, into: &config.http) }
+        if let value = top["intake"] { try readIntake(value, into: &config.intake) }
+        if let host = hostValue, !isLoopback(config.http.host), !config.http.unauthenticatedSources.isEmpty {
+            throw host.error(
+                "'\(config.http.host)' is not a loopback address, and these enabled sources have no token: "
+                    + "\(config.http.unauthenticatedSources.joined(separator: ", ")); give each a token (sources.NAME.token_file), "
+                    + "or disable it (sources.NAME.enabled: false)")
+        }
         if let value = top["dispatch"] { try readDispatch(value, into: &config) }
         if let value = top["console"] {
             let fields = try value.fields(allowed: ["operator"])
@@ -50,16 +61,14 @@ public enum ConfigLoader {
         return config
     }
 
-    private static func readHTTP(_ value: YAMLValue, into config: inout TeleOpsConfig) throws(ConfigError) {
+    /// Reads `http:`; returns the `host` value, for the check that needs the sources too.
+    private static func readHTTP(_ value: YAMLValue, into config: inout TeleOpsConfig) throws(ConfigError) -> YAMLValue? {
         let fields = try value.fields(allowed: ["host", "port", "max_body_bytes"])
-        if let host = fields["host"] {
-            config.http.host = try host.string()
-            guard isLoopback(config.http.host) else {
-                throw host.error("'\(config.http.host)' is not a loopback address; alert intake has no authentication yet, so TeleOps only listens on 127.0.0.1, ::1 or localhost")
-            }
-        }
+        // Off loopback, every enabled source needs a credential; checked once sources are read.
+        if let host = fields["host"] { config.http.host = try host.string() }
         if let port = fields["port"] { config.http.port = try port.int(in: 0...65535) }
         if let size = fields["max_body_bytes"] { config.http.maxBodyBytes = try size.int(in: 1024...(64 << 20)) }
+        return fields["host"]
     }
 
     private static func readDispatch(_ value: YAMLValue, into config: inout TeleOpsConfig) throws(ConfigError) {

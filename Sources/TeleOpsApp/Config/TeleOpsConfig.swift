@@ -8,7 +8,9 @@ import TeleOpsHTTP
 /// describes each key.
 public struct TeleOpsConfig: Sendable {
     public var dataDirectory: String = "./.teleops"
+    /// Listening address and the alert sources (`sources:` in the file).
     public var http = HTTPSettings()
+    public var intake = IngestQueue.Settings()
     public var dispatch = DispatchSettings()
     public var console = ConsoleSettings()
     public var engineers: [Engineer] = [Engineer(name: "operator", roles: [Role.responder], identities: ["console": "operator"])]

@@ -91,26 +91,3 @@ public protocol AlertSink: Sendable {
     /// Stores `alerts` durably and queues their notifications; returns once they are on disk.
     func accept(_ alerts: [Alert]) async throws -> [IngestOutcome]
 }
-
-/// Intake: journals alerts, applies them to scenarios and queues notifications in one
-/// transaction, then wakes the outbox sender.
-public struct ScenarioIntake: AlertSink {
-    public let store: any ScenarioStore
-    public let composer: NotificationComposer
-    public let doorbell: Doorbell
-
-    public init(store: any ScenarioStore, composer: NotificationComposer, doorbell: Doorbell) {
-        self.store = store
-        self.composer = composer
-        self.doorbell = doorbell
-    }
-
-    public func accept(_ alerts: [Alert]) async throws -> [IngestOutcome] {
-        let composer = self.composer
-        let outcomes = try await store.ingest(alerts) { alert, outcome, scenario in
-            composer.drafts(for: alert, outcome: outcome, scenario: scenario)
-        }
-        doorbell.ring()
-        return outcomes
-    }
-}

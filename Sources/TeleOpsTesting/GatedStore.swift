@@ -1,0 +1,78 @@
+import Synchronization
+import TeleOpsCore
+
+/// A store that holds every group commit until the test opens the gate, and records how
+/// many requests each commit carried: for testing group commit and back-pressure.
+///
+/// ```swift
+/// let store = GatedStore(MemoryScenarioStore())
+/// // … start concurrent requests; they queue up behind the closed gate …
+/// store.open()
+/// store.commits  // [1, 19]: the first request, then the 19 that gathered meanwhile
+/// ```
+public final class GatedStore: ScenarioStore {
+    private struct State {
+        var open = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
+        var commits: [Int] = []
+    }
+
+    public let inner: any ScenarioStore
+    private let state = Mutex(State())
+
+    public init(_ inner: any ScenarioStore) {
+        self.inner = inner
+    }
+
+    /// Requests per group commit, in order (recorded when a commit starts).
+    public var commits: [Int] { state.withLock { $0.commits } }
+
+    public func open() {
+        let waiters = state.withLock { state in
+            state.open = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        waiters.forEach { $0.resume() }
+    }
+
+    private func passGate() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let open = state.withLock { state in
+                if !state.open { state.waiters.append(continuation) }
+                return state.open
+            }
+            if open { continuation.resume() }
+        }
+    }
+
+    public func ingest(
+        batches: [[Alert]], compose: @escaping IngestComposer
+    ) async throws -> [Result<[IngestOutcome], any Error>] {
+        state.withLock { $0.commits.append(batches.count) }
+        await passGate()
+        return try await inner.ingest(batches: batches, compose: compose)
+    }
+
+    public func ingest(_ alerts: [Alert], compose: @escaping IngestComposer) async throws -> [IngestOutcome] {
+        state.withLock { $0.commits.append(1) }
+        await passGate()
+        return try await inner.ingest(alerts, compose: compose)
+    }
+
+    public func append(_ events: [NewEvent], outbox: [OutboxDraft]) async throws -> [ScenarioEvent] {
+        try await inner.append(events, outbox: outbox)
+    }
+
+    public func scenario(id: Int64) async throws -> Scenario? { try await inner.scenario(id: id) }
+    public func newestActiveScenario() async throws -> Scenario? { try await inner.newestActiveScenario() }
+    public func scenarios(_ query: ScenarioQuery) async throws -> [Scenario] { try await inner.scenarios(query) }
+    public func events(of scenarioID: Int64) async throws -> [ScenarioEvent] { try await inner.events(of: scenarioID) }
+    public func scenarioID(for message: MessageRef) async throws -> Int64? { try await inner.scenarioID(for: message) }
+    public func pendingOutbox(limit: Int) async throws -> [OutboxMessage] { try await inner.pendingOutbox(limit: limit) }
+    public func markSent(outboxID: Int64, as ref: MessageRef) async throws { try await inner.markSent(outboxID: outboxID, as: ref) }
+
+    public func markFailed(outboxID: Int64, reason: String, giveUp: Bool) async throws {
+        try await inner.markFailed(outboxID: outboxID, reason: reason, giveUp: giveUp)
+    }
+}

@@ -1,0 +1,70 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import TeleOpsChat
+import TeleOpsCore
+import TeleOpsHTTP
+import TeleOpsTesting
+
+/// The intake routes on a real loopback port, in front of an `IngestQueue` and a memory
+/// store (or `store`), for one test.
+struct IntakeServer {
+    let base: String
+    let client = CurlHTTPClient()
+
+    static func with(
+        _ settings: HTTPSettings = HTTPSettings(port: 0), store: any ScenarioStore = MemoryScenarioStore(),
+        queue: IngestQueue.Settings = IngestQueue.Settings(),
+        decoders: [any AlertDecoder] = [GenericAlertDecoder(), PagerDutyAlertDecoder()],
+        metrics: (any MetricLinesSink)? = nil,
+        _ body: @Sendable (IntakeServer) async throws -> Void
+    ) async throws {
+        var settings = settings
+        settings.port = 0
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let ports = Collector<Int>()
+        let intake = IngestQueue(
+            store: store, composer: NotificationComposer(catalogue: .defaults), doorbell: Doorbell(), settings: queue,
+            logger: logger)
+        let http = buildHTTPService(
+            settings: settings, sink: intake, decoders: decoders, metrics: metrics, logger: logger,
+            onRunning: { ports.append($0) })
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: [.init(service: intake), .init(service: http)], logger: logger))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            do {
+                let port = try await ports.waitFor(what: "the HTTP server to listen") { _ in true }
+                try await body(IntakeServer(base: "http://127.0.0.1:\(port)"))
+            } catch {
+                await group.triggerGracefulShutdown()
+                throw error
+            }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+    }
+
+    func post(
+        _ path: String, _ body: String, contentType: String? = "application/json", headers: [String: String] = [:]
+    ) async throws -> HTTPResponse {
+        try await post(path, Data(body.utf8), contentType: contentType, headers: headers)
+    }
+
+    func post(
+        _ path: String, _ body: Data, contentType: String? = "application/json", headers: [String: String] = [:]
+    ) async throws -> HTTPResponse {
+        var headers = headers
+        if let contentType { headers["Content-Type"] = contentType }
+        return try await client.send(method: "POST", url: base + path, headers: headers, body: body)
+    }
+}
+
+extension HTTPResponse {
+    /// The body as a JSON object (or nil when it is not one).
+    var json: [String: Any]? { try? JSONSerialization.jsonObject(with: body) as? [String: Any] }
+    var text: String { String(decoding: body, as: UTF8.self) }
+}
+
+let diskAlert = #"{"host":"web-1","check":"disk","severity":"critical","summary":"/var is 95% full","status":"firing"}"#
