@@ -36,6 +36,7 @@ import TeleOpsTesting
             _ = try await chat.waitForPost(containing: "second")
         }
         #expect(chat.posted == ["first", "second"])
+        #expect(chat.posts.all[1].message.replyTo == chat.posts.all[0].ref, "news about a scenario goes in its thread")
         let events = try await store.events(of: id)
         #expect(events.map(\.kind) == [.alertFired, .notified])
         #expect(events.last?.body == .notified(chat.posts.all[0].ref))

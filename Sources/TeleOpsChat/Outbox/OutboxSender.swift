@@ -57,9 +57,11 @@ public final class OutboxSender: Service {
     func deliver(_ message: OutboxMessage) async {
         let draft = message.draft
         var attempt = message.attempts
+        var replyTo = draft.replyTo
+        if replyTo == nil, draft.purpose == .reply { replyTo = await announcement(of: draft.scenarioID) }
         while !Task.isCancelled {
             do {
-                let ref = try await transport.post(ChatMessage(chat: draft.chat, text: draft.text, replyTo: draft.replyTo))
+                let ref = try await transport.post(ChatMessage(chat: draft.chat, text: draft.text, replyTo: replyTo))
                 do {
                     try await store.markSent(outboxID: message.id, as: ref)
                 } catch {
@@ -79,5 +81,15 @@ public final class OutboxSender: Service {
                 try? await Task.sleep(for: error.retryAfter ?? backoff.delay(attempt: attempt))
             }
         }
+    }
+
+    /// The scenario's announcement on this transport, so that news about a scenario (its
+    /// resolve, an escalation) lands in the scenario's thread.
+    private func announcement(of scenarioID: Int64?) async -> MessageRef? {
+        guard let scenarioID, let events = try? await store.events(of: scenarioID) else { return nil }
+        for event in events.reversed() {
+            if case .notified(let ref) = event.body, ref.transport == transport.name { return ref }
+        }
+        return nil
     }
 }
