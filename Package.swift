@@ -86,7 +86,8 @@ let package = Package(
             // Requests go over real HTTP on loopback, sent with the project's own curl client.
             "TeleOpsHTTP", "TeleOpsChat", "TeleOpsTesting",
         ]),
-        .testTarget(name: "TeleOpsAppTests", dependencies: ["TeleOpsApp", "TeleOpsTesting"]),
+        // TeleOpsSQLite: to read what a killed server left on disk.
+        .testTarget(name: "TeleOpsAppTests", dependencies: ["TeleOpsApp", "TeleOpsSQLite", "TeleOpsTesting"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -23,9 +23,11 @@ final class TeleOpsServer: Sendable {
     static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 
-    /// Starts a server whose configuration is the test settings plus `extraYAML`.
-    init(extraYAML: String = "") async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("teleops-acceptance-\(UUID().uuidString)")
+    /// Starts a server whose configuration is the test settings plus `extraYAML`, on a new
+    /// data directory or on `dataDirectory` (to restart on what an earlier server left).
+    init(extraYAML: String = "", dataDirectory existing: String? = nil) async throws {
+        let directory = existing.map { URL(fileURLWithPath: $0) }
+            ?? FileManager.default.temporaryDirectory.appendingPathComponent("teleops-acceptance-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         dataDirectory = directory.path
         let configPath = directory.appendingPathComponent("teleops.yaml").path
