@@ -78,5 +78,6 @@ extension Logger {
 /// Every alert source's decoder, one line each.
 let alertDecoders: [any AlertDecoder] = [
     GenericAlertDecoder(),
+    SensuAlertDecoder(),
     PagerDutyAlertDecoder(),
 ]

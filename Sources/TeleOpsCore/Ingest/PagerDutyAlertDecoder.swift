@@ -14,8 +14,9 @@ import Foundation
 /// One event object per body (at most `maxBodyBytes`, PagerDuty's limit). `routing_key` (at
 /// most `maxRoutingKeyLength`) and `event_action` (`trigger`, `acknowledge` or `resolve`) are
 /// required; `dedup_key` (at most `maxDedupKeyLength`) is required for `acknowledge` and
-/// `resolve`. A `trigger` without one gets a generated key (a lowercase UUID), as PagerDuty
-/// does; the route answers it in `{"status": "success", "message": "Event processed",
+/// `resolve`. A `trigger` without one gets a generated key, as on PagerDuty; ours is
+/// `teleops-` and a digest of the event's content rather than a random UUID, so that a retry
+/// of the same event is answered with the same key (and is a duplicate); the route answers it in `{"status": "success", "message": "Event processed",
 /// "dedup_key": ...}` (see `decodeEvent`).
 ///
 /// - trigger: `payload` with `summary` (at most `maxSummaryLength`, longer is rejected as
@@ -87,11 +88,12 @@ public struct PagerDutyAlertDecoder: AlertDecoder {
         var details: [String: JSONValue] = [
             "event_action": .string(action.rawValue), "routing_key_digest": .string(routingKeyDigest),
         ]
+        let content = ["payload", "links", "images", "client", "client_url"].map { Self.canonical(event[$0]) }
         let dedupKey: String
         var alert: Alert
         switch action {
         case .trigger:
-            dedupKey = givenDedupKey ?? UUID().uuidString.lowercased()
+            dedupKey = givenDedupKey ?? "teleops-" + Alert.digest([routingKey] + content)
             alert = try triggerAlert(event, details: &details, receivedAt: receivedAt)
         case .acknowledge, .resolve:
             guard let givenDedupKey else {
@@ -106,7 +108,6 @@ public struct PagerDutyAlertDecoder: AlertDecoder {
         details["dedup_key"] = .string(dedupKey)
         alert.details = .object(details)
         alert.fingerprint = "pagerduty|\(routingKeyDigest)|\(dedupKey)"
-        let content = ["payload", "links", "images", "client", "client_url"].map { Self.canonical(event[$0]) }
         alert.idempotencyKey = "pagerduty|" + Alert.digest([routingKey, action.rawValue, givenDedupKey ?? ""] + content)
         return PagerDutyEvent(alert: alert, dedupKey: dedupKey, routingKey: routingKey)
     }
