@@ -79,5 +79,8 @@ extension Logger {
 let alertDecoders: [any AlertDecoder] = [
     GenericAlertDecoder(),
     SensuAlertDecoder(),
+    AlertmanagerWebhookDecoder(),
+    AlertmanagerAPIDecoder(),
+    GrafanaAlertDecoder(),
     PagerDutyAlertDecoder(),
 ]
