@@ -8,7 +8,8 @@ import TeleOpsCore
 import TeleOpsHTTP
 import TeleOpsTesting
 
-/// The statsd service with a real UDP socket on 127.0.0.1, a recording sink and real time.
+/// The statsd service with a real UDP socket on 127.0.0.1, a recording sink, real ticks and a
+/// clock the test moves, so windows do not expire on a slow machine.
 @Suite struct StatsdListenerTests {
     static let rule = StatsdRule(
         name: "errors", metric: "api.errors", aggregation: .sum, window: .milliseconds(400), comparison: .greater,
@@ -23,13 +24,13 @@ import TeleOpsTesting
     /// Runs a listener in a service group while `body` runs (with the bound UDP port, if any),
     /// then shuts the group down gracefully and checks that `run()` ends.
     func withListener(
-        _ settings: StatsdSettings, sink: RecordingSink,
+        _ settings: StatsdSettings, sink: RecordingSink, clock: TestClock = TestClock(),
         _ body: (_ listener: StatsdListener, _ port: Int?) async throws -> Void
     ) async throws {
         let ports = Collector<Int>()
         let listener = StatsdListener(
             settings: settings, engine: StatsdEngine(settings: settings), sink: sink, logger: Self.logger,
-            onBound: { ports.append($0) })
+            now: { clock.now }, onBound: { ports.append($0) })
         let group = ServiceGroup(configuration: .init(services: [listener], logger: Self.logger))
         let running = Task { try await group.run() }
         let port = settings.udpHost == nil ? nil : try await ports.waitFor(what: "the UDP port") { _ in true }
@@ -45,8 +46,9 @@ import TeleOpsTesting
 
     @Test func udpSamplesFireAndThenResolve() async throws {
         let sink = RecordingSink()
+        let clock = TestClock()
         let settings = StatsdSettings(udpHost: "127.0.0.1", udpPort: 0, evaluationInterval: .milliseconds(50), rules: [Self.rule])
-        try await withListener(settings, sink: sink) { listener, port in
+        try await withListener(settings, sink: sink, clock: clock) { listener, port in
             let port = try #require(port)
             #expect(port != 0)
             try send("api.errors:2|c|#host:web-1\napi.errors:3|c|#host:web-1", to: port)
@@ -54,7 +56,8 @@ import TeleOpsTesting
             #expect(fired.host == "web-1")
             #expect(fired.check == "errors")
             #expect(fired.summary == "sum of api.errors is 5 (> 3) over 400ms")
-            // No more samples: the window empties, the sum falls to 0 and the series resolves.
+            // No more samples: once the window has passed, the sum is 0 and the series resolves.
+            clock.advance(by: 1)
             let resolved = try await sink.alerts.waitFor(what: "the resolved alert") { $0.status == .resolved }
             #expect(resolved.fingerprint == fired.fingerprint)
             #expect(listener.engine.stats.recordedSamples == 2)
@@ -83,7 +86,7 @@ import TeleOpsTesting
         let settings = StatsdSettings(evaluationInterval: .milliseconds(50), rules: [Self.rule])
         try await withListener(settings, sink: sink) { listener, port in
             #expect(port == nil)
-            #expect(try listener.engine.ingest(lines: Data("api.errors:9|c|#host:db-1".utf8), at: Date()) == 1)
+            #expect(try listener.engine.ingest(lines: Data("api.errors:9|c|#host:db-1".utf8), at: TestClock.start) == 1)
             let fired = try await sink.alerts.waitFor(what: "the firing alert after the sink recovers") { $0.status == .firing }
             #expect(fired.host == "db-1")
             #expect(sink.calls >= 3)
@@ -95,7 +98,7 @@ import TeleOpsTesting
         let sink = RecordingSink()
         let settings = StatsdSettings(evaluationInterval: .seconds(3600), rules: [Self.rule])
         try await withListener(settings, sink: sink) { listener, _ in
-            _ = try listener.engine.ingest(lines: Data("api.errors:9|c".utf8), at: Date())
+            _ = try listener.engine.ingest(lines: Data("api.errors:9|c".utf8), at: TestClock.start)
         }
         #expect(sink.alerts.all.map(\.status) == [.firing])
     }
@@ -108,6 +111,18 @@ import TeleOpsTesting
             let second = StatsdListener(settings: taken, engine: StatsdEngine(settings: taken), sink: sink, logger: Self.logger)
             await #expect(throws: (any Error).self) { try await second.run() }
         }
+    }
+}
+
+/// The time the listener sees: it only moves when a test moves it.
+final class TestClock: Sendable {
+    static let start = Date(timeIntervalSinceReferenceDate: 800_000_000)
+    private let time = Mutex(TestClock.start)
+
+    var now: Date { time.withLock { $0 } }
+
+    func advance(by seconds: TimeInterval) {
+        time.withLock { $0.addTimeInterval(seconds) }
     }
 }
 

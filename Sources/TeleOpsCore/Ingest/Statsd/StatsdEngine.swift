@@ -17,8 +17,8 @@ import Synchronization
 ///   (`stats`). A series that is empty and neither firing nor pending is forgotten.
 /// - Gauges: the engine keeps each matched gauge's current value per name and tag set, so a
 ///   signed value (`+4`) changes it; a delta for a gauge it does not hold sets it (Etsy
-///   statsd's rule). Gauge series record the gauge's value after each update. A gauge not
-///   updated for `gaugeIdleLimit` is forgotten.
+///   statsd's rule). Gauge series record the gauge's value after each update. At most
+///   `maxSeries` gauges are held, and one not updated for `gaugeIdleLimit` is forgotten.
 /// - No data: a window without samples is the value 0 for `count`, `sum` and `rate` (so "fewer
 ///   than 1 heartbeat in 5m" can fire), and no data for the other aggregations: no alert
 ///   either way, a firing series stays firing (until data clears it), and a pending `for`
@@ -116,7 +116,8 @@ public final class StatsdEngine: Sendable {
 
     /// One HTTP body of statsd lines, all or nothing: a bad line rejects the whole body
     /// (`field` names the line: `line 3`) and nothing is recorded. Returns the number of
-    /// samples recorded. Alerts follow at the next evaluation, not in the request.
+    /// samples read, including those no rule is about. Alerts follow at the next evaluation,
+    /// not in the request.
     public func ingest(lines body: Data, at date: Date) throws(AlertDecodeError) -> Int {
         let result = StatsdParser.parse(body)
         if let error = result.errors.first {
@@ -353,6 +354,7 @@ private struct Series {
         var sum = 0.0
         var values: [Double] = []
         var members: Set<String> = []
+        let keepsValues = ![.count, .sum, .rate, .avg].contains(aggregation)
         for point in points.elements {
             if let member = point.member {
                 if aggregation == .count { members.insert(member) }
@@ -360,7 +362,7 @@ private struct Series {
             }
             events += point.weight
             sum += point.value * point.weight
-            values.append(point.value)
+            if keepsValues { values.append(point.value) }
         }
         switch aggregation {
         case .count: return events + Double(members.count)

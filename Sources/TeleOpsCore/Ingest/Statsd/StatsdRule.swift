@@ -30,9 +30,6 @@ public struct StatsdRule: Sendable, Equatable {
     /// count in `count`.
     public enum Aggregation: String, Sendable, CaseIterable {
         case avg, min, max, sum, count, last, rate, p50, p90, p95, p99
-
-        /// Whether an empty window is the value 0 (`count`, `sum`, `rate`) rather than no data.
-        public var emptyIsZero: Bool { self == .count || self == .sum || self == .rate }
     }
 
     public enum Comparison: String, Sendable, CaseIterable {
