@@ -19,8 +19,8 @@ public struct Controller: Sendable {
 ///
 /// Service order is dependency order (ServiceGroup starts them in order and stops them in
 /// reverse): broker, local workers, console input, outbox sender, responder, the intake
-/// queue, and HTTP last, so on SIGTERM HTTP stops taking requests first, the queue commits
-/// what it holds, and the stages behind it drain.
+/// queue, statsd (UDP and rule evaluation), and HTTP last, so on SIGTERM HTTP and statsd stop
+/// taking input first, the queue commits what it holds, and the stages behind it drain.
 ///
 /// ```swift
 /// let controller = try buildController(config: TeleOpsConfig(), workerExecutable: "/usr/local/bin/teleops", logger: logger)
@@ -46,8 +46,10 @@ public func buildController(
         transport: transport, store: store, dispatcher: broker, directory: EngineerDirectory(config.engineers),
         catalogue: config.actions, doorbell: doorbell, logger: logger.labelled("responder"))
     let sender = OutboxSender(store: store, transport: transport, doorbell: doorbell, logger: logger.labelled("outbox"))
+    let statsd = StatsdListener(
+        settings: config.statsd, engine: StatsdEngine(settings: config.statsd), sink: intake, logger: logger.labelled("statsd"))
     let http = buildHTTPService(
-        settings: config.http, sink: intake, decoders: alertDecoders, logger: logger.labelled("http"),
+        settings: config.http, sink: intake, decoders: alertDecoders, metrics: statsd.engine, logger: logger.labelled("http"),
         onRunning: onHTTPRunning)
 
     var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: broker)]
@@ -59,7 +61,7 @@ public func buildController(
     }
     services += [
         .init(service: transport), .init(service: sender), .init(service: responder), .init(service: intake),
-        .init(service: http),
+        .init(service: statsd), .init(service: http),
     ]
     var groupConfig = ServiceGroupConfiguration(services: services, logger: logger)
     groupConfig.gracefulShutdownSignals = [.sigterm, .sigint]

@@ -156,3 +156,6 @@ struct ThrottledWarning {
         sinceWarning = 0
     }
 }
+
+/// Metric lines posted over HTTP go to the same engine as UDP packets.
+extension StatsdEngine: MetricLinesSink {}

@@ -38,6 +38,7 @@ public enum ConfigLoader {
         let hostValue = try top["http"].flatMap { value throws(ConfigError) in try readHTTP(value, into: &config) }
         if let value = top["sources"] { try readSources(value, into: &config.http) }
         if let value = top["intake"] { try readIntake(value, into: &config.intake) }
+        if let value = top["statsd"] { config.statsd = try readStatsd(value) }
         if let host = hostValue, !isLoopback(config.http.host), !config.http.unauthenticatedSources.isEmpty {
             throw host.error(
                 "'\(config.http.host)' is not a loopback address, and these enabled sources have no token: "

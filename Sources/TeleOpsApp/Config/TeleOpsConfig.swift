@@ -11,6 +11,8 @@ public struct TeleOpsConfig: Sendable {
     /// Listening address and the alert sources (`sources:` in the file).
     public var http = HTTPSettings()
     public var intake = IngestQueue.Settings()
+    /// statsd over UDP (off by default) and HTTP, and the threshold rules that turn metrics into alerts.
+    public var statsd = StatsdSettings()
     public var dispatch = DispatchSettings()
     public var console = ConsoleSettings()
     public var engineers: [Engineer] = [Engineer(name: "operator", roles: [Role.responder], identities: ["console": "operator"])]

@@ -57,7 +57,7 @@ public final class StatsdEngine: Sendable {
     }
 
     /// Samples a series keeps, however long its window.
-    public static let maxSamplesPerSeries = 10_000
+    public static let maxSamplesPerSeries = 4_000
     /// Alerts that may wait for a sink that failed.
     public static let maxRequeuedAlerts = 10_000
     /// A gauge not updated for this long is forgotten (and a later delta sets it).
@@ -71,7 +71,7 @@ public final class StatsdEngine: Sendable {
     private let state = Mutex(State())
 
     /// `rules` should have passed `StatsdRule.problems()` and have distinct names.
-    public init(rules: [StatsdRule], maxSeries: Int = 10_000) {
+    public init(rules: [StatsdRule], maxSeries: Int = 1_000) {
         self.rules = rules
         self.maxSeries = maxSeries
         var exact: [String: [Int]] = [:]

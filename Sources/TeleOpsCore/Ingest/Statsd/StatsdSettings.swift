@@ -23,7 +23,7 @@ public struct StatsdSettings: Sendable, Equatable {
 
     public init(
         udpHost: String? = nil, udpPort: Int = StatsdSettings.defaultUDPPort, evaluationInterval: Duration = .seconds(1),
-        maxSeries: Int = 10_000, maxPacketBytes: Int = 65535, rules: [StatsdRule] = []
+        maxSeries: Int = 1_000, maxPacketBytes: Int = 65535, rules: [StatsdRule] = []
     ) {
         self.udpHost = udpHost
         self.udpPort = udpPort
