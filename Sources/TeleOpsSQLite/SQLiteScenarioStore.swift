@@ -110,8 +110,22 @@ public final class SQLiteScenarioStore: ScenarioStore {
         try await write { try $0.append(events, outbox: outbox, now: $1) }
     }
 
+    /// The one write that does not wait for the disk (`synchronous = NORMAL` for its
+    /// transaction): a power loss right after it may forget that the message was sent, and
+    /// the outbox sends it again, which at-least-once delivery allows anyway. A process crash
+    /// loses nothing (the WAL is written before the call returns), and the next FULL commit
+    /// syncs it. Alert intake and every other write stay FULL, so chat traffic does not halve
+    /// the fsyncs left for intake.
     public func markSent(outboxID: Int64, as ref: MessageRef) async throws {
-        try await write { try $0.markSent(outboxID: outboxID, as: ref, now: $1) }
+        try await pool.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            defer { try? db.execute(sql: "PRAGMA synchronous = FULL") }
+            try db.inTransaction(.immediate) {
+                var transaction = SQLiteTransaction(db: db)
+                try transaction.markSent(outboxID: outboxID, as: ref, now: Date())
+                return .commit
+            }
+        }
     }
 
     public func markFailed(outboxID: Int64, reason: String, giveUp: Bool) async throws {

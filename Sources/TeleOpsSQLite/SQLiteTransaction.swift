@@ -8,37 +8,37 @@ struct SQLiteTransaction: ScenarioStoreTransaction {
     let db: Database
 
     func scenario(id: Int64) throws -> Scenario? {
-        try Row.fetchOne(db, sql: "SELECT \(SQLiteRows.scenarioColumns) FROM scenarios WHERE id = ?", arguments: [id])
+        try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT \(SQLiteRows.scenarioColumns) FROM scenarios WHERE id = ?"), arguments: [id])
             .map(SQLiteRows.scenario)
     }
 
     func activeScenario(fingerprint: String) throws -> Scenario? {
         try Row.fetchOne(
-            db, sql: "SELECT \(SQLiteRows.scenarioColumns) FROM scenarios WHERE fingerprint = ? AND status != 'resolved'",
+            db.cachedStatement(sql: "SELECT \(SQLiteRows.scenarioColumns) FROM scenarios WHERE fingerprint = ? AND status != 'resolved'"),
             arguments: [fingerprint]
         ).map(SQLiteRows.scenario)
     }
 
     func newestResolvedScenarioID(fingerprint: String) throws -> Int64? {
         try Int64.fetchOne(
-            db, sql: "SELECT id FROM scenarios WHERE fingerprint = ? AND status = 'resolved' ORDER BY id DESC LIMIT 1",
+            db.cachedStatement(sql: "SELECT id FROM scenarios WHERE fingerprint = ? AND status = 'resolved' ORDER BY id DESC LIMIT 1"),
             arguments: [fingerprint])
     }
 
     func journaledAlert(idempotencyKey: String) throws -> (alertID: Int64, scenarioID: Int64?)? {
         try Row.fetchOne(
-            db, sql: "SELECT id, scenario_id FROM alerts WHERE idempotency_key = ? ORDER BY id DESC LIMIT 1",
+            db.cachedStatement(sql: "SELECT id, scenario_id FROM alerts WHERE idempotency_key = ? ORDER BY id DESC LIMIT 1"),
             arguments: [idempotencyKey]
         ).map { ($0["id"], $0["scenario_id"]) }
     }
 
     mutating func insertScenario(_ scenario: Scenario) throws -> Int64 {
-        try db.execute(
-            sql: """
+        try db.cachedStatement(sql: """
                 INSERT INTO scenarios (fingerprint, source, host, check_name, severity, summary, status, occurrences,
                     opened_at, updated_at, resolved_at, acknowledged_by, previous_id)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
+                """).execute(
             arguments: [
                 scenario.fingerprint, scenario.source, scenario.host, scenario.check, scenario.severity.rawValue,
                 scenario.summary, scenario.status.rawValue, scenario.occurrences,
@@ -49,13 +49,12 @@ struct SQLiteTransaction: ScenarioStoreTransaction {
     }
 
     mutating func updateScenario(_ scenario: Scenario) throws {
-        try db.execute(
-            sql: """
+        try db.cachedStatement(sql: """
                 UPDATE scenarios SET fingerprint = ?, source = ?, host = ?, check_name = ?, severity = ?, summary = ?,
                     status = ?, occurrences = ?, opened_at = ?, updated_at = ?, resolved_at = ?, acknowledged_by = ?,
                     previous_id = ?
                 WHERE id = ?
-                """,
+                """).execute(
             arguments: [
                 scenario.fingerprint, scenario.source, scenario.host, scenario.check, scenario.severity.rawValue,
                 scenario.summary, scenario.status.rawValue, scenario.occurrences,
@@ -66,23 +65,21 @@ struct SQLiteTransaction: ScenarioStoreTransaction {
     }
 
     mutating func insertAlert(_ alert: Alert, scenarioID: Int64?) throws -> Int64 {
-        try db.execute(
-            sql: """
+        try db.cachedStatement(sql: """
                 INSERT INTO alerts (scenario_id, source, fingerprint, host, check_name, severity, status, summary,
                     labels, details, idempotency_key, received_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
+                """).execute(
             arguments: [
                 scenarioID, alert.source, alert.fingerprint, alert.host, alert.check, alert.severity.rawValue,
-                alert.status.rawValue, alert.summary, try SQLiteRows.json(alert.labels),
-                try alert.details.map(SQLiteRows.json), alert.idempotencyKey, alert.receivedAt.millisecondsSince1970,
+                alert.status.rawValue, alert.summary, JSONValue.compactJSON(alert.labels),
+                alert.details?.compactJSON, alert.idempotencyKey, alert.receivedAt.millisecondsSince1970,
             ])
         return db.lastInsertedRowID
     }
 
     mutating func insertEvent(_ event: NewEvent) throws -> Int64 {
-        try db.execute(
-            sql: "INSERT INTO events (scenario_id, at, actor, kind, data) VALUES (?, ?, ?, ?, ?)",
+        try db.cachedStatement(sql: "INSERT INTO events (scenario_id, at, actor, kind, data) VALUES (?, ?, ?, ?, ?)").execute(
             arguments: [
                 event.scenarioID, event.at.millisecondsSince1970, event.actor, event.body.kind.rawValue,
                 String(decoding: try event.body.jsonData(), as: UTF8.self),
@@ -91,12 +88,11 @@ struct SQLiteTransaction: ScenarioStoreTransaction {
     }
 
     mutating func insertOutbox(_ draft: OutboxDraft, createdAt: Date) throws -> Int64 {
-        try db.execute(
-            sql: """
+        try db.cachedStatement(sql: """
                 INSERT INTO outbox (scenario_id, purpose, text, reply_transport, reply_chat, reply_message_id, chat,
                     created_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """,
+                """).execute(
             arguments: [
                 draft.scenarioID, draft.purpose.rawValue, draft.text, draft.replyTo?.transport, draft.replyTo?.chat,
                 draft.replyTo?.messageID, draft.chat, createdAt.millisecondsSince1970,
@@ -105,31 +101,31 @@ struct SQLiteTransaction: ScenarioStoreTransaction {
     }
 
     func outboxRow(id: Int64) throws -> OutboxRowState? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT \(SQLiteRows.outboxColumns) FROM outbox WHERE id = ?", arguments: [id])
+        guard let row = try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT \(SQLiteRows.outboxColumns) FROM outbox WHERE id = ?"), arguments: [id])
         else { return nil }
         return OutboxRowState(
             draft: try SQLiteRows.outboxDraft(row), sentAt: (row["sent_at"] as Int64?).map(Date.init(millisecondsSince1970:)))
     }
 
     mutating func setOutboxSent(id: Int64, at: Date) throws {
-        try db.execute(sql: "UPDATE outbox SET sent_at = ? WHERE id = ?", arguments: [at.millisecondsSince1970, id])
+        try db.cachedStatement(sql: "UPDATE outbox SET sent_at = ? WHERE id = ?").execute(
+            arguments: [at.millisecondsSince1970, id])
     }
 
     mutating func recordOutboxFailure(id: Int64, reason: String, giveUpAt: Date?) throws {
-        try db.execute(
-            sql: """
+        try db.cachedStatement(sql: """
                 UPDATE outbox SET attempts = attempts + 1, last_error = ?, gave_up_at = coalesce(?, gave_up_at)
                 WHERE id = ?
-                """,
+                """).execute(
             arguments: [reason, giveUpAt?.millisecondsSince1970, id])
     }
 
     mutating func mapMessage(_ ref: MessageRef, to scenarioID: Int64) throws {
-        try db.execute(
-            sql: """
+        try db.cachedStatement(sql: """
                 INSERT INTO messages (transport, chat, message_id, scenario_id) VALUES (?, ?, ?, ?)
                 ON CONFLICT (transport, chat, message_id) DO UPDATE SET scenario_id = excluded.scenario_id
-                """,
+                """).execute(
             arguments: [ref.transport, ref.chat, ref.messageID, scenarioID])
     }
 }

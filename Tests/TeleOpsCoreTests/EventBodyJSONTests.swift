@@ -22,3 +22,19 @@ struct EventBodyJSONTests {
         }
     }
 }
+
+@Suite struct JSONValueWritingTests {
+    @Test(arguments: [
+        JSONValue.object(["b": 1, "a": "x\n\"q\"\\", "c": [true, false, nil, 0.5, -3, "\u{1}é🔥"]]),
+        JSONValue.array([]), JSONValue.object([:]), JSONValue.number(1e20), JSONValue.string(""),
+    ])
+    func compactJSONReadsBackEqual(value: JSONValue) throws {
+        let text = value.compactJSON
+        #expect(try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) == value)
+    }
+
+    @Test func keysAreSortedAndOutputIsCompact() {
+        #expect(JSONValue.object(["b": 1, "a": "x"]).compactJSON == #"{"a":"x","b":1}"#)
+        #expect(JSONValue.compactJSON(["z": "1", "y": "2"]) == #"{"y":"2","z":"1"}"#)
+    }
+}

@@ -80,7 +80,7 @@ extension ScenarioStoreTransaction {
             }
             let (outcome, scenario) = try applyAlert(alert, active: active)
             for draft in compose(alert, outcome, scenario) {
-                try queue(draft, now: now)
+                try queue(draft, now: now, existing: scenario?.id)
             }
             outcomes.append(outcome)
         }
@@ -179,8 +179,9 @@ extension ScenarioStoreTransaction {
         try recordOutboxFailure(id: outboxID, reason: reason, giveUpAt: giveUp ? now.truncatedToMilliseconds : nil)
     }
 
-    private mutating func queue(_ draft: OutboxDraft, now: Date) throws {
-        if let scenarioID = draft.scenarioID, try scenario(id: scenarioID) == nil {
+    /// Queues `draft` after checking that its scenario exists (`existing` is one known to).
+    private mutating func queue(_ draft: OutboxDraft, now: Date, existing: Int64? = nil) throws {
+        if let scenarioID = draft.scenarioID, scenarioID != existing, try scenario(id: scenarioID) == nil {
             throw ScenarioStoreError.scenarioNotFound(scenarioID)
         }
         _ = try insertOutbox(draft, createdAt: now.truncatedToMilliseconds)
