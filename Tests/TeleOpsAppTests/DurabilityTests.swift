@@ -41,7 +41,13 @@ import Testing
                 server.process.signal(SIGKILL)
                 try await clients.waitForAll()
             }
-            _ = try await server.process.waitForExit()
+            // Not `waitForExit`: other suites in this process reap children too, and may take
+            // the exit status first. Dead (gone or a zombie) is all that matters here.
+            try await withDeadline(.seconds(20), what: "the killed server to die") {
+                while let state = ProcEntry.all().first(where: { $0.pid == server.process.pid })?.state, state != "Z" {
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+            }
         }
 
         let directory = try #require(dataDirectory)

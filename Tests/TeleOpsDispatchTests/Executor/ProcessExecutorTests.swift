@@ -63,7 +63,7 @@ import Testing
         let started = clock.now
         let result = await executor.run(spec(["sh", "-c", "echo $$; sleep 100 & sleep 100"],
                                              timeout: .milliseconds(300), grace: .milliseconds(100)))
-        #expect(clock.now - started < .seconds(3))
+        #expect(clock.now - started < .seconds(30), "stopped long before the 100 s sleep ends")
         #expect(result.timedOut)
         #expect(result.exitCode == nil)
         #expect(result.signal == SIGTERM)
