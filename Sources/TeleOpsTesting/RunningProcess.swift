@@ -12,6 +12,8 @@ import Synchronization
 public final class RunningProcess: Sendable {
     public let stdout = Collector<String>()
     public let stderr = Collector<String>()
+    /// "stdout" and "stderr", each appended when its pipe reaches its end.
+    private let ended = Collector<String>()
     /// Receives the exit status once the process has ended.
     private let exits = Collector<Int32>()
     public let pid: Int32
@@ -42,8 +44,8 @@ public final class RunningProcess: Sendable {
         self.pid = process.processIdentifier
         self.process = LockedProcess(process)
         self.input = stdinPipe.fileHandleForWriting
-        Self.collect(stdoutPipe.fileHandleForReading, into: stdout, name: "stdout")
-        Self.collect(stderrPipe.fileHandleForReading, into: stderr, name: "stderr")
+        Self.collect(stdoutPipe.fileHandleForReading, into: stdout, name: "stdout", ended: ended)
+        Self.collect(stderrPipe.fileHandleForReading, into: stderr, name: "stderr", ended: ended)
     }
 
     /// Types one line on the process's standard input.
@@ -62,13 +64,21 @@ public final class RunningProcess: Sendable {
         try await exits.waitFor(what: "process \(pid) to exit", timeout: timeout) { _ in true }
     }
 
+    /// Waits until both output pipes reached their end (every line is in `stdout` and
+    /// `stderr`): after `waitForExit`, the reader threads may still be draining.
+    public func waitForOutputEnd(timeout: Duration = .seconds(20)) async throws {
+        try await withDeadline(timeout, what: "process \(pid) output to end") {
+            while self.ended.count < 2 { try await Task.sleep(for: .milliseconds(5)) }
+        }
+    }
+
     /// Kills the process if it is still running (for test clean-up).
     public func stop() {
         if isRunning { kill(pid, SIGKILL) }
         try? input.close()
     }
 
-    private static func collect(_ handle: FileHandle, into lines: Collector<String>, name: String) {
+    private static func collect(_ handle: FileHandle, into lines: Collector<String>, name: String, ended: Collector<String>) {
         let thread = Thread {
             var pending = Data()
             while true {
@@ -81,6 +91,7 @@ public final class RunningProcess: Sendable {
                 }
             }
             if !pending.isEmpty { lines.append(String(decoding: pending, as: UTF8.self)) }
+            ended.append(name)
         }
         thread.name = "test-\(name)-reader"
         thread.start()

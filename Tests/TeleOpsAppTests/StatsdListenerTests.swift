@@ -51,7 +51,7 @@ import TeleOpsTesting
         try await withListener(settings, sink: sink, clock: clock) { listener, port in
             let port = try #require(port)
             #expect(port != 0)
-            try send("api.errors:2|c|#host:web-1\napi.errors:3|c|#host:web-1", to: port)
+            try sendUDP("api.errors:2|c|#host:web-1\napi.errors:3|c|#host:web-1", port: port)
             let fired = try await sink.alerts.waitFor(what: "the firing alert") { $0.status == .firing }
             #expect(fired.host == "web-1")
             #expect(fired.check == "errors")
@@ -72,8 +72,8 @@ import TeleOpsTesting
         try await withListener(settings, sink: sink) { listener, port in
             let port = try #require(port)
             // In order on loopback: once the second packet fired, the first was handled.
-            try send("api.errors:1|c\n" + String(repeating: "x", count: 600), to: port)
-            try send("api.errors:1|x\napi.errors:4|c", to: port)
+            try sendUDP("api.errors:1|c\n" + String(repeating: "x", count: 600), port: port)
+            try sendUDP("api.errors:1|x\napi.errors:4|c", port: port)
             _ = try await sink.alerts.waitFor(what: "the firing alert") { $0.status == .firing }
             let stats = listener.engine.stats
             #expect(stats.parseErrors == 1)
@@ -150,22 +150,4 @@ final class RecordingSink: AlertSink {
         alerts.forEach(self.alerts.append)
         return []
     }
-}
-
-/// Sends one UDP datagram to 127.0.0.1:`port`.
-func send(_ text: String, to port: Int) throws {
-    let socket = Glibc.socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-    guard socket >= 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
-    defer { close(socket) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = in_port_t(UInt16(port).bigEndian)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let bytes = Array(text.utf8)
-    let sent = withUnsafePointer(to: &address) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            sendto(socket, bytes, bytes.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-        }
-    }
-    guard sent == bytes.count else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
 }

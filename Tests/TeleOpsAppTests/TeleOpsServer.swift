@@ -89,7 +89,7 @@ final class TeleOpsServer: Sendable {
     func cli(_ arguments: [String]) async throws -> String {
         let cli = try RunningProcess(executable: Self.executable, arguments: arguments + ["--data", dataDirectory])
         let status = try await cli.waitForExit()
-        // The reader threads may still be draining after exit; the last line marks the end.
+        try await cli.waitForOutputEnd()
         let output = cli.stdout.all.joined(separator: "\n")
         guard status == 0 else {
             throw TestSetupError("teleops \(arguments.joined(separator: " ")) exited \(status): \(cli.stderr.all.joined(separator: "\n"))")

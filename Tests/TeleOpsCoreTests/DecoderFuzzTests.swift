@@ -23,7 +23,7 @@ import Testing
     func mutatedSamplesNeverCrashAndErrorsSaySomething(source: String) throws {
         let (decoder, samples) = try #require(Self.decoders.first { $0.0.source == source })
         let bodies = try samples.map { try Fixtures.data($0) }
-        var random = SeededRandom(seed: UInt64(source.utf8.reduce(7) { $0 &* 31 &+ UInt64($1) }))
+        var random = SplitMix64(seed: UInt64(source.utf8.reduce(7) { $0 &* 31 &+ UInt64($1) }))
         let receivedAt = Date()
         var accepted = 0
         var rejected = 0
@@ -49,7 +49,7 @@ import Testing
     @Test(arguments: decoders.map(\.0.source))
     func randomBytesAndRandomJSONAreRejectedCleanly(source: String) throws {
         let decoder = try #require(Self.decoders.first { $0.0.source == source }).0
-        var random = SeededRandom(seed: 42)
+        var random = SplitMix64(seed: 42)
         for round in 0..<400 {
             let body: Data
             if round % 2 == 0 {
@@ -65,7 +65,7 @@ import Testing
         }
     }
 
-    static func mutate(_ data: Data, using random: inout SeededRandom) -> Data {
+    static func mutate(_ data: Data, using random: inout SplitMix64) -> Data {
         var bytes = [UInt8](data)
         let tokens: [[UInt8]] = ["null", "0", "-1", "1e400", "\"\"", "[]", "{}", "true", "\"\u{1F525}\"", "\"0001-01-01T00:00:00Z\"", "99999999999"].map { Array($0.utf8) }
         for _ in 0..<Int.random(in: 1...3, using: &random) where !bytes.isEmpty {
@@ -86,7 +86,7 @@ import Testing
         return Data(bytes)
     }
 
-    static func randomJSON(depth: Int, using random: inout SeededRandom) -> JSONValue {
+    static func randomJSON(depth: Int, using random: inout SplitMix64) -> JSONValue {
         switch Int.random(in: 0..<(depth > 3 ? 4 : 6), using: &random) {
         case 0: return .null
         case 1: return .bool(Bool.random(using: &random))
@@ -101,18 +101,5 @@ import Testing
             }
             return .object(object)
         }
-    }
-}
-
-/// A small deterministic generator (SplitMix64), so a failing case can be replayed.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
