@@ -174,6 +174,15 @@ import TeleOpsTesting
         #expect(error.description == "line 3, column 12: expected ':' after an object key, found '['")
     }
 
+    @Test func bodyErrorsCarryThePosition() {
+        #expect {
+            try JSONBody.parse(Data("{\n  \"host\": \"web-1\"\n  \"check\": \"disk\"\n}".utf8))
+        } throws: { error in
+            (error as? AlertDecodeError)?.description
+                == "the body is not valid JSON: line 3, column 3: expected ',' or '}' after an object member, found '\"'"
+        }
+    }
+
     // MARK: Nesting
 
     /// As deep as allowed parses; one deeper, or a `[[[[…` bomb, is an error, not a stack overflow.
