@@ -3,17 +3,18 @@ import Foundation
 /// Parses a request body as JSON for a decoder, with errors that say what was wrong.
 ///
 /// Invalid UTF-8 is reported with its byte offset before JSON parsing is tried, so a
-/// monitoring system that sends Latin-1 hears exactly that.
+/// monitoring system that sends Latin-1 hears exactly that. The JSON itself is read by
+/// `JSONParser` (strict RFC 8259), whose errors name the line and column.
 public enum JSONBody {
     public static func parse(_ body: Data) throws(AlertDecodeError) -> JSONValue {
         guard !body.isEmpty else { throw AlertDecodeError(field: "", message: "the body is empty; expected JSON") }
         if let offset = firstInvalidUTF8(body) {
             throw AlertDecodeError(field: "", message: "the body is not valid UTF-8 (first bad byte at offset \(offset))")
         }
-        do {
-            return try JSONDecoder().decode(JSONValue.self, from: body)
+        do throws(JSONParseError) {
+            return try JSONParser.parse(body)
         } catch {
-            throw AlertDecodeError(field: "", message: "the body is not valid JSON: \(describe(error))")
+            throw AlertDecodeError(field: "", message: "the body is not valid JSON: \(error.description)")
         }
     }
 
@@ -49,17 +50,6 @@ public enum JSONBody {
             }
             return nil
         }
-    }
-
-    static func describe(_ error: any Error) -> String {
-        if case DecodingError.dataCorrupted(let context) = error {
-            if let underlying = context.underlyingError as NSError?,
-               let detail = underlying.userInfo[NSDebugDescriptionErrorKey] as? String {
-                return detail
-            }
-            return context.debugDescription
-        }
-        return "\(error)"
     }
 }
 
