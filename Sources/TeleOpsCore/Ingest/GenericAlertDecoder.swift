@@ -19,21 +19,14 @@ public struct GenericAlertDecoder: AlertDecoder {
     public init() {}
 
     public func decode(_ body: Data, receivedAt: Date) throws(AlertDecodeError) -> [Alert] {
-        let root = try JSONBody.parse(body)
-        switch root {
-        case .object:
-            return [try alert(from: JSONFields(root, path: ""), receivedAt: receivedAt)]
-        case .array(let items):
-            guard !items.isEmpty else { throw AlertDecodeError(field: "", message: "the array holds no alerts") }
-            var alerts: [Alert] = []
-            alerts.reserveCapacity(items.count)
-            for (index, item) in items.enumerated() {
-                alerts.append(try alert(from: JSONFields(item, path: "[\(index)]"), receivedAt: receivedAt))
-            }
-            return alerts
-        default:
-            throw AlertDecodeError(field: "", message: "expected an alert object or an array of them, found \(root.typeName)")
+        let objects = try JSONFields.objects(in: JSONBody.parse(body), expected: "an alert object or an array of them")
+        guard !objects.isEmpty else { throw AlertDecodeError(field: "", message: "the array holds no alerts") }
+        var alerts: [Alert] = []
+        alerts.reserveCapacity(objects.count)
+        for object in objects {
+            alerts.append(try alert(from: object, receivedAt: receivedAt))
         }
+        return alerts
     }
 
     private static let known: Set<String> = ["id", "host", "check", "severity", "summary", "status", "labels", "details"]
@@ -43,21 +36,12 @@ public struct GenericAlertDecoder: AlertDecoder {
             throw object.error(
                 unknown, "is not a field of a generic alert (expected: \(Self.known.sorted().joined(separator: ", ")))")
         }
-        func oneOf<T: RawRepresentable & CaseIterable>(_ name: String, _: T.Type) throws(AlertDecodeError) -> T
-        where T.RawValue == String {
-            let text = try object.requiredString(name)
-            guard let value = T(rawValue: text.lowercased()) else {
-                let allowed = T.allCases.map(\.rawValue).joined(separator: ", ")
-                throw object.error(name, "'\(text)' is not one of: \(allowed)")
-            }
-            return value
-        }
         let id = try object.nonEmptyString("id", maxLength: 255)
         let host = try object.requiredString("host", maxLength: Self.maxFieldLength)
         let check = try object.requiredString("check", maxLength: Self.maxFieldLength)
-        let severity = try oneOf("severity", Severity.self)
+        let severity = try object.requiredOneOf("severity", Severity.self, ignoringCase: true)
         let summary = try object.requiredString("summary", maxLength: Self.maxFieldLength)
-        let status = try oneOf("status", AlertStatus.self)
+        let status = try object.requiredOneOf("status", AlertStatus.self, ignoringCase: true)
         let labels = try object.stringMap("labels")
         return Alert(
             source: source, host: host, check: check, severity: severity, status: status, summary: summary,

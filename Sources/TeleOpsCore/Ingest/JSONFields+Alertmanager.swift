@@ -24,12 +24,7 @@ extension JSONFields {
             throw AlertDecodeError(
                 field: path, message: "holds \(items.count) alerts; at most \(maxCount) are accepted per request")
         }
-        var result: [JSONFields] = []
-        result.reserveCapacity(items.count)
-        for (index, item) in items.enumerated() {
-            result.append(try JSONFields(item, path: "\(path)[\(index)]"))
-        }
-        return result
+        return try elements(items, path: path)
     }
 
     /// A label set (Prometheus labels, annotations): an object of strings, empty when absent.

@@ -12,12 +12,7 @@ extension JSONFields {
         case .object:
             return [try JSONFields(root, path: "")]
         case .array(let items):
-            var result: [JSONFields] = []
-            result.reserveCapacity(items.count)
-            for (index, item) in items.enumerated() {
-                result.append(try JSONFields(item, path: "[\(index)]"))
-            }
-            return result
+            return try elements(items, path: "")
         default:
             throw AlertDecodeError(field: "", message: "expected \(expected), found \(root.typeName)")
         }
@@ -30,19 +25,23 @@ extension JSONFields {
     /// enum Action: String, CaseIterable { case create, resolve }
     /// let action = try event.oneOf("action", Action.self) ?? .create  // "'open' is not one of: create, resolve"
     /// ```
+    ///
+    /// With `ignoringCase`, the text is trimmed and lowercased first (`" CRITICAL"` reads as
+    /// `critical`); the cases' raw values must then be lowercase.
     public func oneOf<Value: RawRepresentable & CaseIterable>(
-        _ key: String, _: Value.Type
+        _ key: String, _: Value.Type, ignoringCase: Bool = false
     ) throws(AlertDecodeError) -> Value? where Value.RawValue == String {
         guard let text = try string(key) else { return nil }
-        if let value = Value(rawValue: text) { return value }
+        let wanted = ignoringCase ? text.trimmingCharacters(in: .whitespacesAndNewlines).lowercased() : text
+        if let value = Value(rawValue: wanted) { return value }
         throw error(key, "'\(text.prefix(64))' is not one of: \(Self.allowed(Value.self))")
     }
 
     /// `oneOf`, but absent or null is an error that lists the allowed values.
     public func requiredOneOf<Value: RawRepresentable & CaseIterable>(
-        _ key: String, _ type: Value.Type
+        _ key: String, _ type: Value.Type, ignoringCase: Bool = false
     ) throws(AlertDecodeError) -> Value where Value.RawValue == String {
-        guard let value = try oneOf(key, type) else {
+        guard let value = try oneOf(key, type, ignoringCase: ignoringCase) else {
             throw error(key, "is required (one of: \(Self.allowed(Value.self)))")
         }
         return value

@@ -184,10 +184,15 @@ public struct JSONFields: Sendable {
     /// The objects of the array at `key`, each with its path (`alerts[3]`); empty when absent.
     public func objects(_ key: String) throws(AlertDecodeError) -> [JSONFields] {
         guard let items = try array(key) else { return [] }
+        return try Self.elements(items, path: path(key))
+    }
+
+    /// Each item of an array sitting at `path`, as an object with its own path (`alerts[3]`, `[3]`).
+    public static func elements(_ items: [JSONValue], path: String) throws(AlertDecodeError) -> [JSONFields] {
         var result: [JSONFields] = []
         result.reserveCapacity(items.count)
         for (index, item) in items.enumerated() {
-            result.append(try JSONFields(item, path: "\(path(key))[\(index)]"))
+            result.append(try JSONFields(item, path: "\(path)[\(index)]"))
         }
         return result
     }

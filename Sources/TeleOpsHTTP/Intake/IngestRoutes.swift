@@ -73,6 +73,8 @@ struct IngestRoutes: Sendable {
         }
     }
 
+    private static let signatureField = HTTPField.Name(RequestAuthenticator.signatureHeader)
+
     /// Which API's answers a caller expects.
     enum Dialect {
         case teleops, pagerDuty, alertmanagerAPI
@@ -82,7 +84,8 @@ struct IngestRoutes: Sendable {
         do {
             return try await intake(request, source: source, dialect: dialect)
         } catch {
-            if error.status.code >= 500 || error.status == .tooManyRequests {
+            // Only server-side trouble is a warning; a 429 is the limit doing its job.
+            if error.status.code >= 500 {
                 logger.warning("alert intake refused", metadata: ["source": "\(source)", "status": "\(error.status.code)", "error": "\(error.message)"])
             }
             return error.response(in: dialect)
@@ -109,8 +112,7 @@ struct IngestRoutes: Sendable {
         try checkContentType(request.headers[.contentType], metrics: isMetrics)
         let body = try await collectBody(request)
 
-        if let signatureName = HTTPField.Name(RequestAuthenticator.signatureHeader),
-           !auth.acceptsSignature(request.headers[signatureName], body: body.readableBytesView) {
+        if let name = Self.signatureField, !auth.acceptsSignature(request.headers[name], body: body.readableBytesView) {
             throw IntakeFailure(
                 .unauthorized,
                 "source '\(source)' requires '\(RequestAuthenticator.signatureHeader): sha256=<hex HMAC-SHA256 of the body>' made with a configured secret",
@@ -221,7 +223,7 @@ struct IntakeFailure: Error {
             response = .json(status, detail)
         }
         if let retryAfter {
-            let seconds = max(1, Int((Double(retryAfter.components.seconds) + Double(retryAfter.components.attoseconds) / 1e18).rounded(.up)))
+            let seconds = max(1, Int(retryAfter.secondsValue.rounded(.up)))
             response.headers[.retryAfter] = String(seconds)
         }
         if status == .unauthorized, field == "Authorization" {

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import TeleOpsCore
 
 /// Per-source token buckets: each source may send `burst` requests at once and `perSecond`
 /// after that. A refused request learns how long until it would be let in (`Retry-After`).
@@ -31,8 +32,7 @@ public final class RateLimiter: Sendable {
         let now = clock.now
         return buckets.withLock { buckets -> Duration? in
             var bucket = buckets[source] ?? Bucket(tokens: Double(limit.burst), updated: now)
-            let elapsed = bucket.updated.duration(to: now)
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let seconds = bucket.updated.duration(to: now).secondsValue
             bucket.tokens = min(Double(limit.burst), bucket.tokens + seconds * limit.perSecond)
             bucket.updated = now
             defer { buckets[source] = bucket }

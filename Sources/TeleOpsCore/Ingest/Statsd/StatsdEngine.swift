@@ -183,7 +183,7 @@ public final class StatsdEngine: Sendable {
             }
             for key in forgotten { state.series[key] = nil }
             state.refused.removeAll(keepingCapacity: true)
-            let idleLimit = Double(Self.gaugeIdleLimit.milliseconds) / 1000
+            let idleLimit = Self.gaugeIdleLimit.secondsValue
             if state.gauges.values.contains(where: { now - $0.updated > idleLimit }) {
                 state.gauges = state.gauges.filter { now - $0.value.updated <= idleLimit }
             }
@@ -216,8 +216,8 @@ public final class StatsdEngine: Sendable {
             "value": Self.json(change.value),
             "threshold": Self.json(rule.threshold),
             "clear_threshold": Self.json(rule.clearThreshold),
-            "window_seconds": Self.json(rule.window.seconds),
-            "for_seconds": Self.json(rule.forDuration.seconds),
+            "window_seconds": Self.json(rule.window.secondsValue),
+            "for_seconds": Self.json(rule.forDuration.secondsValue),
             "comparison": .string(rule.comparison.rawValue),
         ])
         return Alert(
@@ -322,7 +322,7 @@ private struct Series {
 
     /// Moves the window to `now` and applies the rule; returns the change, if any.
     mutating func evaluate(_ rule: StatsdRule, at now: Double) -> Change? {
-        let window = rule.window.seconds
+        let window = rule.window.secondsValue
         points.removeOlder(than: now - window)
         guard let value = aggregate(rule.aggregation, window: window) else {
             // No data: a firing series stays firing; a pending one cannot be said to hold on.
@@ -339,7 +339,7 @@ private struct Series {
             return nil
         }
         let since = breachingSince ?? now
-        guard now - since >= rule.forDuration.seconds else {
+        guard now - since >= rule.forDuration.secondsValue else {
             breachingSince = since
             return nil
         }
@@ -428,9 +428,4 @@ private struct PointRing {
             start = 0
         }
     }
-}
-
-extension Duration {
-    /// Seconds, to the millisecond.
-    fileprivate var seconds: Double { Double(milliseconds) / 1000 }
 }
