@@ -43,7 +43,8 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .target(name: "TeleOpsChat", dependencies: [
-            "TeleOpsCore", "CCurl", "CShims",
+            // libcrypto: Slack request signatures (HMAC-SHA256) and the WebSocket handshake (SHA-1).
+            "TeleOpsCore", "CCurl", "CShims", "CCrypto",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
@@ -65,7 +66,15 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
-        .target(name: "TeleOpsTesting", dependencies: ["TeleOpsCore"]),
+        // The fake Telegram and Slack servers are real HTTP (and WebSocket) servers on loopback.
+        .target(name: "TeleOpsTesting", dependencies: [
+            "TeleOpsCore",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOWebSocket", package: "swift-nio"),
+        ]),
         .executableTarget(name: "teleops", dependencies: [
             "TeleOpsApp",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -82,6 +91,7 @@ let package = Package(
             // To edit a store file behind the store's back (a newer schema, a corrupt row).
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
+        .testTarget(name: "TeleOpsChatTests", dependencies: ["TeleOpsChat", "TeleOpsTesting"]),
         .testTarget(name: "TeleOpsHTTPTests", dependencies: [
             // Requests go over real HTTP on loopback, sent with the project's own curl client.
             "TeleOpsHTTP", "TeleOpsChat", "TeleOpsTesting",

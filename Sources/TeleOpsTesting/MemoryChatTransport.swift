@@ -15,7 +15,7 @@ public final class MemoryChatTransport: ChatTransport {
     public let incoming: AsyncStream<IncomingMessage>
     /// Everything posted, in order, with the ref each got.
     public let posts = Collector<(ref: MessageRef, message: ChatMessage)>()
-    public let edits = Collector<(ref: MessageRef, text: String)>()
+    public let edits = Collector<(ref: MessageRef, text: String, buttons: [ChatButton])>()
     private let continuation: AsyncStream<IncomingMessage>.Continuation
     private let state = Mutex((typed: 0, sent: 0, failures: [ChatFailure]()))
 
@@ -63,7 +63,7 @@ public final class MemoryChatTransport: ChatTransport {
         return ref
     }
 
-    public func edit(_ ref: MessageRef, text: String) async throws(ChatFailure) {
-        edits.append((ref, text))
+    public func edit(_ ref: MessageRef, text: String, buttons: [ChatButton]) async throws(ChatFailure) {
+        edits.append((ref, text, buttons))
     }
 }

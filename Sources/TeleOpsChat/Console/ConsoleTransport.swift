@@ -59,12 +59,17 @@ public final class ConsoleTransport: ChatTransport, Service {
             counters.posted += 1
             return counters.posted
         }
-        try write(message.text + "\n\n")
+        try write(message.text + Self.buttonLine(message.buttons) + "\n\n")
         return MessageRef(transport: name, chat: message.chat ?? Self.chatName, messageID: "out-\(id)")
     }
 
-    public func edit(_ ref: MessageRef, text: String) async throws(ChatFailure) {
-        try write("(update to \(ref.messageID))\n\(text)\n\n")
+    public func edit(_ ref: MessageRef, text: String, buttons: [ChatButton]) async throws(ChatFailure) {
+        try write("(update to \(ref.messageID))\n\(text)\(Self.buttonLine(buttons))\n\n")
+    }
+
+    /// Buttons cannot be pressed on a terminal; the line says what to type instead.
+    static func buttonLine(_ buttons: [ChatButton]) -> String {
+        buttons.isEmpty ? "" : "\n" + buttons.map { "[\($0.label): \($0.command)]" }.joined(separator: " ")
     }
 
     private func write(_ text: String) throws(ChatFailure) {
