@@ -12,9 +12,9 @@ import TeleOpsTesting
         _ body: () async throws -> Void
     ) async throws {
         let sender = OutboxSender(
-            store: store, transport: chat, doorbell: doorbell,
-            backoff: Backoff(initial: .milliseconds(5), maximum: .milliseconds(20), maxAttempts: 4),
-            idleCheck: .seconds(5), logger: Logger(label: "test"))
+            store: store, transports: [chat],
+            settings: OutboxSender.Settings(backoff: Backoff(initial: .milliseconds(5), maximum: .milliseconds(20)), idleCheck: .seconds(5)),
+            doorbell: doorbell, logger: Logger(label: "test"))
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await sender.run() }
             defer { group.cancelAll() }
