@@ -36,8 +36,10 @@ public struct WebSocketError: Error, Sendable, CustomStringConvertible {
 /// A WebSocket client connection (RFC 6455) over libcurl.
 ///
 /// libcurl opens the connection with `CURLOPT_CONNECT_ONLY` (the Debian libcurl has no ws
-/// support of its own): DNS, TCP, `HTTPS_PROXY`/`NO_PROXY` proxies and, for `wss://`, TLS with
-/// libcurl's certificate verification. The upgrade request and the frames are written and read
+/// support of its own): DNS, TCP, `HTTPS_PROXY`/`NO_PROXY` proxies (tunnelled with CONNECT) and,
+/// for `wss://`, TLS: wss relies entirely on libcurl's TLS and its certificate verification
+/// against the system CA store (the tests run over plain ws:// on loopback, where no TLS server
+/// is at hand). The upgrade request and the frames are written and read
 /// here with `curl_easy_send`/`curl_easy_recv` on a dedicated thread per connection, never on
 /// Swift's cooperative pool. That thread pings every `pingInterval`, answers pings with pongs and
 /// the server's close frame with a close frame, and gives up on a connection silent for `idleTimeout`.
@@ -49,7 +51,8 @@ public struct WebSocketError: Error, Sendable, CustomStringConvertible {
 ///   ``WebSocketError`` when the connection drops, goes silent, or breaks the protocol (the client
 ///   then closes with 1002, 1007 for a text message that is not UTF-8, or 1009 for a message
 ///   over `maxMessageBytes`).
-/// - ``messages`` is a single stream: iterate it from one task.
+/// - ``messages`` is a single stream: iterate it from one task. It buffers without bound, so a
+///   consumer that stops reading lets messages pile up in memory (up to `maxMessageBytes` each).
 ///
 /// ```swift
 /// let socket = try await WebSocketConnection.connect(url: "wss://example.com/link?ticket=…",

@@ -49,13 +49,15 @@ final class WebSocketSession {
         let leftover: [UInt8]
         do {
             if core.connectCancelled { throw CancellationError() }
+            let deadline = ContinuousClock.now + core.options.connectTimeout
             do {
                 socket = try CurlSocket(url: core.target.connectURL, timeout: core.options.connectTimeout)
             } catch {
                 throw core.error(error.message)
             }
             do {
-                leftover = try upgrade(socket: socket, core: core, headers: headers)
+                leftover = try upgrade(socket: socket, core: core, headers: headers, deadline: deadline)
+                if core.connectCancelled { throw CancellationError() }
             } catch {
                 socket.close()
                 throw error
@@ -77,8 +79,8 @@ final class WebSocketSession {
 
     /// Sends the upgrade request and reads the answer; returns the bytes after the response head
     /// (frames the server sent right away).
-    private static func upgrade(socket: CurlSocket, core: WebSocketCore, headers: [String: String]) throws -> [UInt8] {
-        let deadline = ContinuousClock.now + core.options.connectTimeout
+    private static func upgrade(socket: CurlSocket, core: WebSocketCore, headers: [String: String],
+                                deadline: ContinuousClock.Instant) throws -> [UInt8] {
         let key = WebSocketHandshake.makeKey()
         let request = try WebSocketHandshake.request(target: core.target, key: key, headers: headers)
 
