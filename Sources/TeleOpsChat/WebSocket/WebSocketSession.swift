@@ -1,6 +1,4 @@
-import Foundation
 import Glibc
-import TeleOpsCore
 
 /// The connection's thread: connect, upgrade, then a poll loop over the socket and the eventfd
 /// callers wake it with. Everything here runs on that one thread; it shares only `core`.
