@@ -29,4 +29,7 @@ int teleops_pidfd_open(pid_t pid);
 // Process helpers of TeleOpsDispatch (glibc _GNU_SOURCE functions the Glibc module hides).
 #include "CShimsProcess.h"
 
+/// curl_easy_getinfo for a socket (CURLINFO_ACTIVESOCKET): the connection a CONNECT_ONLY handle holds.
+CURLcode teleops_curl_getinfo_socket(CURL *handle, CURLINFO info, curl_socket_t *out);
+
 #endif
