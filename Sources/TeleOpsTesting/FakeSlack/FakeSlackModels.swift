@@ -121,6 +121,14 @@ public struct FakeSlackEnvelope: Sendable {
     public var ackPayload: JSONValue?
 }
 
+/// A Socket Mode connection of the fake, numbered in the order they connected.
+public enum FakeSlackSocketEvent: Sendable, Equatable {
+    /// The fake said hello on connection n.
+    case connected(Int)
+    /// Connection n ended (closed by either side, or dropped).
+    case closed(Int)
+}
+
 /// Thrown by the fake's test API when the test asked for something the fake does not hold.
 public struct FakeSlackError: Error, Sendable, CustomStringConvertible {
     public var description: String

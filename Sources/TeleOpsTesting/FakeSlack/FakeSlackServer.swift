@@ -44,6 +44,8 @@ public final class FakeSlackServer: Sendable {
     public let deliveries = Collector<FakeSlackDelivery>()
     /// The ids of acknowledged Socket Mode envelopes, in the order the acks came.
     public let acks = Collector<String>()
+    /// Socket Mode connections saying hello and ending, by connection number (1, 2, …).
+    public let socketEvents = Collector<FakeSlackSocketEvent>()
 
     struct Channel {
         var id: String
