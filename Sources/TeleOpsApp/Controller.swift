@@ -43,9 +43,9 @@ public func buildController(
     let intake = IngestQueue(
         store: store, composer: composer, doorbell: doorbell, settings: config.intake, logger: logger.labelled("intake"))
     let responder = Responder(
-        transport: transport, store: store, dispatcher: broker, directory: EngineerDirectory(config.engineers),
+        transports: [transport], store: store, dispatcher: broker, directory: EngineerDirectory(config.engineers),
         catalogue: config.actions, doorbell: doorbell, logger: logger.labelled("responder"))
-    let sender = OutboxSender(store: store, transport: transport, doorbell: doorbell, logger: logger.labelled("outbox"))
+    let sender = OutboxSender(store: store, transports: [transport], doorbell: doorbell, logger: logger.labelled("outbox"))
     let statsd = StatsdListener(
         settings: config.statsd, engine: StatsdEngine(settings: config.statsd), sink: intake, logger: logger.labelled("statsd"))
     let http = buildHTTPService(

@@ -25,7 +25,7 @@ public struct HTTPSettings: Sendable, Equatable {
     }
 }
 
-/// Builds the controller's HTTP service: alert intake and health. Shared by `teleops serve`
+/// Builds the controller's HTTP service: alert intake, chat platform webhooks and health. Shared by `teleops serve`
 /// and the tests, so tests exercise the routes users run.
 ///
 /// ```swift
@@ -34,9 +34,10 @@ public struct HTTPSettings: Sendable, Equatable {
 /// ```
 public func buildHTTPService(
     settings: HTTPSettings, sink: any AlertSink, decoders: [any AlertDecoder], metrics: (any MetricLinesSink)? = nil,
-    logger: Logger, onRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
+    webhooks: [any ChatWebhook] = [], logger: Logger, onRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
 ) -> any Service {
-    let router = buildRouter(settings: settings, sink: sink, decoders: decoders, metrics: metrics, logger: logger)
+    let router = buildRouter(
+        settings: settings, sink: sink, decoders: decoders, metrics: metrics, webhooks: webhooks, logger: logger)
     return Application(
         router: router,
         configuration: ApplicationConfiguration(address: .hostname(settings.host, port: settings.port), serverName: "TeleOps"),
@@ -47,13 +48,14 @@ public func buildHTTPService(
 /// The router alone, for tests that send requests straight into it.
 public func buildRouter(
     settings: HTTPSettings, sink: any AlertSink, decoders: [any AlertDecoder], metrics: (any MetricLinesSink)? = nil,
-    logger: Logger
+    webhooks: [any ChatWebhook] = [], logger: Logger
 ) -> Router<BasicRequestContext> {
     let router = Router()
     IngestRoutes(
         sink: sink, decoders: decoders, metrics: metrics, sources: settings.sources, maxBodyBytes: settings.maxBodyBytes,
         logger: logger
     ).register(on: router)
+    ChatWebhookRoutes(webhooks: webhooks, maxBodyBytes: settings.maxBodyBytes, logger: logger).register(on: router)
     router.get("/healthz") { _, _ in Response.json(.ok, ["status": "ok"]) }
     return router
 }

@@ -7,7 +7,7 @@ import TeleOpsCore
 enum SQLiteRows {
     static let scenarioColumns = """
         id, fingerprint, source, host, check_name, severity, summary, status, occurrences,
-        opened_at, updated_at, resolved_at, acknowledged_by, previous_id
+        opened_at, updated_at, resolved_at, acknowledged_by, previous_id, silenced_until
         """
 
     static func scenario(_ row: Row) throws -> Scenario {
@@ -23,7 +23,8 @@ enum SQLiteRows {
             updatedAt: Date(millisecondsSince1970: row["updated_at"]),
             resolvedAt: (row["resolved_at"] as Int64?).map(Date.init(millisecondsSince1970:)),
             acknowledgedBy: row["acknowledged_by"],
-            previousID: row["previous_id"])
+            previousID: row["previous_id"],
+            silencedUntil: (row["silenced_until"] as Int64?).map(Date.init(millisecondsSince1970:)))
     }
 
     static let eventColumns = "id, scenario_id, at, actor, kind, data"
@@ -44,7 +45,7 @@ enum SQLiteRows {
     }
 
     static let outboxColumns = """
-        id, scenario_id, purpose, text, reply_transport, reply_chat, reply_message_id, chat,
+        id, scenario_id, purpose, text, buttons, transport, reply_transport, reply_chat, reply_message_id, chat,
         created_at, attempts, sent_at
         """
 
@@ -56,10 +57,38 @@ enum SQLiteRows {
         {
             replyTo = MessageRef(transport: transport, chat: chat, messageID: messageID)
         }
+        var buttons: [ChatButton] = []
+        if let json: String = row["buttons"] {
+            do {
+                buttons = try JSONDecoder().decode([ChatButton].self, from: Data(json.utf8))
+            } catch {
+                throw corrupt(table: "outbox", id: id, column: "buttons", "\(json) does not decode: \(error)")
+            }
+        }
         return OutboxDraft(
             scenarioID: row["scenario_id"],
             purpose: try decode(OutboxDraft.Purpose.self, row["purpose"], table: "outbox", id: id, column: "purpose"),
-            text: row["text"], replyTo: replyTo, chat: row["chat"])
+            text: row["text"], replyTo: replyTo, chat: row["chat"], buttons: buttons, transport: row["transport"])
+    }
+
+    static let inboxColumns = """
+        id, transport, delivery_id, kind, chat, message_id, user_id, display_name, text, reply_transport, reply_chat,
+        reply_message_id
+        """
+
+    static func incomingMessage(_ row: Row) throws -> IncomingMessage {
+        let id: Int64 = row["id"]
+        var replyTo: MessageRef?
+        if let transport: String = row["reply_transport"], let chat: String = row["reply_chat"],
+            let messageID: String = row["reply_message_id"]
+        {
+            replyTo = MessageRef(transport: transport, chat: chat, messageID: messageID)
+        }
+        return IncomingMessage(
+            ref: MessageRef(transport: row["transport"], chat: row["chat"], messageID: row["message_id"]),
+            userID: row["user_id"], displayName: row["display_name"], text: row["text"], replyTo: replyTo,
+            kind: try decode(IncomingMessage.Kind.self, row["kind"], table: "inbox", id: id, column: "kind"),
+            deliveryID: row["delivery_id"], inboxID: id)
     }
 
     static func outboxMessage(_ row: Row) throws -> OutboxMessage {

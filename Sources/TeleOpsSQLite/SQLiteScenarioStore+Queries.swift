@@ -60,16 +60,45 @@ extension SQLiteScenarioStore {
         }
     }
 
+    /// Ordered by transport, chat and message id.
+    public func announcements(of scenarioID: Int64) async throws -> [MessageRef] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT transport, chat, message_id FROM messages WHERE scenario_id = ? AND announcement = 1
+                    ORDER BY transport, chat, message_id
+                    """,
+                arguments: [scenarioID]
+            ).map { MessageRef(transport: $0["transport"], chat: $0["chat"], messageID: $0["message_id"]) }
+        }
+    }
+
+    public func unsettledIncoming(limit: Int) async throws -> [IncomingMessage] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT \(SQLiteRows.inboxColumns) FROM inbox WHERE settled_at IS NULL ORDER BY id LIMIT ?",
+                arguments: [max(0, limit)]
+            ).map(SQLiteRows.incomingMessage)
+        }
+    }
+
+    public func cursor(named name: String) async throws -> String? {
+        try await pool.read { db in
+            try String.fetchOne(db, sql: "SELECT value FROM cursors WHERE name = ?", arguments: [name])
+        }
+    }
+
     /// Unsent messages not given up, oldest (lowest id) first; a `limit` of 0 or less gives none.
-    public func pendingOutbox(limit: Int) async throws -> [OutboxMessage] {
+    public func pendingOutbox(afterID: Int64?, limit: Int) async throws -> [OutboxMessage] {
         try await pool.read { db in
             try Row.fetchAll(
                 db,
                 sql: """
                     SELECT \(SQLiteRows.outboxColumns) FROM outbox
-                    WHERE sent_at IS NULL AND gave_up_at IS NULL ORDER BY id LIMIT ?
+                    WHERE sent_at IS NULL AND gave_up_at IS NULL AND id > ? ORDER BY id LIMIT ?
                     """,
-                arguments: [max(0, limit)]
+                arguments: [afterID ?? 0, max(0, limit)]
             ).map(SQLiteRows.outboxMessage)
         }
     }

@@ -106,8 +106,12 @@ public final class SQLiteScenarioStore: ScenarioStore {
     }
 
     @discardableResult
-    public func append(_ events: [NewEvent], outbox: [OutboxDraft]) async throws -> [ScenarioEvent] {
-        try await write { try $0.append(events, outbox: outbox, now: $1) }
+    public func append(_ events: [NewEvent], outbox: [OutboxDraft], settling inboxID: Int64?) async throws -> [ScenarioEvent] {
+        try await write { try $0.append(events, outbox: outbox, settling: inboxID, now: $1) }
+    }
+
+    public func receive(_ messages: [IncomingMessage], cursor: ChatCursor?) async throws -> [IncomingMessage] {
+        try await write { try $0.receive(messages, cursor: cursor, now: $1) }
     }
 
     /// The one write that does not wait for the disk (`synchronous = NORMAL` for its
@@ -116,13 +120,13 @@ public final class SQLiteScenarioStore: ScenarioStore {
     /// loses nothing (the WAL is written before the call returns), and the next FULL commit
     /// syncs it. Alert intake and every other write stay FULL, so chat traffic does not halve
     /// the fsyncs left for intake.
-    public func markSent(outboxID: Int64, as ref: MessageRef) async throws {
+    public func markSent(outboxID: Int64, as refs: [MessageRef]) async throws {
         try await pool.writeWithoutTransaction { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
             defer { try? db.execute(sql: "PRAGMA synchronous = FULL") }
             try db.inTransaction(.immediate) {
                 var transaction = SQLiteTransaction(db: db)
-                try transaction.markSent(outboxID: outboxID, as: ref, now: Date())
+                try transaction.markSent(outboxID: outboxID, as: refs, now: Date())
                 return .commit
             }
         }

@@ -16,6 +16,9 @@ enum SQLiteSchema {
         migrator.registerMigration("v2") { db in
             try db.execute(sql: v2)
         }
+        migrator.registerMigration("v3") { db in
+            try db.execute(sql: v3)
+        }
         return migrator
     }
 
@@ -123,5 +126,73 @@ enum SQLiteSchema {
         ALTER TABLE alerts_v2 RENAME TO alerts;
         CREATE INDEX alerts_scenario ON alerts(scenario_id);
         CREATE INDEX alerts_idempotency_key ON alerts(idempotency_key, id) WHERE idempotency_key IS NOT NULL;
+        """
+
+    /// v3, chat platforms: scenarios can be silenced; a scenario's announcements are marked
+    /// among its messages (so state changes edit them everywhere); outbox drafts carry buttons,
+    /// a pinned transport and the `update` purpose (the CHECK changes, so the table is
+    /// rebuilt); the inbox keeps what people typed until the responder settles it, unique per
+    /// platform delivery; cursors keep platform positions (Telegram's update offset).
+    private static let v3 = """
+        ALTER TABLE scenarios ADD COLUMN silenced_until INTEGER;
+
+        ALTER TABLE messages ADD COLUMN announcement INTEGER NOT NULL DEFAULT 0;
+        UPDATE messages SET announcement = 1 WHERE EXISTS (
+            SELECT 1 FROM events WHERE events.scenario_id = messages.scenario_id AND events.kind = 'notified'
+                AND json_extract(events.data, '$.transport') = messages.transport
+                AND json_extract(events.data, '$.chat') = messages.chat
+                AND json_extract(events.data, '$.message_id') = messages.message_id);
+        CREATE INDEX messages_announcements ON messages(scenario_id) WHERE announcement = 1;
+
+        CREATE TABLE outbox_v3 (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            scenario_id INTEGER REFERENCES scenarios(id),
+            purpose TEXT NOT NULL CHECK (purpose IN ('announcement', 'reply', 'update')),
+            text TEXT NOT NULL,
+            buttons TEXT CHECK (buttons IS NULL OR json_valid(buttons)),
+            transport TEXT,
+            reply_transport TEXT,
+            reply_chat TEXT,
+            reply_message_id TEXT,
+            chat TEXT,
+            created_at INTEGER NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            sent_at INTEGER,
+            gave_up_at INTEGER,
+            CHECK ((reply_transport IS NULL) = (reply_chat IS NULL) AND (reply_chat IS NULL) = (reply_message_id IS NULL))
+        );
+        INSERT INTO outbox_v3 (id, scenario_id, purpose, text, reply_transport, reply_chat, reply_message_id, chat,
+            created_at, attempts, last_error, sent_at, gave_up_at)
+        SELECT id, scenario_id, purpose, text, reply_transport, reply_chat, reply_message_id, chat, created_at,
+            attempts, last_error, sent_at, gave_up_at FROM outbox;
+        DROP TABLE outbox;
+        ALTER TABLE outbox_v3 RENAME TO outbox;
+        CREATE INDEX outbox_pending ON outbox(id) WHERE sent_at IS NULL AND gave_up_at IS NULL;
+
+        CREATE TABLE inbox (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            transport TEXT NOT NULL,
+            delivery_id TEXT,
+            kind TEXT NOT NULL CHECK (kind IN ('text', 'button')),
+            chat TEXT NOT NULL,
+            message_id TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            display_name TEXT NOT NULL,
+            text TEXT NOT NULL,
+            reply_transport TEXT,
+            reply_chat TEXT,
+            reply_message_id TEXT,
+            received_at INTEGER NOT NULL,
+            settled_at INTEGER,
+            CHECK ((reply_transport IS NULL) = (reply_chat IS NULL) AND (reply_chat IS NULL) = (reply_message_id IS NULL))
+        );
+        CREATE UNIQUE INDEX inbox_delivery ON inbox(transport, delivery_id) WHERE delivery_id IS NOT NULL;
+        CREATE INDEX inbox_unsettled ON inbox(id) WHERE settled_at IS NULL;
+
+        CREATE TABLE cursors (
+            name TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        ) WITHOUT ROWID;
         """
 }

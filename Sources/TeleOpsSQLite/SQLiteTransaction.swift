@@ -36,14 +36,15 @@ struct SQLiteTransaction: ScenarioStoreTransaction {
     mutating func insertScenario(_ scenario: Scenario) throws -> Int64 {
         try db.cachedStatement(sql: """
                 INSERT INTO scenarios (fingerprint, source, host, check_name, severity, summary, status, occurrences,
-                    opened_at, updated_at, resolved_at, acknowledged_by, previous_id)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    opened_at, updated_at, resolved_at, acknowledged_by, previous_id, silenced_until)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """).execute(
             arguments: [
                 scenario.fingerprint, scenario.source, scenario.host, scenario.check, scenario.severity.rawValue,
                 scenario.summary, scenario.status.rawValue, scenario.occurrences,
                 scenario.openedAt.millisecondsSince1970, scenario.updatedAt.millisecondsSince1970,
                 scenario.resolvedAt?.millisecondsSince1970, scenario.acknowledgedBy, scenario.previousID,
+                scenario.silencedUntil?.millisecondsSince1970,
             ])
         return db.lastInsertedRowID
     }
@@ -52,14 +53,15 @@ struct SQLiteTransaction: ScenarioStoreTransaction {
         try db.cachedStatement(sql: """
                 UPDATE scenarios SET fingerprint = ?, source = ?, host = ?, check_name = ?, severity = ?, summary = ?,
                     status = ?, occurrences = ?, opened_at = ?, updated_at = ?, resolved_at = ?, acknowledged_by = ?,
-                    previous_id = ?
+                    previous_id = ?, silenced_until = ?
                 WHERE id = ?
                 """).execute(
             arguments: [
                 scenario.fingerprint, scenario.source, scenario.host, scenario.check, scenario.severity.rawValue,
                 scenario.summary, scenario.status.rawValue, scenario.occurrences,
                 scenario.openedAt.millisecondsSince1970, scenario.updatedAt.millisecondsSince1970,
-                scenario.resolvedAt?.millisecondsSince1970, scenario.acknowledgedBy, scenario.previousID, scenario.id,
+                scenario.resolvedAt?.millisecondsSince1970, scenario.acknowledgedBy, scenario.previousID,
+                scenario.silencedUntil?.millisecondsSince1970, scenario.id,
             ])
         if db.changesCount == 0 { throw ScenarioStoreError.scenarioNotFound(scenario.id) }
     }
@@ -89,13 +91,15 @@ struct SQLiteTransaction: ScenarioStoreTransaction {
 
     mutating func insertOutbox(_ draft: OutboxDraft, createdAt: Date) throws -> Int64 {
         try db.cachedStatement(sql: """
-                INSERT INTO outbox (scenario_id, purpose, text, reply_transport, reply_chat, reply_message_id, chat,
-                    created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO outbox (scenario_id, purpose, text, buttons, transport, reply_transport, reply_chat,
+                    reply_message_id, chat, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """).execute(
             arguments: [
-                draft.scenarioID, draft.purpose.rawValue, draft.text, draft.replyTo?.transport, draft.replyTo?.chat,
-                draft.replyTo?.messageID, draft.chat, createdAt.millisecondsSince1970,
+                draft.scenarioID, draft.purpose.rawValue, draft.text,
+                draft.buttons.isEmpty ? nil : try SQLiteRows.json(draft.buttons), draft.transport,
+                draft.replyTo?.transport, draft.replyTo?.chat, draft.replyTo?.messageID, draft.chat,
+                createdAt.millisecondsSince1970,
             ])
         return db.lastInsertedRowID
     }
@@ -121,11 +125,39 @@ struct SQLiteTransaction: ScenarioStoreTransaction {
             arguments: [reason, giveUpAt?.millisecondsSince1970, id])
     }
 
-    mutating func mapMessage(_ ref: MessageRef, to scenarioID: Int64) throws {
+    mutating func mapMessage(_ ref: MessageRef, to scenarioID: Int64, announcement: Bool) throws {
         try db.cachedStatement(sql: """
-                INSERT INTO messages (transport, chat, message_id, scenario_id) VALUES (?, ?, ?, ?)
-                ON CONFLICT (transport, chat, message_id) DO UPDATE SET scenario_id = excluded.scenario_id
+                INSERT INTO messages (transport, chat, message_id, scenario_id, announcement) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (transport, chat, message_id) DO UPDATE SET scenario_id = excluded.scenario_id,
+                    announcement = max(announcement, excluded.announcement)
                 """).execute(
-            arguments: [ref.transport, ref.chat, ref.messageID, scenarioID])
+            arguments: [ref.transport, ref.chat, ref.messageID, scenarioID, announcement])
+    }
+
+    mutating func insertInbox(_ message: IncomingMessage, receivedAt: Date) throws -> Int64? {
+        try db.cachedStatement(sql: """
+                INSERT INTO inbox (transport, delivery_id, kind, chat, message_id, user_id, display_name, text,
+                    reply_transport, reply_chat, reply_message_id, received_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (transport, delivery_id) WHERE delivery_id IS NOT NULL DO NOTHING
+                """).execute(
+            arguments: [
+                message.ref.transport, message.deliveryID, message.kind.rawValue, message.ref.chat,
+                message.ref.messageID, message.userID, message.displayName, message.text, message.replyTo?.transport,
+                message.replyTo?.chat, message.replyTo?.messageID, receivedAt.millisecondsSince1970,
+            ])
+        return db.changesCount == 0 ? nil : db.lastInsertedRowID
+    }
+
+    mutating func settleInbox(id: Int64, at: Date) throws -> Bool {
+        try db.cachedStatement(sql: "UPDATE inbox SET settled_at = coalesce(settled_at, ?) WHERE id = ?").execute(
+            arguments: [at.millisecondsSince1970, id])
+        return db.changesCount > 0
+    }
+
+    mutating func setCursor(_ cursor: ChatCursor) throws {
+        try db.cachedStatement(sql: """
+                INSERT INTO cursors (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value
+                """).execute(arguments: [cursor.name, cursor.value])
     }
 }

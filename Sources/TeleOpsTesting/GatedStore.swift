@@ -60,17 +60,28 @@ public final class GatedStore: ScenarioStore {
         return try await inner.ingest(alerts, compose: compose)
     }
 
-    public func append(_ events: [NewEvent], outbox: [OutboxDraft]) async throws -> [ScenarioEvent] {
-        try await inner.append(events, outbox: outbox)
+    public func append(_ events: [NewEvent], outbox: [OutboxDraft], settling inboxID: Int64?) async throws -> [ScenarioEvent] {
+        try await inner.append(events, outbox: outbox, settling: inboxID)
     }
+
+    public func receive(_ messages: [IncomingMessage], cursor: ChatCursor?) async throws -> [IncomingMessage] {
+        try await inner.receive(messages, cursor: cursor)
+    }
+
+    public func cursor(named name: String) async throws -> String? { try await inner.cursor(named: name) }
+    public func unsettledIncoming(limit: Int) async throws -> [IncomingMessage] { try await inner.unsettledIncoming(limit: limit) }
+    public func announcements(of scenarioID: Int64) async throws -> [MessageRef] { try await inner.announcements(of: scenarioID) }
 
     public func scenario(id: Int64) async throws -> Scenario? { try await inner.scenario(id: id) }
     public func newestActiveScenario() async throws -> Scenario? { try await inner.newestActiveScenario() }
     public func scenarios(_ query: ScenarioQuery) async throws -> [Scenario] { try await inner.scenarios(query) }
     public func events(of scenarioID: Int64) async throws -> [ScenarioEvent] { try await inner.events(of: scenarioID) }
     public func scenarioID(for message: MessageRef) async throws -> Int64? { try await inner.scenarioID(for: message) }
-    public func pendingOutbox(limit: Int) async throws -> [OutboxMessage] { try await inner.pendingOutbox(limit: limit) }
-    public func markSent(outboxID: Int64, as ref: MessageRef) async throws { try await inner.markSent(outboxID: outboxID, as: ref) }
+    public func pendingOutbox(afterID: Int64?, limit: Int) async throws -> [OutboxMessage] {
+        try await inner.pendingOutbox(afterID: afterID, limit: limit)
+    }
+
+    public func markSent(outboxID: Int64, as refs: [MessageRef]) async throws { try await inner.markSent(outboxID: outboxID, as: refs) }
 
     public func markFailed(outboxID: Int64, reason: String, giveUp: Bool) async throws {
         try await inner.markFailed(outboxID: outboxID, reason: reason, giveUp: giveUp)

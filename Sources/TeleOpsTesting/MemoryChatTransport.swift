@@ -17,11 +17,11 @@ public final class MemoryChatTransport: ChatTransport {
     public let posts = Collector<(ref: MessageRef, message: ChatMessage)>()
     public let edits = Collector<(ref: MessageRef, text: String, buttons: [ChatButton])>()
     private let continuation: AsyncStream<IncomingMessage>.Continuation
-    private let state = Mutex((typed: 0, sent: 0, failures: [ChatFailure]()))
+    private let state = Mutex((typed: 0, sent: 0, failures: [ChatFailure](), down: ChatFailure?.none))
 
-    public init(name: String = "memory", maxMessageLength: Int = 4096) {
+    public init(name: String = "memory", maxMessageLength: Int = 4096, perChat: [ChatRate] = [], global: [ChatRate] = []) {
         self.name = name
-        self.limits = ChatLimits(maxMessageLength: maxMessageLength)
+        self.limits = ChatLimits(maxMessageLength: maxMessageLength, perChat: perChat, global: global)
         (incoming, continuation) = AsyncStream.makeStream(of: IncomingMessage.self)
     }
 
@@ -31,6 +31,19 @@ public final class MemoryChatTransport: ChatTransport {
     /// Makes the next posts fail with these failures, one each, before posting works again.
     public func failNextPosts(with failures: [ChatFailure]) {
         state.withLock { $0.failures.append(contentsOf: failures) }
+    }
+
+    /// Makes every post and edit fail with `failure` until called with nil (a platform outage).
+    public func setDown(_ failure: ChatFailure?) {
+        state.withLock { $0.down = failure }
+    }
+
+    /// Delivers a button press from `userID` on the message `ref` (as a platform would: the
+    /// button's command as text, in reply to the message it is under).
+    public func press(_ button: ChatButton, on ref: MessageRef, from userID: String, deliveryID: String? = nil) {
+        continuation.yield(IncomingMessage(
+            ref: ref, userID: userID, displayName: userID, text: button.command, replyTo: ref, kind: .button,
+            deliveryID: deliveryID))
     }
 
     /// Delivers a message from `userID`, optionally as a reply to one TeleOps posted.
@@ -54,9 +67,13 @@ public final class MemoryChatTransport: ChatTransport {
 
     public func post(_ message: ChatMessage) async throws(ChatFailure) -> MessageRef {
         let next = state.withLock { state -> Result<Int, ChatFailure> in
+            if let down = state.down { return .failure(down) }
             if !state.failures.isEmpty { return .failure(state.failures.removeFirst()) }
             state.sent += 1
             return .success(state.sent)
+        }
+        if ChatText.length(message.text) > limits.maxMessageLength {
+            throw ChatFailure(reason: .clientError, message: "message is too long (\(ChatText.length(message.text)) > \(limits.maxMessageLength))")
         }
         let ref = MessageRef(transport: name, chat: message.chat ?? "chat", messageID: "out-\(try next.get())")
         posts.append((ref, message))
@@ -64,6 +81,7 @@ public final class MemoryChatTransport: ChatTransport {
     }
 
     public func edit(_ ref: MessageRef, text: String, buttons: [ChatButton]) async throws(ChatFailure) {
+        if let down = state.withLock({ $0.down }) { throw down }
         edits.append((ref, text, buttons))
     }
 }

@@ -109,6 +109,7 @@ extension Fixture {
         .commandLost(LostFacts(taskID: "t-2", action: "restart", worker: "w-1", reason: "worker went away")),
         .acknowledged,
         .note(NoteFacts(text: "")),
+        .silenced(SilenceFacts(until: Date(millisecondsSince1970: 1_750_000_000_123))),
         .alertResolved(AlertFacts(alertID: 3, source: "sensu", severity: .info, summary: "ok")),
         .resolved(NoteFacts(text: "fixed by log rotation")),
     ]

@@ -36,7 +36,7 @@ struct MemoryScenarioStoreTests {
 @Suite("ScenarioStoreConformance catches broken stores")
 struct BrokenStoreTests {
     enum Breakage: String, CaseIterable, Sendable {
-        case eventsNewestFirst, notifiedForEveryMessage, queryIgnoresHost, pendingIncludesGivenUp
+        case eventsNewestFirst, notifiedForEveryMessage, queryIgnoresHost, pendingIncludesGivenUp, inboxReplaysDeliveries
     }
 
     static let expectedFailure: [Breakage: String] = [
@@ -44,6 +44,7 @@ struct BrokenStoreTests {
         .notifiedForEveryMessage: "markSent maps the message and only announcements append notified",
         .queryIgnoresHost: "scenario queries filter by status and host, newest first, with paging",
         .pendingIncludesGivenUp: "markFailed counts attempts and giveUp leaves the queue",
+        .inboxReplaysDeliveries: "the inbox takes each delivery once, keeps cursors, and settles with append",
     ]
 
     @Test(arguments: Breakage.allCases)
@@ -67,9 +68,22 @@ private struct BrokenStore: ScenarioStore {
         try await base.ingest(alerts, compose: compose)
     }
 
-    func append(_ events: [NewEvent], outbox: [OutboxDraft]) async throws -> [ScenarioEvent] {
-        try await base.append(events, outbox: outbox)
+    func append(_ events: [NewEvent], outbox: [OutboxDraft], settling inboxID: Int64?) async throws -> [ScenarioEvent] {
+        try await base.append(events, outbox: outbox, settling: inboxID)
     }
+
+    func receive(_ messages: [IncomingMessage], cursor: ChatCursor?) async throws -> [IncomingMessage] {
+        let fresh = try await base.receive(messages, cursor: cursor)
+        return breakage == .inboxReplaysDeliveries ? messages.enumerated().map { index, message in
+            var message = message
+            message.inboxID = fresh.first { $0.deliveryID == message.deliveryID }?.inboxID ?? Int64(index + 1)
+            return message
+        } : fresh
+    }
+
+    func cursor(named name: String) async throws -> String? { try await base.cursor(named: name) }
+    func unsettledIncoming(limit: Int) async throws -> [IncomingMessage] { try await base.unsettledIncoming(limit: limit) }
+    func announcements(of scenarioID: Int64) async throws -> [MessageRef] { try await base.announcements(of: scenarioID) }
 
     func scenario(id: Int64) async throws -> Scenario? { try await base.scenario(id: id) }
     func newestActiveScenario() async throws -> Scenario? { try await base.newestActiveScenario() }
@@ -87,12 +101,16 @@ private struct BrokenStore: ScenarioStore {
 
     func scenarioID(for message: MessageRef) async throws -> Int64? { try await base.scenarioID(for: message) }
 
-    func pendingOutbox(limit: Int) async throws -> [OutboxMessage] { try await base.pendingOutbox(limit: limit) }
+    func pendingOutbox(afterID: Int64?, limit: Int) async throws -> [OutboxMessage] {
+        try await base.pendingOutbox(afterID: afterID, limit: limit)
+    }
 
-    func markSent(outboxID: Int64, as ref: MessageRef) async throws {
+    func markSent(outboxID: Int64, as refs: [MessageRef]) async throws {
         let pending = try await base.pendingOutbox(limit: .max).first { $0.id == outboxID }
-        try await base.markSent(outboxID: outboxID, as: ref)
-        if breakage == .notifiedForEveryMessage, let pending, pending.draft.purpose == .reply, let id = pending.draft.scenarioID {
+        try await base.markSent(outboxID: outboxID, as: refs)
+        if breakage == .notifiedForEveryMessage, let pending, pending.draft.purpose == .reply, let id = pending.draft.scenarioID,
+            let ref = refs.first
+        {
             try await base.append([NewEvent(scenarioID: id, actor: "teleops", body: .notified(ref))], outbox: [])
         }
     }

@@ -18,7 +18,7 @@ struct ResponderFixture {
     init(outcome: @escaping @Sendable (TaskRequest) -> TaskOutcome = ResponderFixture.succeed) {
         dispatcher = ScriptedDispatcher { outcome($0) }
         responder = Responder(
-            transport: chat, store: store, dispatcher: dispatcher, directory: EngineerDirectory([Self.ana, Self.viewer]),
+            transports: [chat], store: store, dispatcher: dispatcher, directory: EngineerDirectory([Self.ana, Self.viewer]),
             catalogue: .defaults, doorbell: Doorbell(), logger: Logger(label: "test"))
     }
 
@@ -40,8 +40,14 @@ struct ResponderFixture {
     }
 
     /// What the responder queued to say, in order.
+    /// What the responder said (new messages), oldest first.
     func said() async throws -> [String] {
-        try await store.pendingOutbox(limit: 100).map(\.draft.text)
+        try await store.pendingOutbox(limit: 100).filter { $0.draft.purpose != .update }.map(\.draft.text)
+    }
+
+    /// The announcement edits it queued, oldest first.
+    func updates() async throws -> [OutboxDraft] {
+        try await store.pendingOutbox(limit: 100).filter { $0.draft.purpose == .update }.map(\.draft)
     }
 
     func kinds(_ scenario: Int64) async throws -> [EventKind] {
@@ -144,6 +150,13 @@ struct ResponderFixture {
         #expect(said == [
             "👍 #\(id) acknowledged by ana.", "#\(id) is already acknowledged by ana.", "✅ #\(id) resolved by ana: rotated logs",
         ])
+        let updates = try await fixture.updates()
+        #expect(updates.count == 2, "one edit of the announcement per state change, none for the refused second ack")
+        #expect(updates.first?.text.hasSuffix("👍 Acknowledged by ana") == true)
+        #expect(updates.first?.buttons.map(\.label) == ["Resolve", "Silence 1h", "▶ disk"], "no Ack once acknowledged")
+        #expect(updates.first?.buttons.first?.command == "#\(id) resolve", "buttons name their scenario")
+        #expect(updates.last?.text.contains("✅ Resolved at") == true)
+        #expect(updates.last?.buttons == [], "no buttons once resolved")
         await fixture.say("run disk")
         #expect(try await fixture.said().last?.contains("No open scenario") == true)
     }

@@ -16,7 +16,7 @@ struct IntakeServer {
         _ settings: HTTPSettings = HTTPSettings(port: 0), store: any ScenarioStore = MemoryScenarioStore(),
         queue: IngestQueue.Settings = IngestQueue.Settings(),
         decoders: [any AlertDecoder] = [GenericAlertDecoder(), PagerDutyAlertDecoder()],
-        metrics: (any MetricLinesSink)? = nil,
+        metrics: (any MetricLinesSink)? = nil, webhooks: [any ChatWebhook] = [],
         _ body: @Sendable (IntakeServer) async throws -> Void
     ) async throws {
         var settings = settings
@@ -28,7 +28,7 @@ struct IntakeServer {
             store: store, composer: NotificationComposer(catalogue: .defaults), doorbell: Doorbell(), settings: queue,
             logger: logger)
         let http = buildHTTPService(
-            settings: settings, sink: intake, decoders: decoders, metrics: metrics, logger: logger,
+            settings: settings, sink: intake, decoders: decoders, metrics: metrics, webhooks: webhooks, logger: logger,
             onRunning: { ports.append($0) })
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
             services: [.init(service: intake), .init(service: http)], logger: logger))

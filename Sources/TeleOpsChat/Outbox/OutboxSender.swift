@@ -1,95 +1,206 @@
+import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 import TeleOpsCore
 
-/// Drains the store's outbox to a chat transport, oldest first, one message at a time, so a
-/// chat sees messages in the order they were queued.
+/// Drains the store's outbox to the chat transports: per chat in order, paced to each
+/// platform's limits, with retries, splitting of long text, edits of announcements, and
+/// failover from the primary transport to the secondary.
 ///
-/// Delivery is at least once: a message is marked sent after the platform accepted it, so a
-/// crash between the two sends it again after restart. The transport only classifies a
-/// failure (`ChatFailure`); this loop owns retries: it waits `retryAfter` when the platform
-/// names one, else exponential backoff with jitter, and gives up (keeping the reason in the
-/// outbox) on a client error or after `backoff.maxAttempts`.
+/// - **Lanes.** Each message is routed to a lane, one per (transport, chat); a lane sends its
+///   messages one at a time in outbox order, so a chat sees them in the order they were
+///   queued, while a chat held up by a 429 does not hold up the others.
+/// - **Pacing.** Before each call a lane waits for its chat's limits and the transport's
+///   global limits (`ChatLimits`); a 429 empties the buckets and the platform's
+///   `retry_after` / `Retry-After` is waited out.
+/// - **Retries.** The transport only classifies a failure; this loop owns retries: it waits
+///   what the platform asked, else exponential backoff with jitter. Rate limiting and
+///   server or network failures are retried until `giveUpAfter` has passed since the message
+///   was queued; a client error (400, 403) gives up at once with its reason kept in the
+///   outbox, unless a failover transport can take the message.
+/// - **Length.** Text over the platform's limit is split at line breaks into at most
+///   `maxParts` messages, and beyond that trimmed with a pointer to the scenario log;
+///   announcements and edits are trimmed (an edit cannot add messages). Nothing is dropped.
+/// - **Updates.** An `.update` draft edits the scenario's announcements on every transport
+///   they were posted on; a later update of the same scenario waiting in the same lane makes
+///   an earlier one redundant, so it is skipped.
+/// - **Failover.** See `FailoverPolicy`: while the primary is out of service, its messages go
+///   out on the secondary with a note saying why.
+///
+/// Delivery is at least once: a message is marked sent after the platform accepted it (all
+/// its parts), so a crash in between sends it (or its parts) again after restart.
 public final class OutboxSender: Service {
-    private let store: any ScenarioStore
-    private let transport: any ChatTransport
-    private let doorbell: Doorbell
-    private let backoff: Backoff
-    private let idleCheck: Duration
-    private let logger: Logger
+    public struct Settings: Sendable {
+        public var backoff = Backoff()
+        /// A message still failing with retryable errors this long after it was queued is given up.
+        public var giveUpAfter: Duration = .seconds(86_400)
+        /// The most messages one long text is split into before the rest is trimmed.
+        public var maxParts = 4
+        public var failover: FailoverPolicy?
+        /// How often the outbox is read when nobody rings the doorbell.
+        public var idleCheck: Duration = .seconds(1)
 
+        public init(backoff: Backoff = Backoff(), giveUpAfter: Duration = .seconds(86_400), maxParts: Int = 4,
+                    failover: FailoverPolicy? = nil, idleCheck: Duration = .seconds(1)) {
+            self.backoff = backoff
+            self.giveUpAfter = giveUpAfter
+            self.maxParts = maxParts
+            self.failover = failover
+            self.idleCheck = idleCheck
+        }
+    }
+
+    let store: any ScenarioStore
+    /// By name; `primary` is the first transport given (announcements go there).
+    let transports: [String: any ChatTransport]
+    let primary: String
+    let settings: Settings
+    let doorbell: Doorbell
+    let logger: Logger
+    let globalPacers: [String: RatePacer]
+    let health = Mutex([String: TransportHealth]())
+    private let lanes = Mutex([LaneKey: Lane]())
+    private let inFlight = Mutex(Set<Int64>())
+
+    /// - Parameter transports: the first is the primary (new scenarios are announced there);
+    ///   names must differ.
     public init(
-        store: any ScenarioStore, transport: any ChatTransport, doorbell: Doorbell, backoff: Backoff = Backoff(),
-        idleCheck: Duration = .seconds(1), logger: Logger
+        store: any ScenarioStore, transports: [any ChatTransport], settings: Settings = Settings(), doorbell: Doorbell,
+        logger: Logger
     ) {
+        precondition(!transports.isEmpty, "the outbox needs at least one chat transport")
         self.store = store
-        self.transport = transport
+        self.transports = Dictionary(transports.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        self.primary = settings.failover?.primary ?? transports[0].name
+        self.settings = settings
         self.doorbell = doorbell
-        self.backoff = backoff
-        self.idleCheck = idleCheck
         self.logger = logger
+        self.globalPacers = Dictionary(transports.map { ($0.name, RatePacer($0.limits.global)) }, uniquingKeysWith: { first, _ in first })
     }
 
     public func run() async throws {
         await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                let batch: [OutboxMessage]
-                do {
-                    batch = try await self.store.pendingOutbox(limit: 64)
-                } catch {
-                    self.logger.error("outbox could not be read", metadata: ["error": "\(error)"])
-                    await self.doorbell.wait(timeout: self.idleCheck)
-                    continue
-                }
-                if batch.isEmpty {
-                    await self.doorbell.wait(timeout: self.idleCheck)
-                    continue
-                }
-                for message in batch where !Task.isCancelled {
-                    await self.deliver(message)
+            await withDiscardingTaskGroup { group in
+                var lastSeen: Int64?
+                while !Task.isCancelled {
+                    let batch: [OutboxMessage]
+                    do {
+                        batch = try await self.store.pendingOutbox(afterID: lastSeen, limit: 256)
+                    } catch {
+                        self.logger.error("outbox could not be read", metadata: ["error": "\(error)"])
+                        await self.doorbell.wait(timeout: self.settings.idleCheck)
+                        continue
+                    }
+                    for message in batch where self.inFlight.withLock({ $0.insert(message.id).inserted }) {
+                        let key = await self.laneKey(for: message.draft)
+                        let (lane, isNew) = self.lanes.withLock { lanes -> (Lane, Bool) in
+                            if let lane = lanes[key] { return (lane, false) }
+                            let pacer = RatePacer(self.transports[key.transport]?.limits.perChat ?? [])
+                            let lane = Lane(key: key, pacer: pacer)
+                            lanes[key] = lane
+                            return (lane, true)
+                        }
+                        lane.enqueue(message)
+                        if isNew { group.addTask { await self.drain(lane) } }
+                    }
+                    lastSeen = batch.last?.id ?? lastSeen
+                    if batch.count < 256 { await self.doorbell.wait(timeout: self.settings.idleCheck) }
                 }
             }
         }
     }
 
-    /// Sends one message, retrying as the failure allows. Returns when it is sent, given up,
-    /// or the service is stopping (then it stays queued for the next start).
-    func deliver(_ message: OutboxMessage) async {
-        let draft = message.draft
-        var attempt = message.attempts
-        var replyTo = draft.replyTo
-        if replyTo == nil, draft.purpose == .reply { replyTo = await announcement(of: draft.scenarioID) }
+    /// Sends a lane's messages in order until the service stops.
+    private func drain(_ lane: Lane) async {
         while !Task.isCancelled {
-            do {
-                let ref = try await transport.post(ChatMessage(chat: draft.chat, text: draft.text, replyTo: replyTo))
-                do {
-                    try await store.markSent(outboxID: message.id, as: ref)
-                } catch {
-                    logger.error("sent, but could not mark it sent; it may be sent again after a restart",
-                                 metadata: ["outbox": "\(message.id)", "error": "\(error)"])
-                }
-                return
-            } catch {
-                attempt += 1
-                let giveUp = !error.isRetryable || attempt >= backoff.maxAttempts
-                logger.warning(
-                    giveUp ? "gave up sending a chat message" : "chat message not sent yet, will retry",
-                    metadata: ["outbox": "\(message.id)", "transport": "\(transport.name)", "attempt": "\(attempt)",
-                               "reason": "\(error.reason.rawValue)", "error": "\(error.message)"])
-                try? await store.markFailed(outboxID: message.id, reason: error.description, giveUp: giveUp)
-                if giveUp { return }
-                try? await Task.sleep(for: error.retryAfter ?? backoff.delay(attempt: attempt))
+            guard let message = lane.next() else {
+                await lane.doorbell.wait(timeout: .seconds(60))
+                continue
             }
+            if message.draft.purpose == .update, let scenarioID = message.draft.scenarioID,
+                lane.hasLaterUpdate(of: scenarioID, after: message.id)
+            {
+                try? await store.markSent(outboxID: message.id, as: [])
+            } else {
+                await deliver(message, pacer: lane.pacer)
+            }
+            lane.finish(message.id)
+            if !Task.isCancelled { inFlight.withLock { _ = $0.remove(message.id) } }
         }
     }
 
-    /// The scenario's announcement on this transport, so that news about a scenario (its
-    /// resolve, an escalation) lands in the scenario's thread.
-    private func announcement(of scenarioID: Int64?) async -> MessageRef? {
-        guard let scenarioID, let events = try? await store.events(of: scenarioID) else { return nil }
-        for event in events.reversed() {
-            if case .notified(let ref) = event.body, ref.transport == transport.name { return ref }
+    /// The lane a draft belongs to: its pinned transport, the transport and chat of the message
+    /// it answers, of its scenario's announcement, else the primary's default chat.
+    private func laneKey(for draft: OutboxDraft) async -> LaneKey {
+        let route = await route(for: draft)
+        return LaneKey(transport: route.transport, chat: route.chat ?? "")
+    }
+
+    /// Where a draft goes if every transport works.
+    func route(for draft: OutboxDraft) async -> Route {
+        if let pinned = draft.transport, transports[pinned] != nil {
+            return Route(transport: pinned, chat: draft.chat, replyTo: draft.replyTo?.transport == pinned ? draft.replyTo : nil)
         }
-        return nil
+        if let replyTo = draft.replyTo, transports[replyTo.transport] != nil {
+            return Route(transport: replyTo.transport, chat: replyTo.chat, replyTo: replyTo)
+        }
+        if draft.purpose != .announcement, let scenarioID = draft.scenarioID,
+            let announcement = await announcement(of: scenarioID, preferring: nil)
+        {
+            return Route(transport: announcement.transport, chat: announcement.chat, replyTo: announcement)
+        }
+        return Route(transport: primary, chat: draft.chat, replyTo: nil)
+    }
+
+    /// The scenario's announcement on a transport in service (`preferring` one if it has it).
+    func announcement(of scenarioID: Int64, preferring transport: String?) async -> MessageRef? {
+        guard let refs = try? await store.announcements(of: scenarioID) else { return nil }
+        let usable = refs.filter { transports[$0.transport] != nil }
+        if let transport { return usable.first { $0.transport == transport } }
+        return usable.first { !isOutOfService($0.transport) } ?? usable.first
+    }
+}
+
+/// Where one message goes.
+struct Route: Sendable, Equatable {
+    var transport: String
+    var chat: String?
+    var replyTo: MessageRef?
+}
+
+struct LaneKey: Hashable, Sendable {
+    var transport: String
+    var chat: String
+}
+
+/// One chat's queue: messages in outbox order, its rate limits, and a doorbell for new work.
+final class Lane: Sendable {
+    let key: LaneKey
+    let pacer: RatePacer
+    let doorbell = Doorbell()
+    private let queue = Mutex([OutboxMessage]())
+
+    init(key: LaneKey, pacer: RatePacer) {
+        self.key = key
+        self.pacer = pacer
+    }
+
+    func enqueue(_ message: OutboxMessage) {
+        queue.withLock { $0.append(message) }
+        doorbell.ring()
+    }
+
+    /// The oldest message not yet finished.
+    func next() -> OutboxMessage? { queue.withLock { $0.first } }
+
+    func finish(_ id: Int64) {
+        queue.withLock { queue in queue.removeAll { $0.id == id } }
+    }
+
+    func hasLaterUpdate(of scenarioID: Int64, after id: Int64) -> Bool {
+        queue.withLock { queue in
+            queue.contains { $0.id > id && $0.draft.purpose == .update && $0.draft.scenarioID == scenarioID }
+        }
     }
 }

@@ -93,10 +93,13 @@ public struct ActionDefinition: Sendable, Equatable {
     public var parameters: [ActionParameter]
     public var timeout: Duration
     public var outputLimit: Int
+    /// Check names (`*` matches any run of characters, case-insensitive) for which this
+    /// action is offered as a one-tap button under the alert.
+    public var suggestFor: [String]
 
     public init(
         name: String, help: String, argv: [String], parameters: [ActionParameter] = [],
-        timeout: Duration = .seconds(30), outputLimit: Int = 64 * 1024
+        timeout: Duration = .seconds(30), outputLimit: Int = 64 * 1024, suggestFor: [String] = []
     ) {
         self.name = name
         self.help = help
@@ -104,6 +107,14 @@ public struct ActionDefinition: Sendable, Equatable {
         self.parameters = parameters
         self.timeout = timeout
         self.outputLimit = outputLimit
+        self.suggestFor = suggestFor
+    }
+
+    /// Whether this action is the one to suggest for `check`: a pattern matches and it needs
+    /// no argument (a button cannot ask for one).
+    public func isSuggested(for check: String) -> Bool {
+        !parameters.contains { $0.required && $0.defaultValue == nil }
+            && suggestFor.contains { Glob.matches($0, check) }
     }
 
     /// `disk [path]`, `restart SERVICE`: how to call it from chat.
@@ -198,15 +209,25 @@ public struct ActionCatalogue: Sendable, Equatable {
         actions.first { $0.name == name }
     }
 
+    /// The action suggested for `check` (see `ActionDefinition.suggestFor`): the first whose
+    /// pattern names the check more closely than a bare `*`, else the first with `*`.
+    public func suggested(for check: String) -> ActionDefinition? {
+        let candidates = actions.filter { $0.isSuggested(for: check) }
+        return candidates.first { action in action.suggestFor.contains { $0 != "*" && Glob.matches($0, check) } }
+            ?? candidates.first
+    }
+
     /// Harmless, read-only actions available with no configuration.
     public static let defaults = ActionCatalogue([
         ActionDefinition(name: "uptime", help: "how long the host has been up, and its load", argv: ["uptime"],
-                         timeout: .seconds(10)),
+                         timeout: .seconds(10), suggestFor: ["*"]),
         ActionDefinition(name: "disk", help: "disk usage (df -h), optionally for one path", argv: ["df", "-h", "{path}"],
-                         parameters: [ActionParameter(name: "path", type: .path)], timeout: .seconds(15)),
+                         parameters: [ActionParameter(name: "path", type: .path)], timeout: .seconds(15),
+                         suggestFor: ["*disk*", "*filesystem*", "*inode*"]),
         ActionDefinition(name: "load", help: "load averages and running processes", argv: ["cat", "/proc/loadavg"],
-                         timeout: .seconds(10)),
-        ActionDefinition(name: "memory", help: "memory and swap use (free -m)", argv: ["free", "-m"], timeout: .seconds(10)),
+                         timeout: .seconds(10), suggestFor: ["*load*", "*cpu*"]),
+        ActionDefinition(name: "memory", help: "memory and swap use (free -m)", argv: ["free", "-m"], timeout: .seconds(10),
+                         suggestFor: ["*mem*", "*swap*", "*oom*"]),
         ActionDefinition(name: "who", help: "who is logged in", argv: ["who"], timeout: .seconds(10)),
     ])
 }

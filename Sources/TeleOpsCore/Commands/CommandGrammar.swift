@@ -4,6 +4,8 @@ public enum Command: Sendable, Equatable {
     case ack
     case resolve(note: String)
     case note(String)
+    /// Keep repeats and escalations of the scenario out of chat for this long.
+    case silence(Duration)
     case status
     case help
 }
@@ -90,6 +92,16 @@ public struct CommandGrammar: Sendable {
         ) { arguments throws(CommandError) in
             guard !arguments.isEmpty else { throw CommandError("note needs some text: note TEXT") }
             return .note(arguments)
+        },
+        CommandSpec(
+            name: "silence", syntax: "silence DURATION",
+            help: "keep repeats and escalations out of chat for a while (30m, 1h, 2h30m; at most 7d)",
+            requiredRole: Role.responder, needsScenario: true
+        ) { arguments throws(CommandError) in
+            guard let duration = ChatDuration.parse(arguments), duration <= ChatDuration.longestSilence else {
+                throw CommandError("silence needs a duration from 1m to 7d, as in: silence 1h")
+            }
+            return .silence(duration)
         },
         CommandSpec(
             name: "status", syntax: "status", help: "show the scenario's state and latest events", requiredRole: nil,

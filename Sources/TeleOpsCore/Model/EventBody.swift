@@ -15,6 +15,7 @@ public enum EventKind: String, Sendable, Codable, CaseIterable {
     case acknowledged
     case resolved
     case note
+    case silenced
 }
 
 /// What an event says. Each kind carries its own payload; the JSON form is
@@ -33,6 +34,8 @@ public enum EventBody: Sendable, Equatable {
     case acknowledged
     case resolved(NoteFacts)
     case note(NoteFacts)
+    /// An engineer silenced the scenario: repeats and escalations say nothing until `until`.
+    case silenced(SilenceFacts)
 
     public var kind: EventKind {
         switch self {
@@ -49,6 +52,7 @@ public enum EventBody: Sendable, Equatable {
         case .acknowledged: .acknowledged
         case .resolved: .resolved
         case .note: .note
+        case .silenced: .silenced
         }
     }
 
@@ -67,6 +71,7 @@ public enum EventBody: Sendable, Equatable {
         case .acknowledged: self = .acknowledged
         case .resolved: self = .resolved(try NoteFacts(from: decoder))
         case .note: self = .note(try NoteFacts(from: decoder))
+        case .silenced: self = .silenced(try SilenceFacts(from: decoder))
         }
     }
 
@@ -81,6 +86,7 @@ public enum EventBody: Sendable, Equatable {
         case .commandLost(let facts): try facts.encode(to: encoder)
         case .acknowledged: _ = encoder.container(keyedBy: NoteFacts.CodingKeys.self)
         case .resolved(let facts), .note(let facts): try facts.encode(to: encoder)
+        case .silenced(let facts): try facts.encode(to: encoder)
         }
     }
 
@@ -101,6 +107,7 @@ public enum EventBody: Sendable, Equatable {
         case .acknowledged: "acknowledged"
         case .resolved(let facts): facts.text.isEmpty ? "resolved" : "resolved: \(facts.text)"
         case .note(let facts): "note: \(facts.text)"
+        case .silenced(let facts): "silenced until \(facts.until.ISO8601Format())"
         }
     }
 }
@@ -120,6 +127,15 @@ public struct AlertFacts: Sendable, Equatable, Codable {
     }
 
     enum CodingKeys: String, CodingKey { case alertID = "alert_id", source, severity, summary }
+}
+
+/// How long a scenario stays quiet.
+public struct SilenceFacts: Sendable, Equatable, Codable {
+    public var until: Date
+
+    public init(until: Date) {
+        self.until = until
+    }
 }
 
 /// A chat message: which transport, which chat, which message. Replies to it find its scenario.

@@ -33,11 +33,13 @@ public struct Scenario: Sendable, Codable, Equatable, Identifiable {
     public var resolvedAt: Date?
     public var acknowledgedBy: String?
     public var previousID: Int64?
+    /// Repeats and escalations post nothing before this time (`silence 1h` from chat).
+    public var silencedUntil: Date?
 
     public init(
         id: Int64, fingerprint: String, source: String, host: String, check: String, severity: Severity,
         summary: String, status: ScenarioStatus, occurrences: Int, openedAt: Date, updatedAt: Date,
-        resolvedAt: Date? = nil, acknowledgedBy: String? = nil, previousID: Int64? = nil
+        resolvedAt: Date? = nil, acknowledgedBy: String? = nil, previousID: Int64? = nil, silencedUntil: Date? = nil
     ) {
         self.id = id
         self.fingerprint = fingerprint
@@ -53,6 +55,12 @@ public struct Scenario: Sendable, Codable, Equatable, Identifiable {
         self.resolvedAt = resolvedAt
         self.acknowledgedBy = acknowledgedBy
         self.previousID = previousID
+        self.silencedUntil = silencedUntil
+    }
+
+    /// Whether news about the scenario (repeats, escalations) stays out of chat at `time`.
+    public func isSilenced(at time: Date) -> Bool {
+        silencedUntil.map { time < $0 } ?? false
     }
 
     /// Opens a scenario for a firing alert (the store assigns `id`).
@@ -81,6 +89,8 @@ public struct Scenario: Sendable, Codable, Equatable, Identifiable {
                 next.status = .acknowledged
                 next.acknowledgedBy = actor
             }
+        case .silenced(let facts):
+            next.silencedUntil = facts.until.truncatedToMilliseconds
         default:
             break
         }

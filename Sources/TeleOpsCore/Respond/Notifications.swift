@@ -12,38 +12,86 @@ public struct NotificationComposer: Sendable {
         self.maxOutputInChat = maxOutputInChat
     }
 
-    /// The drafts an intake result produces: an announcement for a new scenario, a message in
-    /// its thread when it escalates, is acknowledged by the source, or resolves. Repeats at the
-    /// same severity and retries say nothing: the scenario's count is enough.
+    /// The drafts an intake result produces: an announcement (with buttons) for a new
+    /// scenario; for an escalation, a source's acknowledge or a resolve, a message in its
+    /// thread and an update of the announcement. Repeats at the same severity and retries say
+    /// nothing (the scenario's count is enough), and a silenced scenario's escalations only
+    /// update the announcement.
     public func drafts(for alert: Alert, outcome: IngestOutcome, scenario: Scenario?) -> [OutboxDraft] {
         guard let scenario else { return [] }
+        func reply(_ text: String) -> OutboxDraft { OutboxDraft(scenarioID: scenario.id, purpose: .reply, text: text) }
         switch outcome.disposition {
         case .opened:
-            return [OutboxDraft(scenarioID: scenario.id, purpose: .announcement, text: announcement(scenario))]
+            return [OutboxDraft(
+                scenarioID: scenario.id, purpose: .announcement, text: announcement(scenario), buttons: buttons(for: scenario))]
         case .resolved:
-            let text = "✅ #\(scenario.id) resolved by \(alert.source): \(scenario.host) \(scenario.check) — \(alert.summary)"
-            return [OutboxDraft(scenarioID: scenario.id, purpose: .reply, text: text)]
+            return [reply("✅ #\(scenario.id) resolved by \(alert.source): \(scenario.host) \(scenario.check) — \(alert.summary)"),
+                    update(scenario)]
         case .escalated:
             let text = "\(Self.marker(scenario.severity)) #\(scenario.id) now \(scenario.severity.rawValue.uppercased()): "
                 + "\(scenario.host) \(scenario.check) — \(alert.summary) (seen \(scenario.occurrences) times)"
-            return [OutboxDraft(scenarioID: scenario.id, purpose: .reply, text: text)]
+            return scenario.isSilenced(at: alert.receivedAt) ? [update(scenario)] : [reply(text), update(scenario)]
         case .acknowledged:
-            let text = "👀 #\(scenario.id) acknowledged in \(alert.source): \(scenario.host) \(scenario.check)"
-            return [OutboxDraft(scenarioID: scenario.id, purpose: .reply, text: text)]
+            return [reply("👀 #\(scenario.id) acknowledged in \(alert.source): \(scenario.host) \(scenario.check)"), update(scenario)]
         case .repeated, .unmatched, .duplicate:
             return []
         }
     }
 
-    public func announcement(_ scenario: Scenario) -> String {
+    /// The first message about a scenario; once it is acknowledged, silenced or resolved, a
+    /// line at the end says so (the announcement is edited to this text).
+    public func announcement(_ scenario: Scenario, now: Date = Date()) -> String {
         var lines = [
             "\(Self.marker(scenario.severity)) #\(scenario.id) \(scenario.severity.rawValue.uppercased()) \(scenario.host) · \(scenario.check)",
             scenario.summary,
         ]
         if let previous = scenario.previousID { lines.append("Seen before: #\(previous)") }
-        lines.append("Actions: " + catalogue.actions.map(\.usage).joined(separator: ", "))
-        lines.append("Reply: run ACTION [ARGS] · ack · resolve [NOTE] · note TEXT · status · help")
+        if scenario.status.isActive {
+            lines.append("Actions: " + catalogue.actions.map(\.usage).joined(separator: ", "))
+            lines.append("Reply: run ACTION [ARGS] · ack · resolve [NOTE] · silence 1h · note TEXT · status · help")
+        }
+        lines += stateLines(scenario, now: now)
         return lines.joined(separator: "\n")
+    }
+
+    private func stateLines(_ scenario: Scenario, now: Date) -> [String] {
+        var lines: [String] = []
+        switch scenario.status {
+        case .open: break
+        case .acknowledged: lines.append("👍 Acknowledged" + (scenario.acknowledgedBy.map { " by \($0)" } ?? ""))
+        case .resolved: lines.append("✅ Resolved" + (scenario.resolvedAt.map { " at \(Self.time($0))" } ?? ""))
+        }
+        if scenario.status.isActive, let until = scenario.silencedUntil, until > now {
+            lines.append("🔕 Silenced until \(Self.time(until))")
+        }
+        return lines
+    }
+
+    /// The buttons under a scenario's announcement: Ack (while open), Resolve, Silence 1h and
+    /// the action suggested for its check; none once resolved.
+    public func buttons(for scenario: Scenario) -> [ChatButton] {
+        guard scenario.status.isActive else { return [] }
+        // Each command names its scenario, so a press is unambiguous wherever the message is.
+        let id = "#\(scenario.id)"
+        var buttons: [ChatButton] = []
+        if scenario.status == .open { buttons.append(ChatButton(label: "Ack", command: "\(id) ack")) }
+        buttons.append(ChatButton(label: "Resolve", command: "\(id) resolve"))
+        buttons.append(ChatButton(label: "Silence 1h", command: "\(id) silence 1h"))
+        if let action = catalogue.suggested(for: scenario.check) {
+            buttons.append(ChatButton(label: "▶ \(action.name)", command: "\(id) run \(action.name)"))
+        }
+        return buttons
+    }
+
+    /// An edit of the scenario's announcements to show its state now.
+    public func update(_ scenario: Scenario) -> OutboxDraft {
+        OutboxDraft(scenarioID: scenario.id, purpose: .update, text: announcement(scenario), buttons: buttons(for: scenario))
+    }
+
+    /// Whether going from `before` to `after` changes what the announcement shows.
+    public func announcementChanges(from before: Scenario, to after: Scenario) -> Bool {
+        before.status != after.status || before.acknowledgedBy != after.acknowledgedBy
+            || before.silencedUntil != after.silencedUntil || before.severity != after.severity
     }
 
     public func result(_ result: TaskResult, scenario: Scenario) -> String {

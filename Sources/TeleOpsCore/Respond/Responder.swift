@@ -1,20 +1,29 @@
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 
-/// Turns chat replies into commands: correlate → parse → policy → dispatch → log → reply.
+/// Turns chat replies and button presses into commands: correlate → parse → policy →
+/// dispatch → log → reply.
 ///
-/// Every reply from a listed engineer is logged in its scenario; a reply from anyone else is
-/// refused and the refusal logged. Each message is handled in its own child task, so a long
-/// command does not hold up the next reply. All answers go through the store's outbox.
+/// It reads every transport at once (Telegram, Slack, the console): a button press is the
+/// reply its button stands for. Every reply from a listed engineer is logged in its scenario;
+/// a reply from anyone else is refused and the refusal logged. Each message is handled in its
+/// own child task, so a long command does not hold up the next reply. All answers go through
+/// the store's outbox; state changes (ack, resolve, silence) also edit the scenario's
+/// announcements wherever they were posted.
+///
+/// Messages that came through the store's inbox (`inboxID` set) are settled by the first
+/// write about them; at start the responder first handles those a previous run left
+/// unsettled, so a restart neither replays nor skips a reply.
 ///
 /// ```swift
-/// let responder = Responder(transport: console, store: store, dispatcher: broker, directory: directory,
+/// let responder = Responder(transports: [console], store: store, dispatcher: broker, directory: directory,
 ///                           catalogue: .defaults, doorbell: doorbell, logger: logger)
 /// try await ServiceGroup(services: [responder], logger: logger).run()
 /// ```
 public final class Responder: Service {
-    public let transport: any ChatTransport
+    public let transports: [any ChatTransport]
     public let store: any ScenarioStore
     public let dispatcher: any Dispatcher
     public let directory: EngineerDirectory
@@ -24,13 +33,16 @@ public final class Responder: Service {
     public let composer: NotificationComposer
     public let doorbell: Doorbell
     private let logger: Logger
+    /// Inbox messages taken by this process, so one delivered twice at start (left unsettled
+    /// and re-yielded) is handled once.
+    private let taken = Mutex(Set<Int64>())
 
     public init(
-        transport: any ChatTransport, store: any ScenarioStore, dispatcher: any Dispatcher,
+        transports: [any ChatTransport], store: any ScenarioStore, dispatcher: any Dispatcher,
         directory: EngineerDirectory, catalogue: ActionCatalogue, grammar: CommandGrammar = .standard,
         policy: Policy = .standard, doorbell: Doorbell, logger: Logger
     ) {
-        self.transport = transport
+        self.transports = transports
         self.store = store
         self.dispatcher = dispatcher
         self.directory = directory
@@ -42,16 +54,37 @@ public final class Responder: Service {
         self.logger = logger
     }
 
-    /// Handles messages until graceful shutdown. When the transport's input ends (the console
-    /// at end of file), the responder stays up: the rest of the controller keeps serving.
+    /// Handles messages until graceful shutdown. When every transport's input ends (the
+    /// console at end of file), the responder stays up: the rest of the controller keeps serving.
     public func run() async throws {
+        let (merged, continuation) = AsyncStream.makeStream(of: IncomingMessage.self)
         await withDiscardingTaskGroup { group in
-            for await message in transport.incoming.cancelOnGracefulShutdown() {
+            group.addTask {
+                await withDiscardingTaskGroup { readers in
+                    for transport in self.transports {
+                        readers.addTask {
+                            for await message in transport.incoming.cancelOnGracefulShutdown() {
+                                continuation.yield(message)
+                            }
+                        }
+                    }
+                }
+                continuation.finish()
+            }
+            do {
+                for message in try await store.unsettledIncoming(limit: 10_000) {
+                    group.addTask { await self.handle(message) }
+                }
+            } catch {
+                logger.error("could not read replies left unhandled by the last run", metadata: ["error": "\(error)"])
+            }
+            for await message in merged.cancelOnGracefulShutdown() {
                 group.addTask { await self.handle(message) }
             }
         }
         if !Task.isShuttingDownGracefully && !Task.isCancelled {
-            logger.notice("chat input ended; replies are no longer read, everything else keeps running", metadata: ["transport": "\(transport.name)"])
+            logger.notice("chat input ended; replies are no longer read, everything else keeps running",
+                          metadata: ["transports": "\(transports.map(\.name).joined(separator: ","))"])
             try? await gracefulShutdown()
         }
     }
@@ -59,6 +92,7 @@ public final class Responder: Service {
     /// Handles one message to the end (including the command it asks for); never throws:
     /// store failures are logged, the engineer is told when possible.
     public func handle(_ message: IncomingMessage) async {
+        if let inboxID = message.inboxID, !taken.withLock({ $0.insert(inboxID).inserted }) { return }
         do {
             try await respond(to: message)
         } catch {
@@ -111,11 +145,19 @@ public final class Responder: Service {
 
     private func execute(_ request: CommandRequest, message: IncomingMessage, scenario: Scenario) async throws {
         let who = request.engineer.name
-        let received = NewEvent(scenarioID: scenario.id, actor: who, body: .replyReceived(ReplyFacts(transport: transport.name, text: message.text)))
+        let received = NewEvent(
+            scenarioID: scenario.id, actor: who,
+            body: .replyReceived(ReplyFacts(transport: message.ref.transport, text: message.text)))
+        /// Logs the reply and `body`, answers `text` in the thread and, when `body` changes
+        /// what the announcement shows, edits the announcement everywhere it was posted.
         func record(_ body: EventBody, saying text: String) async throws {
+            let now = Date()
+            let after = scenario.applying(body, actor: who, at: now)
+            var outbox = [draft(text, to: message, scenarioID: scenario.id)]
+            if composer.announcementChanges(from: scenario, to: after) { outbox.append(composer.update(after)) }
             try await store.append(
-                [received, NewEvent(scenarioID: scenario.id, actor: who, body: body)],
-                outbox: [draft(text, to: message, scenarioID: scenario.id)])
+                [received, NewEvent(scenarioID: scenario.id, at: now, actor: who, body: body)],
+                outbox: outbox, settling: message.inboxID)
             doorbell.ring()
         }
         switch request.reply.command {
@@ -133,6 +175,16 @@ public final class Responder: Service {
             try await record(.resolved(NoteFacts(text: note)), saying: "✅ #\(scenario.id) resolved by \(who)" + (note.isEmpty ? "." : ": \(note)"))
         case .note(let text):
             try await record(.note(NoteFacts(text: text)), saying: "📝 noted on #\(scenario.id).")
+        case .silence(let duration):
+            guard scenario.status.isActive else {
+                try await say("#\(scenario.id) is resolved; there is nothing to silence.", to: message, scenarioID: scenario.id)
+                return
+            }
+            let until = Date().addingTimeInterval(duration.secondsValue)
+            try await record(
+                .silenced(SilenceFacts(until: until)),
+                saying: "🔕 #\(scenario.id) silenced by \(who) for \(ChatDuration.format(duration)) "
+                    + "(until \(NotificationComposer.time(until))): repeats and escalations stay out of chat.")
         case .status:
             let events = try await store.events(of: scenario.id)
             try await say(composer.status(scenario, events: events), to: message, scenarioID: scenario.id)
@@ -163,7 +215,7 @@ public final class Responder: Service {
         // The command starts while its dispatch is being logged: the commit costs as much as
         // the round trip to the worker, and the result is appended only after both, so the
         // log stays in order.
-        async let logged = store.append([received, dispatched], outbox: [])
+        async let logged = store.append([received, dispatched], outbox: [], settling: message.inboxID)
         let outcome = await dispatcher.dispatch(task)
         _ = try await logged
         let body: EventBody
@@ -203,7 +255,9 @@ public final class Responder: Service {
             [NewEvent(scenarioID: $0.id, actor: message.displayName,
                       body: .replyRefused(RefusalFacts(text: message.text, reason: reason, userID: message.userID)))]
         } ?? []
-        try await store.append(events, outbox: [draft("Sorry, only engineers listed in the TeleOps configuration may issue commands.", to: message, scenarioID: scenario?.id)])
+        try await store.append(
+            events, outbox: [draft("Sorry, only engineers listed in the TeleOps configuration may issue commands.", to: message, scenarioID: scenario?.id)],
+            settling: message.inboxID)
         doorbell.ring()
     }
 
@@ -211,12 +265,12 @@ public final class Responder: Service {
         let events = scenario.map {
             [NewEvent(scenarioID: $0.id, actor: engineer, body: .commandRejected(RefusalFacts(text: message.text, reason: reason)))]
         } ?? []
-        try await store.append(events, outbox: [draft("✋ \(reason)", to: message, scenarioID: scenario?.id)])
+        try await store.append(events, outbox: [draft("✋ \(reason)", to: message, scenarioID: scenario?.id)], settling: message.inboxID)
         doorbell.ring()
     }
 
     private func say(_ text: String, to message: IncomingMessage, scenarioID: Int64?) async throws {
-        try await store.append([], outbox: [draft(text, to: message, scenarioID: scenarioID)])
+        try await store.append([], outbox: [draft(text, to: message, scenarioID: scenarioID)], settling: message.inboxID)
         doorbell.ring()
     }
 

@@ -26,9 +26,30 @@ public final class MemoryScenarioStore: ScenarioStore {
     }
 
     @discardableResult
-    public func append(_ events: [NewEvent], outbox: [OutboxDraft]) async throws -> [ScenarioEvent] {
+    public func append(_ events: [NewEvent], outbox: [OutboxDraft], settling inboxID: Int64?) async throws -> [ScenarioEvent] {
         let now = Date()
-        return try transaction { try $0.append(events, outbox: outbox, now: now) }
+        return try transaction { try $0.append(events, outbox: outbox, settling: inboxID, now: now) }
+    }
+
+    public func receive(_ messages: [IncomingMessage], cursor: ChatCursor?) async throws -> [IncomingMessage] {
+        let now = Date()
+        return try transaction { try $0.receive(messages, cursor: cursor, now: now) }
+    }
+
+    public func cursor(named name: String) async throws -> String? {
+        state.withLock { $0.cursors[name] }
+    }
+
+    public func unsettledIncoming(limit: Int) async throws -> [IncomingMessage] {
+        state.withLock { state in
+            Array(state.inbox.lazy.filter { $0.settledAt == nil }.prefix(max(0, limit)).map(\.message))
+        }
+    }
+
+    public func announcements(of scenarioID: Int64) async throws -> [MessageRef] {
+        state.withLock { state in
+            (state.announcements[scenarioID] ?? []).sorted { ($0.transport, $0.chat, $0.messageID) < ($1.transport, $1.chat, $1.messageID) }
+        }
     }
 
     public func scenario(id: Int64) async throws -> Scenario? {
@@ -58,16 +79,17 @@ public final class MemoryScenarioStore: ScenarioStore {
         state.withLock { $0.messages[message] }
     }
 
-    public func pendingOutbox(limit: Int) async throws -> [OutboxMessage] {
+    public func pendingOutbox(afterID: Int64?, limit: Int) async throws -> [OutboxMessage] {
         state.withLock { state in
-            let pending = state.outbox.lazy.filter { $0.sentAt == nil && $0.gaveUpAt == nil }.prefix(max(0, limit))
+            let pending = state.outbox.lazy.filter { $0.sentAt == nil && $0.gaveUpAt == nil && $0.id > (afterID ?? 0) }
+                .prefix(max(0, limit))
             return pending.map { OutboxMessage(id: $0.id, draft: $0.draft, createdAt: $0.createdAt, attempts: $0.attempts) }
         }
     }
 
-    public func markSent(outboxID: Int64, as ref: MessageRef) async throws {
+    public func markSent(outboxID: Int64, as refs: [MessageRef]) async throws {
         let now = Date()
-        try transaction { try $0.markSent(outboxID: outboxID, as: ref, now: now) }
+        try transaction { try $0.markSent(outboxID: outboxID, as: refs, now: now) }
     }
 
     public func markFailed(outboxID: Int64, reason: String, giveUp: Bool) async throws {
@@ -92,6 +114,12 @@ public final class MemoryScenarioStore: ScenarioStore {
 }
 
 extension MemoryScenarioStore {
+    fileprivate struct InboxRow {
+        var message: IncomingMessage
+        var receivedAt: Date
+        var settledAt: Date?
+    }
+
     fileprivate struct OutboxRow {
         var id: Int64
         var draft: OutboxDraft
@@ -110,6 +138,10 @@ extension MemoryScenarioStore {
         var eventCount: Int64 = 0
         var outbox: [OutboxRow] = []
         var messages: [MessageRef: Int64] = [:]
+        var announcements: [Int64: [MessageRef]] = [:]
+        var inbox: [InboxRow] = []
+        var deliveries: Set<String> = []
+        var cursors: [String: String] = [:]
 
         func scenario(id: Int64) -> Scenario? {
             scenarios.indices.contains(Int(id) - 1) ? scenarios[Int(id) - 1] : nil
@@ -174,8 +206,31 @@ extension MemoryScenarioStore {
             if let giveUpAt { outbox[Int(id) - 1].gaveUpAt = giveUpAt }
         }
 
-        mutating func mapMessage(_ ref: MessageRef, to scenarioID: Int64) {
+        mutating func mapMessage(_ ref: MessageRef, to scenarioID: Int64, announcement: Bool) {
             messages[ref] = scenarioID
+            if announcement, !(announcements[scenarioID] ?? []).contains(ref) {
+                announcements[scenarioID, default: []].append(ref)
+            }
+        }
+
+        mutating func insertInbox(_ message: IncomingMessage, receivedAt: Date) -> Int64? {
+            if let delivery = message.deliveryID {
+                guard deliveries.insert(message.ref.transport + "\u{1F}" + delivery).inserted else { return nil }
+            }
+            var stored = message
+            stored.inboxID = Int64(inbox.count + 1)
+            inbox.append(InboxRow(message: stored, receivedAt: receivedAt))
+            return stored.inboxID
+        }
+
+        mutating func settleInbox(id: Int64, at: Date) -> Bool {
+            guard inbox.indices.contains(Int(id) - 1) else { return false }
+            if inbox[Int(id) - 1].settledAt == nil { inbox[Int(id) - 1].settledAt = at }
+            return true
+        }
+
+        mutating func setCursor(_ cursor: ChatCursor) {
+            cursors[cursor.name] = cursor.value
         }
     }
 }

@@ -41,6 +41,9 @@ public struct OutboxDraft: Sendable, Equatable {
         case announcement
         /// Anything else: command results, acknowledgements, refusals, help.
         case reply
+        /// Not a new message: the scenario's announcements, wherever they were posted, are
+        /// edited to `text` and `buttons` (state changes: acknowledged, silenced, resolved).
+        case update
     }
 
     public var scenarioID: Int64?
@@ -50,13 +53,23 @@ public struct OutboxDraft: Sendable, Equatable {
     public var replyTo: MessageRef?
     /// The chat to post in; nil means the transport's default chat.
     public var chat: String?
+    /// Buttons under the message (for an update: the announcement's new buttons).
+    public var buttons: [ChatButton]
+    /// The transport to post on; nil lets the outbox choose: the transport of `replyTo` or of
+    /// the scenario's announcement, else the active one (the primary unless it failed over).
+    public var transport: String?
 
-    public init(scenarioID: Int64?, purpose: Purpose, text: String, replyTo: MessageRef? = nil, chat: String? = nil) {
+    public init(
+        scenarioID: Int64?, purpose: Purpose, text: String, replyTo: MessageRef? = nil, chat: String? = nil,
+        buttons: [ChatButton] = [], transport: String? = nil
+    ) {
         self.scenarioID = scenarioID
         self.purpose = purpose
         self.text = text
         self.replyTo = replyTo
         self.chat = chat
+        self.buttons = buttons
+        self.transport = transport
     }
 }
 
@@ -93,6 +106,19 @@ public struct ScenarioQuery: Sendable, Equatable {
 }
 
 extension ScenarioStore {
+    @discardableResult
+    public func append(_ events: [NewEvent], outbox: [OutboxDraft]) async throws -> [ScenarioEvent] {
+        try await append(events, outbox: outbox, settling: nil)
+    }
+
+    public func markSent(outboxID: Int64, as ref: MessageRef) async throws {
+        try await markSent(outboxID: outboxID, as: [ref])
+    }
+
+    public func pendingOutbox(limit: Int) async throws -> [OutboxMessage] {
+        try await pendingOutbox(afterID: nil, limit: limit)
+    }
+
     /// One transaction per batch, for stores without a cheaper way.
     public func ingest(batches: [[Alert]], compose: @escaping IngestComposer) async throws -> [Result<[IngestOutcome], any Error>] {
         var results: [Result<[IngestOutcome], any Error>] = []
@@ -121,7 +147,7 @@ public typealias IngestComposer = @Sendable (_ alert: Alert, _ outcome: IngestOu
 /// }
 /// let events = try await store.events(of: outcomes[0].scenarioID!)
 /// ```
-public protocol ScenarioStore: Sendable {
+public protocol ScenarioStore: ChatInbox {
     /// Journals `alerts` in order and applies each to scenarios: open, join (repeat) or resolve.
     /// `compose` is called once per alert, after it is applied; its drafts join the outbox in
     /// the same transaction. It is `@escaping` because a store may run its transaction on
@@ -137,8 +163,12 @@ public protocol ScenarioStore: Sendable {
 
     /// Appends `events` (which may change their scenarios' state, see `Scenario.applying`)
     /// and queues `outbox` in one transaction. Returns the stored events.
+    ///
+    /// With `settling`, the inbox message with that id is marked handled in the same
+    /// transaction (the responder's first write about a message settles it; settling twice
+    /// does nothing). Throws `.inboxMessageNotFound` for an unknown id.
     @discardableResult
-    func append(_ events: [NewEvent], outbox: [OutboxDraft]) async throws -> [ScenarioEvent]
+    func append(_ events: [NewEvent], outbox: [OutboxDraft], settling inboxID: Int64?) async throws -> [ScenarioEvent]
 
     func scenario(id: Int64) async throws -> Scenario?
     /// The most recently opened scenario that is not resolved.
@@ -148,12 +178,20 @@ public protocol ScenarioStore: Sendable {
     func events(of scenarioID: Int64) async throws -> [ScenarioEvent]
     /// The scenario a chat message belongs to, when it is one TeleOps sent.
     func scenarioID(for message: MessageRef) async throws -> Int64?
+    /// Where the scenario was announced (one ref per transport it was announced on),
+    /// ordered by transport, chat and message id.
+    func announcements(of scenarioID: Int64) async throws -> [MessageRef]
 
-    /// Unsent outbox messages, oldest first.
-    func pendingOutbox(limit: Int) async throws -> [OutboxMessage]
-    /// Marks a message sent as `ref`: maps `ref` to its scenario and, for an announcement,
-    /// appends a `notified` event.
-    func markSent(outboxID: Int64, as ref: MessageRef) async throws
+    /// Inbox messages received but not settled, oldest first: what a restart must still handle.
+    func unsettledIncoming(limit: Int) async throws -> [IncomingMessage]
+
+    /// Unsent outbox messages with an id above `afterID` (all when nil), oldest first. Ids
+    /// are given in commit order, so a reader that remembers the last id it saw misses none.
+    func pendingOutbox(afterID: Int64?, limit: Int) async throws -> [OutboxMessage]
+    /// Marks a message sent as `refs` (one per part, when the outbox split a long text; none
+    /// for an update): maps each to the scenario and, for an announcement, records the first
+    /// as the scenario's announcement on its transport and appends a `notified` event.
+    func markSent(outboxID: Int64, as refs: [MessageRef]) async throws
     /// Records a failed attempt; with `giveUp` the message leaves the queue with `reason` kept.
     func markFailed(outboxID: Int64, reason: String, giveUp: Bool) async throws
 }

@@ -15,6 +15,7 @@ public struct ScenarioStoreError: Error, Sendable, CustomStringConvertible {
         private enum Base: String, Hashable, Sendable {
             case scenarioNotFound = "scenario not found"
             case outboxMessageNotFound = "outbox message not found"
+            case inboxMessageNotFound = "inbox message not found"
             case cannotOpen = "cannot open store"
             case newerSchema = "store written by a newer TeleOps"
             case corruptData = "corrupt data"
@@ -27,6 +28,8 @@ public struct ScenarioStoreError: Error, Sendable, CustomStringConvertible {
         public static let scenarioNotFound = Code(.scenarioNotFound)
         /// `markSent` / `markFailed` named an outbox id that does not exist.
         public static let outboxMessageNotFound = Code(.outboxMessageNotFound)
+        /// `append(settling:)` named an inbox id that does not exist.
+        public static let inboxMessageNotFound = Code(.inboxMessageNotFound)
         /// The store's file or server could not be opened.
         public static let cannotOpen = Code(.cannotOpen)
         /// The store's schema has migrations this build does not know.
@@ -61,5 +64,12 @@ public struct ScenarioStoreError: Error, Sendable, CustomStringConvertible {
         ScenarioStoreError(
             .outboxMessageNotFound,
             "no outbox message \(id): pass an id returned by pendingOutbox(limit:); nothing was written")
+    }
+
+    /// `append(settling:)` named inbox message `id`, which does not exist.
+    public static func inboxMessageNotFound(_ id: Int64) -> ScenarioStoreError {
+        ScenarioStoreError(
+            .inboxMessageNotFound,
+            "no inbox message \(id): pass the inboxID of a message returned by receive(_:cursor:); nothing was written")
     }
 }

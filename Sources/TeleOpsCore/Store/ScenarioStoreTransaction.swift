@@ -49,8 +49,15 @@ public protocol ScenarioStoreTransaction {
     mutating func setOutboxSent(id: Int64, at: Date) throws
     /// Adds one to the attempts, keeps `reason` as the last error and, when `giveUpAt` is set, gives up.
     mutating func recordOutboxFailure(id: Int64, reason: String, giveUpAt: Date?) throws
-    /// Maps a sent chat message to its scenario; a second mapping of the same message replaces the first.
-    mutating func mapMessage(_ ref: MessageRef, to scenarioID: Int64) throws
+    /// Maps a sent chat message to its scenario; a second mapping of the same message replaces
+    /// the first. `announcement` marks it as the scenario's announcement on its transport.
+    mutating func mapMessage(_ ref: MessageRef, to scenarioID: Int64, announcement: Bool) throws
+    /// Stores an incoming message unless one with the same transport and delivery id is
+    /// stored; returns its new inbox id, or nil for a repeat delivery.
+    mutating func insertInbox(_ message: IncomingMessage, receivedAt: Date) throws -> Int64?
+    /// Marks an inbox message settled (if it is not already); false when there is no such message.
+    mutating func settleInbox(id: Int64, at: Date) throws -> Bool
+    mutating func setCursor(_ cursor: ChatCursor) throws
 }
 
 extension ScenarioStoreTransaction {
@@ -140,7 +147,12 @@ extension ScenarioStoreTransaction {
     /// `ScenarioStore.append`: stores each event (time truncated to the millisecond), applies it
     /// to its scenario with `Scenario.applying`, then queues `outbox`. Throws
     /// `ScenarioStoreError.scenarioNotFound` for an event or draft naming a missing scenario.
-    public mutating func append(_ events: [NewEvent], outbox: [OutboxDraft], now: Date) throws -> [ScenarioEvent] {
+    public mutating func append(
+        _ events: [NewEvent], outbox: [OutboxDraft], settling inboxID: Int64? = nil, now: Date
+    ) throws -> [ScenarioEvent] {
+        if let inboxID, try !settleInbox(id: inboxID, at: now.truncatedToMilliseconds) {
+            throw ScenarioStoreError.inboxMessageNotFound(inboxID)
+        }
         var stored: [ScenarioEvent] = []
         stored.reserveCapacity(events.count)
         for event in events {
@@ -157,19 +169,36 @@ extension ScenarioStoreTransaction {
         return stored
     }
 
-    /// `ScenarioStore.markSent`: marks the message sent, maps `ref` to its scenario and, for an
-    /// announcement, appends `.notified(ref)` by `teleops`. Marking a sent message again does nothing.
-    public mutating func markSent(outboxID: Int64, as ref: MessageRef, now: Date) throws {
+    /// `ScenarioStore.markSent`: marks the message sent, maps each of `refs` to its scenario
+    /// and, for an announcement, marks the first as the announcement and appends
+    /// `.notified(first)` by `teleops`. Marking a sent message again does nothing.
+    public mutating func markSent(outboxID: Int64, as refs: [MessageRef], now: Date) throws {
         guard let row = try outboxRow(id: outboxID) else { throw ScenarioStoreError.outboxMessageNotFound(outboxID) }
         guard row.sentAt == nil else { return }
         let now = now.truncatedToMilliseconds
         try setOutboxSent(id: outboxID, at: now)
         guard let scenarioID = row.draft.scenarioID else { return }
-        try mapMessage(ref, to: scenarioID)
-        if row.draft.purpose == .announcement {
-            guard let scenario = try scenario(id: scenarioID) else { throw ScenarioStoreError.scenarioNotFound(scenarioID) }
-            try record(.notified(ref), actor: "teleops", at: now, on: scenario)
+        let announces = row.draft.purpose == .announcement
+        for (index, ref) in refs.enumerated() {
+            try mapMessage(ref, to: scenarioID, announcement: announces && index == 0)
         }
+        if announces, let first = refs.first {
+            guard let scenario = try scenario(id: scenarioID) else { throw ScenarioStoreError.scenarioNotFound(scenarioID) }
+            try record(.notified(first), actor: "teleops", at: now, on: scenario)
+        }
+    }
+
+    /// `ChatInbox.receive`: stores the messages not seen before and sets `cursor`.
+    public mutating func receive(_ messages: [IncomingMessage], cursor: ChatCursor?, now: Date) throws -> [IncomingMessage] {
+        var fresh: [IncomingMessage] = []
+        let now = now.truncatedToMilliseconds
+        for var message in messages {
+            guard let id = try insertInbox(message, receivedAt: now) else { continue }
+            message.inboxID = id
+            fresh.append(message)
+        }
+        if let cursor { try setCursor(cursor) }
+        return fresh
     }
 
     /// `ScenarioStore.markFailed`: one more attempt, `reason` kept; with `giveUp` the message

@@ -1,0 +1,227 @@
+import Foundation
+import Logging
+import TeleOpsCore
+
+/// How a transport has been doing, for failover.
+struct TransportHealth: Sendable {
+    var consecutiveFailures = 0
+    var outOfServiceUntil: ContinuousClock.Instant?
+    var lastFailure = ""
+}
+
+/// What became of one platform call after retries.
+enum CallOutcome<Value: Sendable>: Sendable {
+    case done(Value)
+    /// Failed for good; the reason is in the outbox.
+    case gaveUp
+    /// The transport is out of service or refused this message, and a failover transport can take it.
+    case failover(reason: String)
+    /// The service is stopping; the message stays queued.
+    case stopping
+}
+
+extension OutboxSender {
+    /// Sends one message (all its parts), or edits its scenario's announcements for an
+    /// update. Returns when it is sent, given up, or the service is stopping (then it stays
+    /// queued for the next start).
+    func deliver(_ message: OutboxMessage, pacer: RatePacer) async {
+        let draft = message.draft
+        var attempts = message.attempts
+        if draft.purpose == .update {
+            await deliverUpdate(message, attempts: &attempts)
+            return
+        }
+        var route = await route(for: draft)
+        var note: String?
+        if isOutOfService(route.transport), let secondary = failoverTarget(for: route.transport) {
+            note = failoverNote(from: route.transport, to: secondary)
+            route = await reroute(draft, to: secondary)
+        }
+        var chatPacer: RatePacer? = pacer
+        var refs: [MessageRef] = []
+        var parts = split(draft, for: route.transport, note: note)
+        var index = 0
+        while index < parts.count {
+            guard let transport = transports[route.transport] else { return }
+            let chatMessage = ChatMessage(
+                chat: route.chat, text: parts[index], replyTo: route.replyTo,
+                buttons: index == parts.count - 1 ? draft.buttons : [])
+            let outcome = await call(transport, pacer: chatPacer, message: message, attempts: &attempts) { () async throws(ChatFailure) -> MessageRef in
+                try await transport.post(chatMessage)
+            }
+            switch outcome {
+            case .done(let ref):
+                refs.append(ref)
+                index += 1
+            case .gaveUp, .stopping:
+                return
+            case .failover(let reason):
+                guard let secondary = failoverTarget(for: route.transport) else { return }
+                logger.warning("sending on the failover transport", metadata: [
+                    "outbox": "\(message.id)", "from": "\(route.transport)", "to": "\(secondary)", "reason": "\(reason)"])
+                note = failoverNote(from: route.transport, to: secondary)
+                route = await reroute(draft, to: secondary)
+                chatPacer = nil
+                parts = Array(parts[..<index]) + split(
+                    OutboxDraft(scenarioID: draft.scenarioID, purpose: draft.purpose, text: parts[index...].joined(separator: "\n")),
+                    for: secondary, note: note)
+            }
+        }
+        do {
+            try await store.markSent(outboxID: message.id, as: refs)
+        } catch {
+            logger.error("sent, but could not mark it sent; it may be sent again after a restart",
+                         metadata: ["outbox": "\(message.id)", "error": "\(error)"])
+        }
+    }
+
+    /// Edits the scenario's announcements, wherever they were posted, to the draft's text and buttons.
+    private func deliverUpdate(_ message: OutboxMessage, attempts: inout Int) async {
+        let draft = message.draft
+        guard let scenarioID = draft.scenarioID else { return }
+        let refs = (try? await store.announcements(of: scenarioID)) ?? []
+        for ref in refs {
+            guard let transport = transports[ref.transport] else { continue }
+            if isOutOfService(ref.transport), failoverTarget(for: ref.transport) != nil {
+                logger.notice("announcement not edited: its transport is out of service",
+                              metadata: ["outbox": "\(message.id)", "transport": "\(ref.transport)"])
+                continue
+            }
+            let text = ChatText.trim(draft.text, limit: transport.limits.maxMessageLength, pointer: pointer(draft))
+            let outcome = await call(transport, pacer: nil, message: message, attempts: &attempts) { () async throws(ChatFailure) -> Void in
+                try await transport.edit(ref, text: text, buttons: draft.buttons)
+            }
+            if case .stopping = outcome { return }
+        }
+        try? await store.markSent(outboxID: message.id, as: [])
+    }
+
+    /// One platform call with pacing and retries (see the type's documentation).
+    private func call<Value: Sendable>(
+        _ transport: any ChatTransport, pacer: RatePacer?, message: OutboxMessage, attempts: inout Int,
+        _ operation: () async throws(ChatFailure) -> Value
+    ) async -> CallOutcome<Value> {
+        var failures = 0
+        while !Task.isCancelled {
+            if isOutOfService(transport.name), failoverTarget(for: transport.name) != nil {
+                return .failover(reason: health.withLock { $0[transport.name]?.lastFailure ?? "out of service" })
+            }
+            do {
+                try await pacer?.acquire()
+                try await globalPacers[transport.name]?.acquire()
+            } catch {
+                return .stopping
+            }
+            let failure: ChatFailure
+            do {
+                let value = try await operation()
+                recordSuccess(transport.name)
+                return .done(value)
+            } catch {
+                failure = error
+            }
+            attempts += 1
+            failures += 1
+            if failure.reason == .rateLimited {
+                pacer?.drain()
+                globalPacers[transport.name]?.drain()
+            } else {
+                recordFailure(transport.name, failure)
+            }
+            let canFailover = failoverTarget(for: transport.name) != nil
+            let tooOld = Date().timeIntervalSince(message.createdAt) > settings.giveUpAfter.secondsValue
+            let giveUp = (!failure.isRetryable && !canFailover) || tooOld
+            logger.warning(
+                giveUp ? "gave up sending a chat message" : "chat message not sent yet",
+                metadata: ["outbox": "\(message.id)", "transport": "\(transport.name)", "attempt": "\(attempts)",
+                           "reason": "\(failure.reason.rawValue)", "error": "\(failure.message)"])
+            try? await store.markFailed(outboxID: message.id, reason: "\(transport.name) \(failure)", giveUp: giveUp)
+            if giveUp { return .gaveUp }
+            if canFailover, !failure.isRetryable || isOutOfService(transport.name) {
+                return .failover(reason: failure.description)
+            }
+            do {
+                try await Task.sleep(for: failure.retryAfter ?? settings.backoff.delay(attempt: failures))
+            } catch {
+                return .stopping
+            }
+        }
+        return .stopping
+    }
+
+    // MARK: Splitting and failover
+
+    private func split(_ draft: OutboxDraft, for transportName: String, note: String?) -> [String] {
+        let limit = transports[transportName]?.limits.maxMessageLength ?? 4096
+        let text = note.map { $0 + "\n" + draft.text } ?? draft.text
+        if draft.purpose == .announcement { return [ChatText.trim(text, limit: limit, pointer: pointer(draft))] }
+        return ChatText.split(text, limit: limit, maxParts: settings.maxParts, pointer: pointer(draft))
+    }
+
+    private func pointer(_ draft: OutboxDraft) -> String {
+        draft.scenarioID.map { "cut here; the full text is in the scenario log: teleops scenarios show \($0)" }
+            ?? "cut here; the message was too long for chat"
+    }
+
+    /// The transport that takes over from `name`, if the policy names one and it is in service.
+    func failoverTarget(for name: String) -> String? {
+        guard let policy = settings.failover, policy.primary == name, transports[policy.secondary] != nil,
+            !isOutOfService(policy.secondary)
+        else { return nil }
+        return policy.secondary
+    }
+
+    func isOutOfService(_ name: String) -> Bool {
+        health.withLock { health in
+            health[name]?.outOfServiceUntil.map { ContinuousClock.now < $0 } ?? false
+        }
+    }
+
+    private func reroute(_ draft: OutboxDraft, to secondary: String) async -> Route {
+        let thread = await draft.scenarioID.asyncMap { await announcement(of: $0, preferring: secondary) } ?? nil
+        return Route(transport: secondary, chat: thread?.chat, replyTo: thread)
+    }
+
+    private func failoverNote(from primary: String, to secondary: String) -> String {
+        let reason = health.withLock { $0[primary]?.lastFailure ?? "" }
+        return "⚠️ Sent on \(secondary) because \(primary) is failing" + (reason.isEmpty ? "." : " (\(reason)).")
+    }
+
+    private func recordSuccess(_ name: String) {
+        let recovered = health.withLock { health -> Bool in
+            let wasOut = health[name]?.outOfServiceUntil != nil
+            health[name] = TransportHealth()
+            return wasOut
+        }
+        if recovered { logger.notice("chat transport is back in service", metadata: ["transport": "\(name)"]) }
+    }
+
+    private func recordFailure(_ name: String, _ failure: ChatFailure) {
+        guard let policy = settings.failover, policy.primary == name else { return }
+        let tookOut = health.withLock { health -> Bool in
+            var entry = health[name] ?? TransportHealth()
+            entry.consecutiveFailures += 1
+            entry.lastFailure = failure.description
+            let outNow = entry.outOfServiceUntil.map { ContinuousClock.now < $0 } ?? false
+            var took = false
+            if entry.consecutiveFailures >= policy.afterFailures, !outNow {
+                entry.outOfServiceUntil = ContinuousClock.now + policy.retryPrimaryAfter
+                took = true
+            }
+            health[name] = entry
+            return took
+        }
+        if tookOut {
+            logger.warning("chat transport keeps failing; sending on the failover transport", metadata: [
+                "transport": "\(name)", "failover": "\(policy.secondary)", "failures": "\(policy.afterFailures)",
+                "retry_in": "\(policy.retryPrimaryAfter)", "reason": "\(failure)"])
+        }
+    }
+}
+
+extension Optional {
+    fileprivate func asyncMap<T>(_ transform: (Wrapped) async -> T) async -> T? {
+        guard let value = self else { return nil }
+        return await transform(value)
+    }
+}

@@ -1,0 +1,228 @@
+import Logging
+import ServiceLifecycle
+import Testing
+import TeleOpsChat
+import TeleOpsCore
+import TeleOpsTesting
+
+@Suite struct OutboxSenderTests {
+    static let quick = OutboxSender.Settings(backoff: Backoff(initial: .milliseconds(5), maximum: .milliseconds(20)), idleCheck: .seconds(5))
+
+    /// Runs a sender over `store` and `chat` while `body` runs, then stops it.
+    func withSender(
+        store: any ScenarioStore, chat: MemoryChatTransport, doorbell: Doorbell, _ body: () async throws -> Void
+    ) async throws {
+        try await withSender(store: store, transports: [chat], settings: Self.quick, doorbell: doorbell, body)
+    }
+
+    func withSender(
+        store: any ScenarioStore, transports: [MemoryChatTransport], settings: OutboxSender.Settings, doorbell: Doorbell,
+        _ body: () async throws -> Void
+    ) async throws {
+        let sender = OutboxSender(store: store, transports: transports, settings: settings, doorbell: doorbell, logger: Logger(label: "test"))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await sender.run() }
+            defer { group.cancelAll() }
+            try await body()
+        }
+    }
+
+    @Test func deliversInOrderAndRecordsTheAnnouncement() async throws {
+        let store = MemoryScenarioStore()
+        let chat = MemoryChatTransport()
+        let doorbell = Doorbell()
+        let alert = Alert(source: "generic", host: "h", check: "c", severity: .warning, status: .firing, summary: "s")
+        let id = try #require(try await store.ingest([alert]) { _, outcome, _ in
+            [OutboxDraft(scenarioID: outcome.scenarioID, purpose: .announcement, text: "first"),
+             OutboxDraft(scenarioID: outcome.scenarioID, purpose: .reply, text: "second")]
+        }.first?.scenarioID)
+        try await withSender(store: store, chat: chat, doorbell: doorbell) {
+            doorbell.ring()
+            _ = try await chat.waitForPost(containing: "second")
+        }
+        #expect(chat.posted == ["first", "second"])
+        #expect(chat.posts.all[1].message.replyTo == chat.posts.all[0].ref, "news about a scenario goes in its thread")
+        let events = try await store.events(of: id)
+        #expect(events.map(\.kind) == [.alertFired, .notified])
+        #expect(events.last?.body == .notified(chat.posts.all[0].ref))
+        #expect(try await store.scenarioID(for: chat.posts.all[1].ref) == id)
+        #expect(try await store.pendingOutbox(limit: 10).isEmpty)
+    }
+
+    @Test func retriesWhatCanPassAndGivesUpOnClientErrors() async throws {
+        let store = MemoryScenarioStore()
+        let chat = MemoryChatTransport()
+        let doorbell = Doorbell()
+        chat.failNextPosts(with: [
+            ChatFailure(reason: .rateLimited, message: "429 Too Many Requests", retryAfter: .milliseconds(10)),
+            ChatFailure(reason: .serverError, message: "502 Bad Gateway"),
+        ])
+        try await store.append([], outbox: [OutboxDraft(scenarioID: nil, purpose: .reply, text: "eventually")])
+        try await withSender(store: store, chat: chat, doorbell: doorbell) {
+            doorbell.ring()
+            _ = try await chat.waitForPost(containing: "eventually")
+        }
+        #expect(chat.posted == ["eventually"])
+
+        chat.failNextPosts(with: [ChatFailure(reason: .clientError, message: "400 Bad Request: chat not found")])
+        try await store.append([], outbox: [
+            OutboxDraft(scenarioID: nil, purpose: .reply, text: "doomed"),
+            OutboxDraft(scenarioID: nil, purpose: .reply, text: "next"),
+        ])
+        try await withSender(store: store, chat: chat, doorbell: doorbell) {
+            doorbell.ring()
+            _ = try await chat.waitForPost(containing: "next")
+        }
+        #expect(chat.posted == ["eventually", "next"])
+        #expect(try await store.pendingOutbox(limit: 10).isEmpty)
+    }
+
+    /// A scenario whose announcement was queued (not sent).
+    private func openScenario(_ store: MemoryScenarioStore, check: String = "disk", buttons: [ChatButton] = []) async throws -> Int64 {
+        let alert = Alert(source: "generic", host: "web-1", check: check, severity: .critical, status: .firing, summary: "s")
+        return try #require(try await store.ingest([alert]) { _, outcome, _ in
+            [OutboxDraft(scenarioID: outcome.scenarioID, purpose: .announcement, text: "announce \(check)", buttons: buttons)]
+        }.first?.scenarioID)
+    }
+
+    @Test func aChatHeldUpByRateLimitsDoesNotHoldUpOthers() async throws {
+        let store = MemoryScenarioStore()
+        let chat = MemoryChatTransport()
+        let doorbell = Doorbell()
+        chat.failNextPosts(with: [ChatFailure(reason: .rateLimited, message: "429", retryAfter: .milliseconds(400))])
+        try await store.append([], outbox: [
+            OutboxDraft(scenarioID: nil, purpose: .reply, text: "slow 1", chat: "A"),
+            OutboxDraft(scenarioID: nil, purpose: .reply, text: "slow 2", chat: "A"),
+            OutboxDraft(scenarioID: nil, purpose: .reply, text: "fast", chat: "B"),
+        ])
+        try await withSender(store: store, chat: chat, doorbell: doorbell) {
+            doorbell.ring()
+            _ = try await chat.waitForPost(containing: "slow 2")
+        }
+        #expect(chat.posted == ["fast", "slow 1", "slow 2"], "chat B went first; chat A kept its order after its 429")
+    }
+
+    @Test func longTextIsSplitAtLineBreaksAndTrimmedPastTheLastPart() async throws {
+        let store = MemoryScenarioStore()
+        let chat = MemoryChatTransport(maxMessageLength: 100)
+        let doorbell = Doorbell()
+        let id = try await openScenario(store)
+        let lines = (1...12).map { "line \($0) " + String(repeating: "x", count: 30) }
+        try await store.append([], outbox: [
+            OutboxDraft(scenarioID: id, purpose: .reply, text: lines.prefix(6).joined(separator: "\n")),
+            OutboxDraft(scenarioID: id, purpose: .reply, text: lines.joined(separator: "\n"), buttons: [ChatButton(label: "Again", command: "run disk")]),
+        ])
+        try await withSender(store: store, chat: chat, doorbell: doorbell) {
+            doorbell.ring()
+            _ = try await chat.waitForPost(containing: "scenarios show \(id)")
+        }
+        let posts = chat.posts.all
+        #expect(posts.allSatisfy { $0.message.text.utf16.count <= 100 }, "every part fits")
+        #expect(posts.count == 1 + 3 + 4, "announcement, 3 parts, then 4 parts (the most)")
+        #expect(posts[1...3].map(\.message.text).joined(separator: "\n") == lines.prefix(6).joined(separator: "\n"), "nothing lost")
+        #expect(posts[4].message.text.hasPrefix("line 1 "), "split at a line break")
+        #expect(posts[7].message.text.hasSuffix("the full text is in the scenario log: teleops scenarios show \(id)"))
+        #expect(posts[4...6].allSatisfy { $0.message.buttons.isEmpty } && posts[7].message.buttons.count == 1, "buttons on the last part")
+        for post in posts.dropFirst() {
+            #expect(try await store.scenarioID(for: post.ref) == id, "part \(post.ref.messageID) maps to the scenario")
+            #expect(post.message.replyTo == posts[0].ref, "parts go in the announcement's thread")
+        }
+    }
+
+    @Test func updatesEditTheAnnouncementOnEveryTransportAndSkipSupersededOnes() async throws {
+        let store = MemoryScenarioStore()
+        let telegram = MemoryChatTransport(name: "telegram")
+        let slack = MemoryChatTransport(name: "slack")
+        let doorbell = Doorbell()
+        let id = try await openScenario(store, buttons: [ChatButton(label: "Ack", command: "#1 ack")])
+        try await store.append([], outbox: [OutboxDraft(scenarioID: id, purpose: .announcement, text: "announce", transport: "slack")])
+        try await withSender(store: store, transports: [telegram, slack], settings: Self.quick, doorbell: doorbell) {
+            doorbell.ring()
+            _ = try await slack.waitForPost(containing: "announce")
+            _ = try await telegram.waitForPost(containing: "announce")
+            try await Task.sleep(for: .milliseconds(50))
+            try await store.append([], outbox: [
+                OutboxDraft(scenarioID: id, purpose: .update, text: "acknowledged by ana", buttons: [ChatButton(label: "Resolve", command: "#1 resolve")]),
+                OutboxDraft(scenarioID: id, purpose: .update, text: "resolved"),
+            ])
+            doorbell.ring()
+            _ = try await telegram.edits.waitFor(what: "the last edit", timeout: .seconds(5)) { $0.text == "resolved" }
+            _ = try await slack.edits.waitFor(what: "the last edit", timeout: .seconds(5)) { $0.text == "resolved" }
+        }
+        #expect(telegram.posts.all.first?.message.buttons.map(\.label) == ["Ack"])
+        #expect(telegram.edits.all.map(\.text) == ["resolved"], "the superseded update was skipped")
+        #expect(telegram.edits.all.first?.ref == telegram.posts.all.first?.ref)
+        #expect(slack.edits.all.first?.buttons == [], "buttons removed")
+        #expect(try await store.pendingOutbox(limit: 10).isEmpty)
+    }
+
+    @Test func aFailingPrimaryFailsOverWithANoteAndComesBack() async throws {
+        let store = MemoryScenarioStore()
+        let telegram = MemoryChatTransport(name: "telegram")
+        let slack = MemoryChatTransport(name: "slack")
+        let doorbell = Doorbell()
+        var settings = Self.quick
+        settings.failover = FailoverPolicy(primary: "telegram", secondary: "slack", afterFailures: 3, retryPrimaryAfter: .milliseconds(300))
+        telegram.setDown(ChatFailure(reason: .serverError, message: "502 Bad Gateway"))
+        let id = try await openScenario(store)
+        try await withSender(store: store, transports: [telegram, slack], settings: settings, doorbell: doorbell) {
+            doorbell.ring()
+            let moved = try await slack.waitForPost(containing: "announce disk")
+            #expect(moved.text.hasPrefix("⚠️ Sent on slack because telegram is failing (server_error: 502 Bad Gateway)."))
+            try await store.append([], outbox: [OutboxDraft(scenarioID: id, purpose: .reply, text: "in the thread")])
+            doorbell.ring()
+            let reply = try await slack.waitForPost(containing: "in the thread")
+            #expect(reply.replyTo == slack.posts.all.first?.ref, "later news goes to the scenario's thread on the secondary")
+            telegram.setDown(nil)
+            try await Task.sleep(for: .milliseconds(350))
+            try await store.append([], outbox: [OutboxDraft(scenarioID: nil, purpose: .reply, text: "primary again")])
+            doorbell.ring()
+            _ = try await telegram.waitForPost(containing: "primary again")
+        }
+        #expect(try await store.announcements(of: id).map(\.transport) == ["slack"])
+        #expect(try await store.pendingOutbox(limit: 10).isEmpty, "nothing lost")
+    }
+
+    @Test func aClientErrorOnThePrimaryGoesToTheSecondaryAtOnce() async throws {
+        let store = MemoryScenarioStore()
+        let telegram = MemoryChatTransport(name: "telegram")
+        let slack = MemoryChatTransport(name: "slack")
+        let doorbell = Doorbell()
+        var settings = Self.quick
+        settings.failover = FailoverPolicy(primary: "telegram", secondary: "slack")
+        telegram.failNextPosts(with: [ChatFailure(reason: .clientError, message: "403 Forbidden: bot was kicked from the group chat")])
+        try await store.append([], outbox: [OutboxDraft(scenarioID: nil, purpose: .reply, text: "hello")])
+        try await withSender(store: store, transports: [telegram, slack], settings: settings, doorbell: doorbell) {
+            doorbell.ring()
+            _ = try await slack.waitForPost(containing: "hello")
+        }
+        #expect(telegram.posted.isEmpty)
+    }
+
+    @Test func aLong429StormDelaysButNeverGivesUp() async throws {
+        let store = MemoryScenarioStore()
+        let chat = MemoryChatTransport()
+        let doorbell = Doorbell()
+        chat.failNextPosts(with: Array(repeating: ChatFailure(reason: .rateLimited, message: "429", retryAfter: .milliseconds(5)), count: 30))
+        try await store.append([], outbox: [OutboxDraft(scenarioID: nil, purpose: .reply, text: "patient")])
+        try await withSender(store: store, chat: chat, doorbell: doorbell) {
+            doorbell.ring()
+            _ = try await chat.waitForPost(containing: "patient")
+        }
+        #expect(chat.posted == ["patient"])
+    }
+
+    @Test func chatLimitsPaceSends() async throws {
+        let store = MemoryScenarioStore()
+        let chat = MemoryChatTransport(perChat: [ChatRate(1, per: .milliseconds(100))])
+        let doorbell = Doorbell()
+        try await store.append([], outbox: (1...4).map { OutboxDraft(scenarioID: nil, purpose: .reply, text: "m\($0)") })
+        let clock = ContinuousClock()
+        let started = clock.now
+        try await withSender(store: store, chat: chat, doorbell: doorbell) {
+            doorbell.ring()
+            _ = try await chat.waitForPost(containing: "m4")
+        }
+        #expect(clock.now - started >= .milliseconds(290), "four posts at one per 100 ms take at least 300 ms (first is free)")
+    }
+}

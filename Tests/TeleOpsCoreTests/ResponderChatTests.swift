@@ -1,0 +1,85 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Testing
+import TeleOpsTesting
+@testable import TeleOpsCore
+
+/// Button presses, silence, and the inbox: what the responder does with chat platforms.
+@Suite struct ResponderChatTests {
+    @Test func aButtonPressActsLikeTheReplyItStandsFor() async throws {
+        let fixture = ResponderFixture()
+        let id = try await fixture.fire()
+        let composer = NotificationComposer(catalogue: .defaults)
+        let scenario = try #require(try await fixture.store.scenario(id: id))
+        let ack = try #require(composer.buttons(for: scenario).first { $0.label == "Ack" })
+        let announcement = MessageRef(transport: "memory", chat: "chat", messageID: "out-1")
+        await fixture.responder.handle(IncomingMessage(
+            ref: announcement, userID: "u-ana", displayName: "ana", text: ack.command, replyTo: announcement, kind: .button))
+        #expect(try await fixture.store.scenario(id: id)?.acknowledgedBy == "ana")
+        let pending = try await fixture.store.pendingOutbox(limit: 10)
+        #expect(pending.first?.draft.replyTo == announcement, "the answer goes in the announcement's thread")
+        #expect(pending.last?.draft.purpose == .update)
+
+        let run = try #require(composer.buttons(for: scenario).first { $0.label == "▶ disk" })
+        await fixture.responder.handle(IncomingMessage(
+            ref: announcement, userID: "u-ana", displayName: "ana", text: run.command, replyTo: announcement, kind: .button))
+        #expect(fixture.dispatcher.requests.map(\.action) == ["disk"], "the suggested action runs with one tap")
+    }
+
+    @Test func silenceKeepsEscalationsOutOfChatUntilItEnds() async throws {
+        let fixture = ResponderFixture()
+        let id = try await fixture.fire()
+        await fixture.say("silence 2h30m")
+        let scenario = try #require(try await fixture.store.scenario(id: id))
+        let until = try #require(scenario.silencedUntil)
+        #expect(abs(until.timeIntervalSinceNow - 9000) < 60)
+        #expect(try await fixture.said().last?.hasPrefix("🔕 #\(id) silenced by ana for 2h30m") == true)
+        #expect(try await fixture.updates().last?.text.contains("🔕 Silenced until") == true)
+
+        let composer = NotificationComposer(catalogue: .defaults)
+        let louder = Alert(source: "generic", host: "web-1", check: "disk", severity: .critical, status: .firing, summary: "worse")
+        var escalated = scenario
+        escalated.severity = .critical
+        let outcome = IngestOutcome(alertID: 2, scenarioID: id, disposition: .escalated)
+        #expect(composer.drafts(for: louder, outcome: outcome, scenario: escalated).map(\.purpose) == [.update], "silenced: only the edit")
+        var later = louder
+        later.receivedAt = until.addingTimeInterval(1)
+        #expect(composer.drafts(for: later, outcome: outcome, scenario: escalated).map(\.purpose) == [.reply, .update])
+
+        await fixture.say("silence forever")
+        #expect(try await fixture.said().last?.contains("silence needs a duration from 1m to 7d") == true)
+        await fixture.say("silence 8d")
+        #expect(try await fixture.said().last?.contains("silence needs a duration") == true)
+    }
+
+    @Test func inboxMessagesAreSettledByTheFirstWriteAndLeftoversHandledAtStart() async throws {
+        let fixture = ResponderFixture()
+        let id = try await fixture.fire()
+        let stored = try await fixture.store.receive(
+            [IncomingMessage(ref: MessageRef(transport: "memory", chat: "chat", messageID: "in-1"), userID: "u-ana",
+                             displayName: "ana", text: "note first", deliveryID: "d-1"),
+             IncomingMessage(ref: MessageRef(transport: "memory", chat: "chat", messageID: "in-2"), userID: "u-ana",
+                             displayName: "ana", text: "note second", deliveryID: "d-2")],
+            cursor: nil)
+        await fixture.responder.handle(stored[0])
+        await fixture.responder.handle(stored[0])
+        #expect(try await fixture.store.unsettledIncoming(limit: 10).map(\.text) == ["note second"])
+
+        // A responder starting over this store handles the one left, once.
+        let group = ServiceGroup(services: [fixture.responder], logger: Logger(label: "test"))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            for _ in 0..<200 where try await !fixture.store.unsettledIncoming(limit: 10).isEmpty {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+        let notes = try await fixture.store.events(of: id).compactMap { event -> String? in
+            if case .note(let note) = event.body { note.text } else { nil }
+        }
+        #expect(notes == ["first", "second"])
+        #expect(try await fixture.store.unsettledIncoming(limit: 10).isEmpty)
+    }
+}
