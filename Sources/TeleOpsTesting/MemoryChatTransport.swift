@@ -12,6 +12,7 @@ import TeleOpsCore
 public final class MemoryChatTransport: ChatTransport {
     public let name: String
     public let limits: ChatLimits
+    public let defaultChat = "chat"
     public let incoming: AsyncStream<IncomingMessage>
     /// Everything posted, in order, with the ref each got.
     public let posts = Collector<(ref: MessageRef, message: ChatMessage)>()

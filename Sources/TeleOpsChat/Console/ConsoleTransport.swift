@@ -18,6 +18,7 @@ public final class ConsoleTransport: ChatTransport, Service {
     public static let chatName = "console"
 
     public let name = ConsoleTransport.transportName
+    public let defaultChat = ConsoleTransport.chatName
     public let limits = ChatLimits(maxMessageLength: 1 << 20)
     public let incoming: AsyncStream<IncomingMessage>
     public let operatorID: String

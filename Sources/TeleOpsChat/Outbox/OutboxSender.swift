@@ -96,7 +96,7 @@ public final class OutboxSender: Service {
                         let key = await self.laneKey(for: message.draft)
                         let (lane, isNew) = self.lanes.withLock { lanes -> (Lane, Bool) in
                             if let lane = lanes[key] { return (lane, false) }
-                            let pacer = RatePacer(self.transports[key.transport]?.limits.perChat ?? [])
+                            let pacer = RatePacer(self.transports[key.transport]?.limits.limits(forChat: key.chat) ?? [])
                             let lane = Lane(key: key, pacer: pacer)
                             lanes[key] = lane
                             return (lane, true)
@@ -134,7 +134,7 @@ public final class OutboxSender: Service {
     /// it answers, of its scenario's announcement, else the primary's default chat.
     private func laneKey(for draft: OutboxDraft) async -> LaneKey {
         let route = await route(for: draft)
-        return LaneKey(transport: route.transport, chat: route.chat ?? "")
+        return LaneKey(transport: route.transport, chat: route.chat ?? transports[route.transport]?.defaultChat ?? "")
     }
 
     /// Where a draft goes if every transport works.

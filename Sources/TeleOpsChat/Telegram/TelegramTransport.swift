@@ -26,8 +26,10 @@ public final class TelegramTransport: ChatTransport, Service {
     public let name = TelegramTransport.transportName
     public let limits = ChatLimits(
         maxMessageLength: TelegramSettings.maxMessageLength,
-        perChat: [TelegramSettings.perChatRate, TelegramSettings.perGroupRate],
+        perChat: [TelegramSettings.perChatRate], perGroupChat: [TelegramSettings.perGroupRate], groupChatPrefix: "-",
         global: [TelegramSettings.globalRate])
+    /// The configured chat, or the supergroup it was upgraded to.
+    public var defaultChat: String { chats.withLock { $0.canonical($0.target(settings.chat)) } }
     public let incoming: AsyncStream<IncomingMessage>
     public let settings: TelegramSettings
 

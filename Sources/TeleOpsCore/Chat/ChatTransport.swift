@@ -97,13 +97,28 @@ public struct ChatLimits: Sendable, Equatable {
     public var maxMessageLength: Int
     /// Limits for posts and edits in any one chat (all of them apply).
     public var perChat: [ChatRate]
+    /// Further limits for group chats: chats whose id starts with `groupChatPrefix`
+    /// (Telegram's groups have negative ids and 20 messages a minute).
+    public var perGroupChat: [ChatRate]
+    public var groupChatPrefix: String?
     /// Limits for posts and edits across all chats of the transport.
     public var global: [ChatRate]
 
-    public init(maxMessageLength: Int, perChat: [ChatRate] = [], global: [ChatRate] = []) {
+    public init(
+        maxMessageLength: Int, perChat: [ChatRate] = [], perGroupChat: [ChatRate] = [], groupChatPrefix: String? = nil,
+        global: [ChatRate] = []
+    ) {
         self.maxMessageLength = maxMessageLength
         self.perChat = perChat
+        self.perGroupChat = perGroupChat
+        self.groupChatPrefix = groupChatPrefix
         self.global = global
+    }
+
+    /// The limits for posts and edits in `chat`.
+    public func limits(forChat chat: String) -> [ChatRate] {
+        guard let prefix = groupChatPrefix, chat.hasPrefix(prefix) else { return perChat }
+        return perChat + perGroupChat
     }
 }
 
@@ -152,6 +167,8 @@ public protocol ChatTransport: Sendable {
     /// The name used in message refs and in `Engineer.identities` (`console`, `telegram`, `slack`).
     var name: String { get }
     var limits: ChatLimits { get }
+    /// The chat a message without `chat` goes to, as it appears in `MessageRef.chat`.
+    var defaultChat: String { get }
     /// Posts a message and returns its ref, or a classified failure. Text longer than
     /// `limits.maxMessageLength` is a client error.
     func post(_ message: ChatMessage) async throws(ChatFailure) -> MessageRef

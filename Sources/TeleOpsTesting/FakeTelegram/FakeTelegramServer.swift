@@ -258,6 +258,11 @@ public final class FakeTelegramServer: Service, Sendable {
         }
     }
 
+    /// Forgets the failures queued by `failNext` (the platform recovers).
+    public func clearFailures() {
+        state.withLock { $0.failures.removeAll() }
+    }
+
     /// Turns Telegram's rate limits on (or off with nil) for sends and edits.
     public func setFloodControl(_ control: FakeTelegramFloodControl?) {
         state.withLock { state in
