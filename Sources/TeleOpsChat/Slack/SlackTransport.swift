@@ -28,6 +28,8 @@ public final class SlackTransport: ChatTransport, Service {
     public let settings: SlackSettings
     public let limits: ChatLimits
     public var incoming: AsyncStream<IncomingMessage> { receiver.incoming }
+    /// The configured channel ID.
+    public var defaultChat: String { settings.channel }
 
     let api: SlackAPI
     let receiver: SlackReceiver
