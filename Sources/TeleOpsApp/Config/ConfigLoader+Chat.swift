@@ -1,0 +1,140 @@
+import Foundation
+import TeleOpsChat
+import TeleOpsCore
+
+/// Which chat platforms the controller uses, and how its outbox delivers to them.
+public struct ChatConfig: Sendable {
+    public enum Platform: String, Sendable, CaseIterable {
+        case console, telegram, slack
+    }
+
+    /// Where new scenarios are announced. The console is always there for a local operator.
+    public var primary: Platform = .console
+    public var telegram: TelegramSettings?
+    public var slack: SlackSettings?
+    /// Retries, splitting and failover of the outbox (`failover` names transports by platform name).
+    public var outbox = OutboxSender.Settings()
+
+    public init() {}
+}
+
+extension ConfigLoader {
+    /// `chat:`
+    ///
+    /// ```yaml
+    /// chat:
+    ///   primary: telegram
+    ///   failover: {to: slack, after_failures: 3, retry_primary_after: 5m}
+    ///   telegram: {chat: "-1001234567890", token_file: /etc/teleops/telegram.token}
+    ///   slack: {channel: C0123ABCDEF, receive: socket_mode}
+    /// ```
+    static func readChat(_ value: YAMLValue, environment: [String: String]) throws(ConfigError) -> ChatConfig {
+        let fields = try value.fields(allowed: ["primary", "failover", "give_up_after", "max_parts", "telegram", "slack"])
+        var chat = ChatConfig()
+        if let telegram = fields["telegram"] { chat.telegram = try readTelegram(telegram, environment: environment) }
+        if let slack = fields["slack"] { chat.slack = try readSlack(slack, environment: environment) }
+        if let primary = fields["primary"] {
+            chat.primary = try platform(primary)
+            try requireConfigured(chat.primary, in: chat, at: primary)
+        } else if chat.telegram != nil || chat.slack != nil {
+            chat.primary = chat.telegram != nil ? .telegram : .slack
+        }
+        if let after = fields["give_up_after"] { chat.outbox.giveUpAfter = try after.duration() }
+        if let parts = fields["max_parts"] { chat.outbox.maxParts = try parts.int(in: 1...20) }
+        if let failover = fields["failover"] {
+            let options = try failover.fields(allowed: ["to", "after_failures", "retry_primary_after"])
+            let toValue = try options.required("to")
+            let secondary = try platform(toValue)
+            try requireConfigured(secondary, in: chat, at: toValue)
+            guard secondary != chat.primary else { throw toValue.error("the failover transport must differ from the primary (\(chat.primary.rawValue))") }
+            var policy = FailoverPolicy(primary: chat.primary.rawValue, secondary: secondary.rawValue)
+            if let count = options["after_failures"] { policy.afterFailures = try count.int(in: 1...100) }
+            if let wait = options["retry_primary_after"] { policy.retryPrimaryAfter = try wait.duration() }
+            chat.outbox.failover = policy
+        }
+        return chat
+    }
+
+    private static func platform(_ value: YAMLValue) throws(ConfigError) -> ChatConfig.Platform {
+        let name = try value.string()
+        guard let platform = ChatConfig.Platform(rawValue: name) else {
+            throw value.error("unknown chat platform '\(name)'; expected one of: \(ChatConfig.Platform.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return platform
+    }
+
+    private static func requireConfigured(_ platform: ChatConfig.Platform, in chat: ChatConfig, at value: YAMLValue) throws(ConfigError) {
+        let configured = switch platform {
+        case .console: true
+        case .telegram: chat.telegram != nil
+        case .slack: chat.slack != nil
+        }
+        guard configured else { throw value.error("'\(platform.rawValue)' is named but chat.\(platform.rawValue) is not configured") }
+    }
+
+    /// A secret from `<name>_file` (a file only its owner may read) or else the environment variable.
+    private static func secret(
+        _ fields: Fields, _ name: String, environment: [String: String], variable: String, required: Bool, at value: YAMLValue
+    ) throws(ConfigError) -> String? {
+        if let file = fields["\(name)_file"] { return try secretFile(file).first }
+        if let text = environment[variable]?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty { return text }
+        guard required else { return nil }
+        throw value.error("needs \(name): set \(variable) in the environment or name a file with \(name)_file (never the secret itself in this file)")
+    }
+
+    private static func readTelegram(_ value: YAMLValue, environment: [String: String]) throws(ConfigError) -> TelegramSettings {
+        let fields = try value.fields(allowed: [
+            "chat", "topic", "token_file", "api_url", "receive", "poll_timeout", "webhook_url", "webhook_secret_file",
+            "request_timeout",
+        ])
+        let token = try secret(fields, "token", environment: environment, variable: TelegramSettings.tokenEnvironmentVariable,
+                               required: true, at: value)!
+        var settings = TelegramSettings(token: token, chat: try fields.required("chat").string())
+        if let topic = fields["topic"] { settings.topic = try topic.int(in: 1...Int(Int32.max)) }
+        if let url = fields["api_url"] { settings.apiURL = try url.string() }
+        if let timeout = fields["request_timeout"] { settings.requestTimeout = try timeout.duration() }
+        let mode = try fields["receive"]?.string() ?? "polling"
+        switch mode {
+        case "polling":
+            settings.receive = .polling(timeout: try fields["poll_timeout"]?.duration() ?? .seconds(25))
+        case "webhook":
+            let secretValue = try secret(fields, "webhook_secret", environment: environment,
+                                         variable: "TELEOPS_TELEGRAM_WEBHOOK_SECRET", required: true, at: value)!
+            settings.receive = .webhook(url: try fields.required("webhook_url").string(), secret: secretValue)
+        default:
+            throw (fields["receive"] ?? value).error("expected polling or webhook, found '\(mode)'")
+        }
+        do {
+            try settings.validate()
+        } catch {
+            throw (fields[error.field] ?? value).error(error.message)
+        }
+        return settings
+    }
+
+    private static func readSlack(_ value: YAMLValue, environment: [String: String]) throws(ConfigError) -> SlackSettings {
+        let fields = try value.fields(allowed: [
+            "channel", "bot_token_file", "app_token_file", "signing_secret_file", "api_url", "receive", "request_timeout",
+        ])
+        let mode = try fields["receive"]?.string() ?? SlackSettings.ReceiveMode.socketMode.rawValue
+        guard let receive = SlackSettings.ReceiveMode(rawValue: mode) else {
+            throw (fields["receive"] ?? value).error("expected socket_mode or events_api, found '\(mode)'")
+        }
+        var settings = SlackSettings(
+            botToken: try secret(fields, "bot_token", environment: environment, variable: "TELEOPS_SLACK_BOT_TOKEN",
+                                 required: true, at: value)!,
+            appToken: try secret(fields, "app_token", environment: environment, variable: "TELEOPS_SLACK_APP_TOKEN",
+                                 required: receive == .socketMode, at: value),
+            signingSecret: try secret(fields, "signing_secret", environment: environment,
+                                      variable: "TELEOPS_SLACK_SIGNING_SECRET", required: receive == .eventsAPI, at: value),
+            channel: try fields.required("channel").string(), receiveMode: receive)
+        if let url = fields["api_url"] { settings.apiURL = try url.string() }
+        if let timeout = fields["request_timeout"] { settings.requestTimeout = try timeout.duration() }
+        do {
+            try settings.validate()
+        } catch {
+            throw (fields[error.field] ?? value).error(error.message)
+        }
+        return settings
+    }
+}

@@ -1,0 +1,117 @@
+import CCrypto
+import Foundation
+
+/// Slack's request signing (docs.slack.dev/authentication/verifying-requests-from-slack):
+/// `X-Slack-Signature: v0=` + hex HMAC-SHA256, keyed with the signing secret, of
+/// `v0:<X-Slack-Request-Timestamp>:<raw body>`; requests more than five minutes from now are
+/// refused, so a captured request cannot be replayed later.
+///
+/// The comparison is constant time (`CRYPTO_memcmp` over the 32-byte digests).
+///
+/// ```swift
+/// let signer = SlackSignature(secret: "8f742231b10e8888abcd99yyyzzz85a5")
+/// signer.signature(timestamp: "1531420618", body: body)   // "v0=a2114d57…"
+/// try signer.verify(signature: header, timestamp: "1531420618", body: body, now: Date())
+/// ```
+public struct SlackSignature: Sendable {
+    public static let signatureHeader = "X-Slack-Signature"
+    public static let timestampHeader = "X-Slack-Request-Timestamp"
+
+    private let key: [UInt8]
+    public let replayWindow: Duration
+
+    public init(secret: String, replayWindow: Duration = SlackSettings.replayWindow) {
+        key = Array(secret.utf8)
+        self.replayWindow = replayWindow
+    }
+
+    /// `v0=<64 lower-case hex digits>` for `body` sent at `timestamp` (epoch seconds as sent).
+    public func signature(timestamp: String, body: some Collection<UInt8>) -> String {
+        "v0=" + digest(timestamp: timestamp, body: body).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Checks a request's two headers against its raw body; throws what was wrong.
+    public func verify(signature: String?, timestamp: String?, body: some Collection<UInt8>, now: Date) throws(SlackSignatureError) {
+        guard let timestamp, !timestamp.isEmpty else { throw .missingTimestamp }
+        guard let seconds = Int64(timestamp) else { throw .malformedTimestamp(timestamp) }
+        let age = Int64(now.timeIntervalSince1970.rounded(.down)) - seconds
+        if abs(age) > replayWindow.components.seconds { throw .stale(timestamp: timestamp, ageSeconds: age) }
+        guard let signature, !signature.isEmpty else { throw .missingSignature }
+        guard signature.hasPrefix("v0="), let presented = Self.bytes(hex: String(signature.dropFirst(3))), presented.count == 32 else {
+            throw .malformedSignature
+        }
+        let expected = digest(timestamp: timestamp, body: body)
+        let equal = expected.withUnsafeBytes { a in
+            presented.withUnsafeBytes { b in CRYPTO_memcmp(a.baseAddress, b.baseAddress, a.count) == 0 }
+        }
+        guard equal else { throw .mismatch }
+    }
+
+    private func digest(timestamp: String, body: some Collection<UInt8>) -> [UInt8] {
+        var message = Array("v0:\(timestamp):".utf8)
+        message.append(contentsOf: body)
+        var output = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+        var length: UInt32 = 0
+        key.withUnsafeBufferPointer { key in
+            message.withUnsafeBufferPointer { message in
+                _ = HMAC(EVP_sha256(), key.baseAddress, Int32(key.count), message.baseAddress, message.count, &output, &length)
+            }
+        }
+        return Array(output.prefix(Int(length)))
+    }
+
+    private static func bytes(hex: String) -> [UInt8]? {
+        let digits = Array(hex.utf8)
+        guard digits.count % 2 == 0 else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(digits.count / 2)
+        for index in stride(from: 0, to: digits.count, by: 2) {
+            guard let high = nibble(digits[index]), let low = nibble(digits[index + 1]) else { return nil }
+            bytes.append(high << 4 | low)
+        }
+        return bytes
+    }
+
+    private static func nibble(_ digit: UInt8) -> UInt8? {
+        switch digit {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+}
+
+/// Why a request did not pass `SlackSignature.verify`; `description` names the header.
+public enum SlackSignatureError: Error, Sendable, Equatable, CustomStringConvertible {
+    case missingTimestamp
+    case malformedTimestamp(String)
+    /// The timestamp is further than the replay window from now (`ageSeconds` < 0: in the future).
+    case stale(timestamp: String, ageSeconds: Int64)
+    case missingSignature
+    case malformedSignature
+    case mismatch
+
+    /// A short code for the JSON error body.
+    public var code: String {
+        switch self {
+        case .missingTimestamp, .malformedTimestamp: "invalid_timestamp"
+        case .stale: "stale_timestamp"
+        case .missingSignature, .malformedSignature, .mismatch: "invalid_signature"
+        }
+    }
+
+    public var description: String {
+        let timestamp = SlackSignature.timestampHeader
+        let signature = SlackSignature.signatureHeader
+        return switch self {
+        case .missingTimestamp: "the \(timestamp) header is missing"
+        case .malformedTimestamp(let value): "\(timestamp) '\(value)' is not epoch seconds"
+        case .stale(let value, let age):
+            "\(timestamp) \(value) is \(abs(age)) s in the \(age >= 0 ? "past" : "future"); requests more than 5 minutes from now are refused as possible replays (check both clocks)"
+        case .missingSignature: "the \(signature) header is missing"
+        case .malformedSignature: "\(signature) is not v0= followed by 64 hex digits"
+        case .mismatch: "\(signature) does not match the body: check the signing secret (Basic Information → App Credentials)"
+        }
+    }
+}

@@ -1,0 +1,105 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import TeleOpsChat
+import TeleOpsCore
+import TeleOpsTesting
+
+/// What the Slack harnesses share: the fake, the transport and its inbox, and the fake's
+/// answers in `PlatformMessage` terms.
+protocol SlackHarness: ChatPlatformHarness {
+    var fake: FakeSlackServer { get }
+    var slack: SlackTransport { get }
+    var inbox: SlackTestInbox { get }
+}
+
+extension SlackHarness {
+    var transport: any ChatTransport { slack }
+    var chat: String { FakeSlackServer.defaultChannel }
+
+    func botMessages() async -> [PlatformMessage] {
+        fake.messages(in: chat).filter(\.isFromApp).map { message in
+            PlatformMessage(
+                id: message.ts, text: message.shownText, replyTo: message.threadTS,
+                buttons: message.buttons.map { ChatButton(label: $0.label, command: $0.value) }, edits: message.edits)
+        }
+    }
+
+    @discardableResult
+    func userTypes(_ text: String, userID: String, replyTo: String?) async throws -> String {
+        try await fake.userTypes(channel: chat, user: userID, text: text, threadTS: replyTo)
+    }
+
+    func userPresses(command: String, on messageID: String, userID: String) async throws {
+        try await fake.userPresses(channel: chat, messageTS: messageID, command: command, user: userID)
+    }
+
+    func otherBotPosts(_ text: String) async throws {
+        try await fake.otherBotPosts(channel: chat, text: text)
+    }
+
+    func failNext(_ failure: PlatformFailure, count: Int) async {
+        switch failure {
+        case .rateLimited(let seconds): fake.failNext(.rateLimited(retryAfterSeconds: seconds), count: count)
+        case .serverError: fake.failNext(.serverError(status: 502), count: count)
+        case .rejected(let code): fake.failNext(.error(code), count: count)
+        }
+    }
+
+    /// Runs the transport as a service while `body` runs, once it receives; stops it after.
+    func running(_ body: () async throws -> Void) async throws {
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: [.init(service: slack)], logger: Logger(label: "slack-harness")))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            do {
+                try await withDeadline(.seconds(10), what: "the Slack transport to receive") { await slack.waitUntilReceiving() }
+                try await body()
+            } catch {
+                await group.triggerGracefulShutdown()
+                throw error
+            }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+    }
+}
+
+/// Slack over the Events API: the fake POSTs signed requests to the transport's webhooks,
+/// mounted on a loopback HTTP server.
+final class SlackEventsHarness: SlackHarness {
+    static let secret = "test-signing-secret"
+
+    let fake: FakeSlackServer
+    let slack: SlackTransport
+    let inbox = SlackTestInbox()
+    let log = SlackTestLog()
+
+    private init(fake: FakeSlackServer, change: (inout SlackSettings) -> Void) {
+        self.fake = fake
+        var settings = SlackSettings.forFake(fake, mode: .eventsAPI, signingSecret: Self.secret)
+        change(&settings)
+        slack = SlackTransport(settings: settings, inbox: inbox, logger: log.logger)
+    }
+
+    static func with(
+        options: FakeSlackOptions = FakeSlackOptions(), change: (inout SlackSettings) -> Void = { _ in },
+        _ body: (SlackEventsHarness) async throws -> Void
+    ) async throws {
+        try await withFakeSlack(options: options) { fake in
+            try await body(SlackEventsHarness(fake: fake, change: change))
+        }
+    }
+
+    func whileReceiving(_ body: () async throws -> Void) async throws {
+        let host = try await SlackWebhookHost.start(slack.webhooks)
+        fake.deliverEvents(to: host.url(SlackSettings.eventsPath), signingSecret: Self.secret)
+        do {
+            try await running(body)
+        } catch {
+            await host.stop()
+            throw error
+        }
+        await host.stop()
+    }
+}
