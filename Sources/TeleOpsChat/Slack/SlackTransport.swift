@@ -79,7 +79,7 @@ public final class SlackTransport: ChatTransport, Service {
             guard try await self.authenticate() else { return }
             switch self.settings.receiveMode {
             case .socketMode:
-                await self.runSocketMode()
+                try await self.runSocketMode()
             case .eventsAPI:
                 self.receiver.receiving.open()
                 try? await gracefulShutdown()
