@@ -103,3 +103,37 @@ final class SlackEventsHarness: SlackHarness {
         await host.stop()
     }
 }
+
+/// Slack over Socket Mode: the transport connects to the fake's WebSocket side.
+final class SlackSocketHarness: SlackHarness {
+    let fake: FakeSlackServer
+    let slack: SlackTransport
+    let inbox = SlackTestInbox()
+    let log = SlackTestLog()
+
+    private init(fake: FakeSlackServer, change: (inout SlackSettings) -> Void) {
+        self.fake = fake
+        var settings = SlackSettings.forFake(fake, mode: .socketMode)
+        change(&settings)
+        slack = SlackTransport(settings: settings, inbox: inbox, logger: log.logger)
+    }
+
+    static func with(
+        options: FakeSlackOptions = FakeSlackOptions(), change: (inout SlackSettings) -> Void = { _ in },
+        _ body: (SlackSocketHarness) async throws -> Void
+    ) async throws {
+        try await withFakeSlack(options: options) { fake in
+            try await body(SlackSocketHarness(fake: fake, change: change))
+        }
+    }
+
+    func whileReceiving(_ body: () async throws -> Void) async throws {
+        try await running {
+            // The transport can see hello before the fake has counted the connection as open.
+            _ = try await fake.socketEvents.waitFor(what: "the fake to count the connection") {
+                if case .connected = $0 { true } else { false }
+            }
+            try await body()
+        }
+    }
+}

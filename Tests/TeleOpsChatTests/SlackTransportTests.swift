@@ -6,10 +6,11 @@ import TeleOpsTesting
 
 /// The transport end to end against the fake, in each receive mode, through the harnesses.
 @Suite struct SlackTransportTests {
-    enum Mode: String, CaseIterable, Sendable { case events }
+    enum Mode: String, CaseIterable, Sendable { case socket, events }
 
     private func with(_ mode: Mode, options: FakeSlackOptions = FakeSlackOptions(), _ body: (any SlackHarness) async throws -> Void) async throws {
         switch mode {
+        case .socket: try await SlackSocketHarness.with(options: options) { try await body($0) }
         case .events: try await SlackEventsHarness.with(options: options) { try await body($0) }
         }
     }
