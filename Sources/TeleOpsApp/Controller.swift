@@ -18,9 +18,10 @@ public struct Controller: Sendable {
 /// tests and the benchmarks share.
 ///
 /// Service order is dependency order (ServiceGroup starts them in order and stops them in
-/// reverse): broker, local workers, console input, outbox sender, responder, the intake
-/// queue, statsd (UDP and rule evaluation), and HTTP last, so on SIGTERM HTTP and statsd stop
-/// taking input first, the queue commits what it holds, and the stages behind it drain.
+/// reverse): broker, local workers, the chat transports (console, Telegram, Slack), outbox
+/// sender, responder, the intake queue, statsd (UDP and rule evaluation), and HTTP last, so on
+/// SIGTERM HTTP and statsd stop taking input first, the queue commits what it holds, and the
+/// stages behind it drain.
 ///
 /// ```swift
 /// let controller = try buildController(config: TeleOpsConfig(), workerExecutable: "/usr/local/bin/teleops", logger: logger)
@@ -37,20 +38,22 @@ public func buildController(
         endpoint: config.dispatch.endpoint, heartbeatInterval: config.dispatch.heartbeatInterval,
         heartbeatTimeout: config.dispatch.heartbeatTimeout, maxQueued: config.dispatch.maxQueued,
         logger: logger.labelled("broker"))
-    let transport = console ?? ConsoleTransport(operatorID: config.console.operatorID)
+    let chat = buildChat(config: config, store: store, console: console, logger: logger)
 
     let composer = NotificationComposer(catalogue: config.actions)
     let intake = IngestQueue(
         store: store, composer: composer, doorbell: doorbell, settings: config.intake, logger: logger.labelled("intake"))
     let responder = Responder(
-        transports: [transport], store: store, dispatcher: broker, directory: EngineerDirectory(config.engineers),
+        transports: chat.transports, store: store, dispatcher: broker, directory: EngineerDirectory(config.engineers),
         catalogue: config.actions, doorbell: doorbell, logger: logger.labelled("responder"))
-    let sender = OutboxSender(store: store, transports: [transport], doorbell: doorbell, logger: logger.labelled("outbox"))
+    let sender = OutboxSender(
+        store: store, transports: chat.transports, settings: config.chat.outbox, doorbell: doorbell,
+        logger: logger.labelled("outbox"))
     let statsd = StatsdListener(
         settings: config.statsd, engine: StatsdEngine(settings: config.statsd), sink: intake, logger: logger.labelled("statsd"))
     let http = buildHTTPService(
-        settings: config.http, sink: intake, decoders: alertDecoders, metrics: statsd.engine, logger: logger.labelled("http"),
-        onRunning: onHTTPRunning)
+        settings: config.http, sink: intake, decoders: alertDecoders, metrics: statsd.engine, webhooks: chat.webhooks,
+        logger: logger.labelled("http"), onRunning: onHTTPRunning)
 
     var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: broker)]
     if config.dispatch.localWorkers > 0 {
@@ -59,13 +62,44 @@ public func buildController(
             capacity: config.dispatch.workerCapacity, heartbeatInterval: config.dispatch.heartbeatInterval,
             logger: logger.labelled("workers"))))
     }
+    services += chat.services.map { .init(service: $0) }
     services += [
-        .init(service: transport), .init(service: sender), .init(service: responder), .init(service: intake),
+        .init(service: sender), .init(service: responder), .init(service: intake),
         .init(service: statsd), .init(service: http),
     ]
     var groupConfig = ServiceGroupConfiguration(services: services, logger: logger)
     groupConfig.gracefulShutdownSignals = [.sigterm, .sigint]
     return Controller(store: store, broker: broker, group: ServiceGroup(configuration: groupConfig))
+}
+
+/// The chat transports of a configuration: the primary first (announcements go there), then
+/// the others; the console is always among them, for a local operator.
+struct ChatParts {
+    var transports: [any ChatTransport] = []
+    var services: [any Service] = []
+    var webhooks: [any ChatWebhook] = []
+}
+
+func buildChat(config: TeleOpsConfig, store: any ScenarioStore, console: ConsoleTransport?, logger: Logger) -> ChatParts {
+    var parts = ChatParts()
+    let console = console ?? ConsoleTransport(operatorID: config.console.operatorID)
+    var byPlatform: [ChatConfig.Platform: any ChatTransport] = [.console: console]
+    parts.services.append(console)
+    if let settings = config.chat.telegram {
+        let telegram = TelegramTransport(settings: settings, inbox: store, logger: logger.labelled("telegram"))
+        byPlatform[.telegram] = telegram
+        parts.services.append(telegram)
+        if case .webhook = settings.receive { parts.webhooks.append(telegram.webhook) }
+    }
+    if let settings = config.chat.slack {
+        let slack = SlackTransport(settings: settings, inbox: store, logger: logger.labelled("slack"))
+        byPlatform[.slack] = slack
+        parts.services.append(slack)
+        if settings.receiveMode == .eventsAPI { parts.webhooks += slack.webhooks }
+    }
+    let order = [config.chat.primary] + ChatConfig.Platform.allCases.filter { $0 != config.chat.primary }
+    parts.transports = order.compactMap { byPlatform[$0] }
+    return parts
 }
 
 extension Logger {

@@ -24,6 +24,14 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Replies sent for the reply → result figure.")
     var replies: Int = 300
 
+    @Option(help: "Samples of each Telegram figure (spaced --chat-spacing apart).")
+    var chatSamples: Int = 60
+
+    @Option(help: "Milliseconds between Telegram samples: Telegram allows one message a second per chat.")
+    var chatSpacingMilliseconds: Int = 1050
+
+    var chatSpacing: Duration { .milliseconds(chatSpacingMilliseconds) }
+
     @Option(help: "Commands pushed through the broker for the throughput figure.")
     var commands: Int = 4000
 
@@ -51,6 +59,11 @@ struct Bench: AsyncParsableCommand {
         let (notify, reply) = try await endToEnd(scratch: scratch)
         print(notify.line("  alert POST → console notification"))
         print(reply.line("  reply → result, action /bin/true"))
+
+        print("end to end with Telegram (teleops serve polling a fake Bot API server on loopback)")
+        let telegram = try await telegramEndToEnd(scratch: scratch)
+        print(telegram.notify.line("  alert POST → sendMessage arrives"))
+        print(telegram.reply.line("  reply in chat → result arrives, /bin/true"))
 
         print("broker (in-process broker, 2 `teleops worker` processes)")
         let (roundTrip, rate) = try await brokerThroughput()

@@ -64,7 +64,7 @@ extension ConfigLoader {
     }
 
     /// One secret per non-empty line of a file that only its owner (and group) may read.
-    private static func secretFile(_ value: YAMLValue) throws(ConfigError) -> [String] {
+    static func secretFile(_ value: YAMLValue) throws(ConfigError) -> [String] {
         let path = try value.string()
         let attributes: [FileAttributeKey: Any]
         let text: String

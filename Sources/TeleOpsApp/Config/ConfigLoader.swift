@@ -9,17 +9,22 @@ import Yams
 /// let config = try ConfigLoader.load(path: "teleops.yaml")
 /// ```
 public enum ConfigLoader {
-    public static func load(path: String) throws(ConfigError) -> TeleOpsConfig {
+    public static func load(
+        path: String, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(ConfigError) -> TeleOpsConfig {
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
             throw ConfigError(file: path, key: "", message: "cannot be read: \(error.localizedDescription)")
         }
-        return try parse(yaml: text, file: path)
+        return try parse(yaml: text, file: path, environment: environment)
     }
 
-    public static func parse(yaml: String, file: String = "<config>") throws(ConfigError) -> TeleOpsConfig {
+    /// `environment` supplies chat tokens not given as files (`TELEOPS_TELEGRAM_TOKEN`, …).
+    public static func parse(
+        yaml: String, file: String = "<config>", environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(ConfigError) -> TeleOpsConfig {
         var config = TeleOpsConfig()
         let root: Node?
         do {
@@ -30,7 +35,7 @@ public enum ConfigLoader {
         guard let root else { return config }
         let top = try YAMLValue(node: root, key: "", file: file)
             .fields(allowed: [
-                "data_dir", "http", "intake", "sources", "statsd", "dispatch", "console", "engineers", "actions",
+                "data_dir", "http", "intake", "sources", "statsd", "dispatch", "console", "chat", "engineers", "actions",
                 "default_actions",
             ])
 
@@ -50,6 +55,7 @@ public enum ConfigLoader {
             let fields = try value.fields(allowed: ["operator"])
             if let name = fields["operator"] { config.console.operatorID = try name.string() }
         }
+        if let value = top["chat"] { config.chat = try readChat(value, environment: environment) }
         if let value = top["engineers"] { config.engineers = try readEngineers(value) }
         var actions = try top["default_actions"]?.bool() ?? true ? ActionCatalogue.defaults.actions : []
         if let value = top["actions"] {
@@ -118,7 +124,7 @@ public enum ConfigLoader {
     private static func readActions(_ value: YAMLValue) throws(ConfigError) -> [ActionDefinition] {
         var actions: [ActionDefinition] = []
         for item in try value.list() {
-            let fields = try item.fields(allowed: ["name", "help", "argv", "params", "timeout", "output_limit"])
+            let fields = try item.fields(allowed: ["name", "help", "argv", "params", "timeout", "output_limit", "suggest_for"])
             let name = try fields.required("name").string()
             var action = ActionDefinition(name: name, help: try fields["help"]?.string() ?? name, argv: try fields.required("argv").strings())
             if let params = fields["params"] {
@@ -126,6 +132,7 @@ public enum ConfigLoader {
             }
             if let timeout = fields["timeout"] { action.timeout = try timeout.duration() }
             if let limit = fields["output_limit"] { action.outputLimit = try limit.int(in: 1...(16 << 20)) }
+            if let checks = fields["suggest_for"] { action.suggestFor = try checks.strings() }
             if let problem = action.definitionProblems().first { throw item.error("action '\(name)': \(problem)") }
             guard !actions.contains(where: { $0.name == name }) else { throw item.error("action '\(name)' is defined twice") }
             actions.append(action)

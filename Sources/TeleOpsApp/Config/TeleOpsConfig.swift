@@ -15,6 +15,8 @@ public struct TeleOpsConfig: Sendable {
     public var statsd = StatsdSettings()
     public var dispatch = DispatchSettings()
     public var console = ConsoleSettings()
+    /// Telegram and Slack, which one announces, failover, and the outbox's retry policy.
+    public var chat = ChatConfig()
     public var engineers: [Engineer] = [Engineer(name: "operator", roles: [Role.responder], identities: ["console": "operator"])]
     public var actions: ActionCatalogue = .defaults
 
