@@ -151,6 +151,22 @@ import TeleOpsTesting
         }
     }
 
+    @Test func aConnectionWithoutHelloIsClosedAndReplaced() async throws {
+        let options = FakeSlackOptions(withholdHello: 1)
+        try await SlackSocketHarness.with(options: options, change: { $0.helloTimeout = .milliseconds(300) }) { harness in
+            try await collectingIncoming(harness.transport) { received in
+                try await harness.whileReceiving {
+                    _ = try await harness.fake.socketEvents.waitFor(what: "the silent connection to be closed") { $0 == .closed(1) }
+                    #expect(harness.fake.socketEvents.all.contains(.connected(2)))
+                    #expect(!harness.fake.socketEvents.all.contains(.connected(1)))
+                    #expect(harness.log.lines.all.contains { $0.hasPrefix("warning") && $0.contains("no hello") })
+                    try await harness.userTypes("ok", userID: "U0ANA", replyTo: nil)
+                    _ = try await received.waitFor(what: "the message") { $0.text == "ok" }
+                }
+            }
+        }
+    }
+
     @Test func aRefusedAppTokenStopsTheTransport() async throws {
         try await withFakeSlack { fake in
             let log = SlackTestLog()

@@ -20,12 +20,14 @@ public struct FakeSlackOptions: Sendable {
     /// Whether the bot's own posts and edits come back as `message` events, as they do in Slack
     /// for an app subscribed to `message.channels`.
     public var echoBotMessages: Bool
+    /// Socket Mode: the first this many connections get no `hello` (a stuck link).
+    public var withholdHello: Int
 
     public init(
         channels: [String] = [FakeSlackServer.defaultChannel], ackTimeout: Duration = .seconds(3), maxRedeliveries: Int = 3,
         responseDeadline: Duration = .seconds(3),
         retryDelays: [Duration] = [.milliseconds(50), .milliseconds(200), .milliseconds(500)],
-        floodControl: ChatRate? = nil, echoBotMessages: Bool = true
+        floodControl: ChatRate? = nil, echoBotMessages: Bool = true, withholdHello: Int = 0
     ) {
         self.channels = channels
         self.ackTimeout = ackTimeout
@@ -34,6 +36,7 @@ public struct FakeSlackOptions: Sendable {
         self.retryDelays = retryDelays
         self.floodControl = floodControl
         self.echoBotMessages = echoBotMessages
+        self.withholdHello = withholdHello
     }
 }
 

@@ -25,6 +25,7 @@ struct SocketState {
     var pending: [String: Pending] = [:]
     /// How many connections said hello, over the fake's life.
     var connected = 0
+    var withheld = 0
 }
 
 extension FakeSlackServer {
@@ -72,6 +73,16 @@ extension FakeSlackServer {
               })
         else {
             await peer.close(code: 1008)
+            return
+        }
+        let withhold = state.withLock { state -> Bool in
+            guard state.socket.withheld < options.withholdHello else { return false }
+            state.socket.withheld += 1
+            return true
+        }
+        if withhold {
+            for await _ in peer.received {}
+            socketEvents.append(.closed(id))
             return
         }
         let count = state.withLock { state -> Int in
