@@ -71,6 +71,8 @@ final class CurlSocket {
             curl_easy_cleanup(handle)
             throw error
         }
+        // The buffer is freed when this initializer returns; libcurl must not write to it later.
+        _ = teleops_curl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, nil)
         self.handle = handle
         self.fd = socket
     }
