@@ -42,12 +42,14 @@ extension Bench {
             _ = try await fake.waitForRequest(method: "getUpdates", timeout: .seconds(30))
 
             var notify = Samples()
+            var accepted = Samples()
             for index in 1...chatSamples {
                 let body = Data(#"{"host":"bench-host","check":"check-\#(index)","severity":"warning","summary":"bench \#(index)","status":"firing"}"#.utf8)
                 let seen = fake.activity.count
                 let start = clock.now
                 let response = try await client.send(method: "POST", url: url, headers: ["Content-Type": "application/json"], body: body)
                 guard response.status == 202 else { throw ValidationError("POST answered \(response.status)") }
+                accepted.add(clock.now - start)
                 let message = try await fake.activity.waitFor(what: "announcement of #\(index)", from: seen, timeout: .seconds(30)) {
                     $0.text.hasPrefix("🟡 #\(index) ")
                 }
@@ -55,6 +57,7 @@ extension Bench {
                 try await Task.sleep(until: start + chatSpacing)
             }
 
+            print(accepted.line("  (alert POST → 202 answered)"))
             var reply = Samples()
             for index in 0..<chatSamples {
                 let seen = fake.activity.count

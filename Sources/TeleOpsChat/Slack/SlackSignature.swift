@@ -1,5 +1,6 @@
 import CCrypto
 import Foundation
+import TeleOpsCore
 
 /// Slack's request signing (docs.slack.dev/authentication/verifying-requests-from-slack):
 /// `X-Slack-Signature: v0=` + hex HMAC-SHA256, keyed with the signing secret, of
@@ -27,7 +28,7 @@ public struct SlackSignature: Sendable {
 
     /// `v0=<64 lower-case hex digits>` for `body` sent at `timestamp` (epoch seconds as sent).
     public func signature(timestamp: String, body: some Collection<UInt8>) -> String {
-        "v0=" + digest(timestamp: timestamp, body: body).map { String(format: "%02x", $0) }.joined()
+        "v0=" + Hex.string(digest(timestamp: timestamp, body: body))
     }
 
     /// Checks a request's two headers against its raw body; throws what was wrong.
@@ -37,7 +38,7 @@ public struct SlackSignature: Sendable {
         let age = Int64(now.timeIntervalSince1970.rounded(.down)) - seconds
         if abs(age) > replayWindow.components.seconds { throw .stale(timestamp: timestamp, ageSeconds: age) }
         guard let signature, !signature.isEmpty else { throw .missingSignature }
-        guard signature.hasPrefix("v0="), let presented = Self.bytes(hex: String(signature.dropFirst(3))), presented.count == 32 else {
+        guard signature.hasPrefix("v0="), let presented = Hex.bytes(String(signature.dropFirst(3))), presented.count == 32 else {
             throw .malformedSignature
         }
         let expected = digest(timestamp: timestamp, body: body)
@@ -58,27 +59,6 @@ public struct SlackSignature: Sendable {
             }
         }
         return Array(output.prefix(Int(length)))
-    }
-
-    private static func bytes(hex: String) -> [UInt8]? {
-        let digits = Array(hex.utf8)
-        guard digits.count % 2 == 0 else { return nil }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(digits.count / 2)
-        for index in stride(from: 0, to: digits.count, by: 2) {
-            guard let high = nibble(digits[index]), let low = nibble(digits[index + 1]) else { return nil }
-            bytes.append(high << 4 | low)
-        }
-        return bytes
-    }
-
-    private static func nibble(_ digit: UInt8) -> UInt8? {
-        switch digit {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }
 

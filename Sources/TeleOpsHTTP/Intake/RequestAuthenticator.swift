@@ -1,4 +1,5 @@
 import CCrypto
+import TeleOpsCore
 import Foundation
 
 /// Checks the credentials a monitoring system sends, in constant time.
@@ -41,7 +42,7 @@ public struct RequestAuthenticator: Sendable {
     public func acceptsSignature(_ header: String?, body: some Collection<UInt8>) -> Bool {
         guard checksSignature else { return true }
         guard let header, header.lowercased().hasPrefix("sha256="),
-              let presented = Self.bytes(hex: String(header.dropFirst(7))), presented.count == 32
+              let presented = Hex.bytes(String(header.dropFirst(7))), presented.count == 32
         else { return false }
         let bytes = Array(body)
         var matched = false
@@ -79,7 +80,7 @@ public struct RequestAuthenticator: Sendable {
 
     /// `sha256=<hex>` for `body` under `secret`: what a generic sender puts in `X-TeleOps-Signature`.
     public static func signature(secret: String, body: some Collection<UInt8>) -> String {
-        "sha256=" + hmacSHA256(key: Array(secret.utf8), data: Array(body)).map { String(format: "%02x", $0) }.joined()
+        "sha256=" + Hex.string(hmacSHA256(key: Array(secret.utf8), data: Array(body)))
     }
 
     static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
@@ -91,26 +92,5 @@ public struct RequestAuthenticator: Sendable {
         var matched = false
         for candidate in candidates where constantTimeEqual(digest, candidate) { matched = true }
         return matched
-    }
-
-    private static func bytes(hex: String) -> [UInt8]? {
-        let digits = Array(hex.utf8)
-        guard digits.count % 2 == 0 else { return nil }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(digits.count / 2)
-        for index in stride(from: 0, to: digits.count, by: 2) {
-            guard let high = nibble(digits[index]), let low = nibble(digits[index + 1]) else { return nil }
-            bytes.append(high << 4 | low)
-        }
-        return bytes
-    }
-
-    private static func nibble(_ digit: UInt8) -> UInt8? {
-        switch digit {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }
