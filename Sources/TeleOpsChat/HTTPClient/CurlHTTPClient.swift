@@ -26,8 +26,8 @@ private let curlGlobalInit: CURLcode = curl_global_init(Int(CURL_GLOBAL_ALL))
 
 /// Outbound HTTP(S) through libcurl: connections are reused (handles are pooled), connect and
 /// total timeouts are set on every request, `HTTPS_PROXY`/`NO_PROXY` are honoured (libcurl
-/// reads them), and the blocking `curl_easy_perform` runs on a dedicated thread, never on
-/// Swift's cooperative pool.
+/// reads them), and the blocking `curl_easy_perform` runs on a thread of its own (kept for
+/// the next request, see `BlockingThreads`), never on Swift's cooperative pool.
 ///
 /// ```swift
 /// let client = CurlHTTPClient()
@@ -59,11 +59,9 @@ public final class CurlHTTPClient: Sendable {
 
     public func send(method: String, url: String, headers: [String: String] = [:], body: Data? = nil) async throws -> HTTPResponse {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<HTTPResponse, any Error>) in
-            let thread = Thread { [self] in
+            BlockingThreads.shared.run { [self] in
                 continuation.resume(with: Result { try perform(method: method, url: url, headers: headers, body: body) })
             }
-            thread.name = "teleops-http-client"
-            thread.start()
         }
     }
 
