@@ -19,7 +19,7 @@ struct Serve: AsyncParsableCommand {
         let controller: Controller
         do {
             controller = try buildController(config: config, workerExecutable: currentExecutable(), logger: logger) { port in
-                logger.notice("TeleOps is listening on http://\(config.http.host):\(port) (data: \(config.databasePath), local workers: \(config.dispatch.localWorkers), chat: console)")
+                logger.notice("TeleOps is listening on http://\(config.http.host):\(port) (data: \(config.databasePath), local workers: \(config.dispatch.localWorkers), chat: \(config.chat.describedPlatforms))")
             }
         } catch {
             throw ValidationError("cannot start: \(error)")

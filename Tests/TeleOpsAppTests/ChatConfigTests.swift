@@ -16,6 +16,7 @@ import TeleOpsCore
         #expect(config.chat.primary == .console)
         #expect(config.chat.telegram == nil && config.chat.slack == nil)
         #expect(config.chat.outbox.failover == nil)
+        #expect(config.chat.describedPlatforms == "console")
     }
 
     @Test func readsTelegramSlackAndFailover() throws {
@@ -42,6 +43,7 @@ import TeleOpsCore
         #expect(config.chat.outbox.failover == FailoverPolicy(primary: "telegram", secondary: "slack", afterFailures: 5, retryPrimaryAfter: .seconds(120)))
         #expect(config.chat.outbox.giveUpAfter == .seconds(21_600))
         #expect(config.chat.outbox.maxParts == 3)
+        #expect(config.chat.describedPlatforms == "telegram (primary), console, slack (failover)")
         #expect(!"\(config.chat.telegram!)".contains(Self.telegramToken), "settings never print the token")
     }
 

@@ -16,6 +16,21 @@ public struct ChatConfig: Sendable {
     public var outbox = OutboxSender.Settings()
 
     public init() {}
+
+    /// For the start-up line: `telegram (primary), slack (failover), console`.
+    public var describedPlatforms: String {
+        var names = [primary.rawValue + (telegram != nil || slack != nil ? " (primary)" : "")]
+        for platform in Platform.allCases where platform != primary {
+            let configured = switch platform {
+            case .console: true
+            case .telegram: telegram != nil
+            case .slack: slack != nil
+            }
+            guard configured else { continue }
+            names.append(platform.rawValue + (outbox.failover?.secondary == platform.rawValue ? " (failover)" : ""))
+        }
+        return names.joined(separator: ", ")
+    }
 }
 
 extension ConfigLoader {
