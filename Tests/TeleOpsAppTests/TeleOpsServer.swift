@@ -25,7 +25,7 @@ final class TeleOpsServer: Sendable {
 
     /// Starts a server whose configuration is the test settings plus `extraYAML`, on a new
     /// data directory or on `dataDirectory` (to restart on what an earlier server left).
-    init(extraYAML: String = "", dataDirectory existing: String? = nil) async throws {
+    init(extraYAML: String = "", dataDirectory existing: String? = nil, httpPort: Int = 0) async throws {
         let directory = existing.map { URL(fileURLWithPath: $0) }
             ?? FileManager.default.temporaryDirectory.appendingPathComponent("teleops-acceptance-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -34,7 +34,7 @@ final class TeleOpsServer: Sendable {
         let yaml = """
             data_dir: \(directory.path)
             http:
-              port: 0
+              port: \(httpPort)
             dispatch:
               endpoint: tcp://127.0.0.1:*
               local_workers: 2
@@ -101,6 +101,26 @@ final class TeleOpsServer: Sendable {
         process.stop()
         try? FileManager.default.removeItem(atPath: dataDirectory)
     }
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago (for a server whose URL must be known
+/// before it starts, such as a webhook URL in its own configuration).
+func freeLoopbackPort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw TestSetupError("socket: \(errno)") }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+            bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
+        }
+    }
+    guard bound else { throw TestSetupError("bind: \(errno)") }
+    return Int(UInt16(bigEndian: address.sin_port))
 }
 
 struct TestSetupError: Error, CustomStringConvertible {

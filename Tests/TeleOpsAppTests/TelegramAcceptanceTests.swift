@@ -77,6 +77,36 @@ import TeleOpsTesting
         }
     }
 
+    @Test func inWebhookModeTelegramCallsTheServerWithItsSecret() async throws {
+        try await Self.withFake { fake in
+            let port = try freeLoopbackPort()
+            let secret = "webhook_secret-0123456789"
+            let secretFile = FileManager.default.temporaryDirectory.appendingPathComponent("teleops-hook-\(UUID().uuidString)").path
+            try secret.write(toFile: secretFile, atomically: true, encoding: .utf8)
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: secretFile)
+            defer { try? FileManager.default.removeItem(atPath: secretFile) }
+            let yaml = try Self.yaml(fake).replacingOccurrences(of: "    poll_timeout: 1s", with: """
+                    receive: webhook
+                    webhook_url: http://127.0.0.1:\(port)/v1/chat/telegram
+                    webhook_secret_file: \(secretFile)
+                """)
+            let server = try await TeleOpsServer(extraYAML: yaml, httpPort: port)
+            defer { server.stop() }
+            _ = try await fake.waitForRequest(method: "setWebhook", timeout: .seconds(20))
+            #expect(try await server.post(Self.disk).status == 202)
+            let announcement = try await fake.waitForMessage(containing: "#1 CRITICAL", in: Self.chat, timeout: .seconds(20))
+            try fake.userTypes(chat: Self.chat, from: Self.ana, text: "status", replyTo: announcement.id)
+            _ = try await fake.waitForMessage(containing: "#1 open · critical", in: Self.chat, timeout: .seconds(20))
+            #expect(fake.webhookDeliveries.all.contains { $0.status == 200 }, "the update was delivered to the webhook")
+
+            // Anyone else calling the webhook URL without the secret is refused.
+            let forged = try await server.http.send(
+                method: "POST", url: "http://127.0.0.1:\(port)/v1/chat/telegram", headers: ["Content-Type": "application/json"],
+                body: Data(#"{"update_id":1,"message":{"message_id":9,"date":1,"chat":{"id":-1001234567890,"type":"supergroup"},"from":{"id":1111111,"is_bot":false,"first_name":"Ana"},"text":"resolve"}}"#.utf8))
+            #expect(forged.status == 401)
+        }
+    }
+
     @Test func a429StormDelaysButLosesNothing() async throws {
         try await Self.withFake { fake in
             let server = try await TeleOpsServer(extraYAML: try Self.yaml(fake))
