@@ -19,13 +19,9 @@ struct ChatWebhookRoutes {
     }
 
     private func handle(_ request: Request, webhook: any ChatWebhook) async -> Response {
-        let body: ByteBuffer
-        do {
-            if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBodyBytes { throw CancellationError() }
-            body = try await request.body.collect(upTo: maxBodyBytes)
-        } catch {
-            return Response.json(.contentTooLarge, ["error": "the body is larger than the limit of \(maxBodyBytes) bytes"])
-        }
+        let tooLarge = Response.json(.contentTooLarge, ["error": "the body is larger than the limit of \(maxBodyBytes) bytes"])
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBodyBytes { return tooLarge }
+        guard let body = try? await request.body.collect(upTo: maxBodyBytes) else { return tooLarge }
         var headers: [String: String] = [:]
         for field in request.headers { headers[field.name.canonicalName] = field.value }
         let answer = await webhook.handle(ChatWebhookRequest(headers: headers, body: Array(buffer: body)))

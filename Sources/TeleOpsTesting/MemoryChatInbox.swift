@@ -21,6 +21,7 @@ public final class MemoryChatInbox: ChatInbox {
         var cursors: [String: String] = [:]
         var lastID: Int64 = 0
         var failures = 0
+        var delays: [Duration] = []
         var receiveCalls = 0
     }
 
@@ -31,7 +32,10 @@ public final class MemoryChatInbox: ChatInbox {
     public init() {}
 
     public func receive(_ messages: [IncomingMessage], cursor: ChatCursor?) async throws -> [IncomingMessage] {
-        try state.withLock { state in
+        if let delay = state.withLock({ $0.delays.isEmpty ? nil : $0.delays.removeFirst() }) {
+            try await Task.sleep(for: delay)
+        }
+        return try state.withLock { state in
             state.receiveCalls += 1
             if state.failures > 0 {
                 state.failures -= 1
@@ -61,6 +65,11 @@ public final class MemoryChatInbox: ChatInbox {
     /// The next `count` calls to `receive` throw `StoreFailure` and store nothing.
     public func failNextReceives(_ count: Int) {
         state.withLock { $0.failures += count }
+    }
+
+    /// The next `receive` waits this long before storing, as a slow disk would.
+    public func delayNextReceive(_ delay: Duration) {
+        state.withLock { $0.delays.append(delay) }
     }
 
     /// How many times `receive` was called (failed calls included).

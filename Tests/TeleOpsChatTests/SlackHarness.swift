@@ -10,7 +10,7 @@ import TeleOpsTesting
 protocol SlackHarness: ChatPlatformHarness {
     var fake: FakeSlackServer { get }
     var slack: SlackTransport { get }
-    var inbox: SlackTestInbox { get }
+    var inbox: MemoryChatInbox { get }
 }
 
 extension SlackHarness {
@@ -72,8 +72,8 @@ final class SlackEventsHarness: SlackHarness {
 
     let fake: FakeSlackServer
     let slack: SlackTransport
-    let inbox = SlackTestInbox()
-    let log = SlackTestLog()
+    let inbox = MemoryChatInbox()
+    let log = LogCapture()
 
     private init(fake: FakeSlackServer, change: (inout SlackSettings) -> Void) {
         self.fake = fake
@@ -92,15 +92,10 @@ final class SlackEventsHarness: SlackHarness {
     }
 
     func whileReceiving(_ body: () async throws -> Void) async throws {
-        let host = try await SlackWebhookHost.start(slack.webhooks)
-        fake.deliverEvents(to: host.url(SlackSettings.eventsPath), signingSecret: Self.secret)
-        do {
+        try await ChatWebhookServer.with(slack.webhooks) { base in
+            fake.deliverEvents(to: base + SlackSettings.eventsPath, signingSecret: Self.secret)
             try await running(body)
-        } catch {
-            await host.stop()
-            throw error
         }
-        await host.stop()
     }
 }
 
@@ -108,8 +103,8 @@ final class SlackEventsHarness: SlackHarness {
 final class SlackSocketHarness: SlackHarness {
     let fake: FakeSlackServer
     let slack: SlackTransport
-    let inbox = SlackTestInbox()
-    let log = SlackTestLog()
+    let inbox = MemoryChatInbox()
+    let log = LogCapture()
 
     private init(fake: FakeSlackServer, change: (inout SlackSettings) -> Void) {
         self.fake = fake

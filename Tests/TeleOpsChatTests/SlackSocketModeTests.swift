@@ -62,7 +62,7 @@ import TeleOpsTesting
             let fake = harness.fake
             try await collectingIncoming(harness.transport) { received in
                 try await harness.whileReceiving {
-                    harness.inbox.failNext(1)
+                    harness.inbox.failNextReceives(1)
                     try await harness.userTypes("ack", userID: "U0ANA", replyTo: nil)
                     _ = try await received.waitFor(what: "the redelivered message") { $0.text == "ack" }
                     try await waitForAllAcks(fake)
@@ -83,7 +83,7 @@ import TeleOpsTesting
             let fake = harness.fake
             try await collectingIncoming(harness.transport) { received in
                 try await harness.whileReceiving {
-                    harness.inbox.delayNext(.milliseconds(200))
+                    harness.inbox.delayNextReceive(.milliseconds(200))
                     try await harness.userTypes("slow", userID: "U0ANA", replyTo: nil)
                     await fake.dropConnections()
                     _ = try await fake.socketEvents.waitFor(what: "the new connection") { $0 == .connected(2) }
@@ -169,16 +169,16 @@ import TeleOpsTesting
 
     @Test func aRefusedAppTokenStopsTheTransport() async throws {
         try await withFakeSlack { fake in
-            let log = SlackTestLog()
+            let log = LogCapture()
             var settings = SlackSettings.forFake(fake)
             settings.appToken = "xapp-1-wrong-secretpart"
-            let slack = SlackTransport(settings: settings, inbox: SlackTestInbox(), logger: log.logger)
+            let slack = SlackTransport(settings: settings, inbox: MemoryChatInbox(), logger: log.logger)
             let error = await #expect(throws: SlackTransportError.self) { try await slack.run() }
             #expect(error?.description.contains("invalid_auth") == true)
             #expect(!log.lines.all.contains { $0.contains("secretpart") })
             // The bot token in its place is the wrong kind of token.
             settings.appToken = FakeSlackServer.botToken
-            let wrongKind = SlackTransport(settings: settings, inbox: SlackTestInbox(), logger: log.logger)
+            let wrongKind = SlackTransport(settings: settings, inbox: MemoryChatInbox(), logger: log.logger)
             let kind = await #expect(throws: SlackTransportError.self) { try await wrongKind.run() }
             #expect(kind?.description.contains("not_allowed_token_type") == true)
         }

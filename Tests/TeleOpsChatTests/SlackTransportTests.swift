@@ -146,10 +146,10 @@ import TeleOpsTesting
 
     @Test func aRefusedBotTokenStopsTheTransportWithAClearError() async throws {
         try await withFakeSlack { fake in
-            let log = SlackTestLog()
+            let log = LogCapture()
             var settings = SlackSettings.forFake(fake, mode: .eventsAPI, signingSecret: "s")
             settings.botToken = "xoxb-revoked-secretpart"
-            let slack = SlackTransport(settings: settings, inbox: SlackTestInbox(), logger: log.logger)
+            let slack = SlackTransport(settings: settings, inbox: MemoryChatInbox(), logger: log.logger)
             let error = await #expect(throws: SlackTransportError.self) { try await slack.run() }
             #expect(error?.description.contains("invalid_auth") == true)
             #expect(log.lines.all.contains { $0.hasPrefix("error") && $0.contains("invalid_auth") })
@@ -160,10 +160,10 @@ import TeleOpsTesting
     @Test func authTestIsRetriedWhenSlackIsDown() async throws {
         try await withFakeSlack { fake in
             // auth.test does not take injected failures; an unreachable URL first, then the fake.
-            let log = SlackTestLog()
+            let log = LogCapture()
             var settings = SlackSettings.forFake(fake, mode: .eventsAPI, signingSecret: "s")
             settings.apiURL = "http://127.0.0.1:1/api"
-            let down = SlackTransport(settings: settings, inbox: SlackTestInbox(), logger: log.logger)
+            let down = SlackTransport(settings: settings, inbox: MemoryChatInbox(), logger: log.logger)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await down.run() }
                 _ = try await log.lines.waitFor(what: "a second attempt", timeout: .seconds(5)) { $0.contains("attempt=2") }
@@ -177,7 +177,7 @@ import TeleOpsTesting
         try await SlackEventsHarness.with { harness in
             try await collectingIncoming(harness.transport) { received in
                 try await harness.whileReceiving {
-                    harness.inbox.failNext(1)
+                    harness.inbox.failNextReceives(1)
                     try await harness.userTypes("ack", userID: "U0ANA", replyTo: nil)
                     _ = try await received.waitFor(what: "the message") { $0.text == "ack" }
                     _ = try await harness.fake.deliveries.waitFor(what: "the retry's answer") { $0.status == 200 }
@@ -198,7 +198,7 @@ import TeleOpsTesting
         try await SlackEventsHarness.with(options: options) { harness in
             try await collectingIncoming(harness.transport) { received in
                 try await harness.whileReceiving {
-                    harness.inbox.delayNext(.milliseconds(600))
+                    harness.inbox.delayNextReceive(.milliseconds(600))
                     try await harness.userTypes("slow", userID: "U0ANA", replyTo: nil)
                     _ = try await harness.fake.deliveries.waitFor(what: "a retry") { $0.retryNumber == 1 && $0.status == 200 }
                     #expect(harness.fake.deliveries.all.first { $0.retryNumber == 0 }?.tookLonger == true)

@@ -6,12 +6,12 @@ import TeleOpsTesting
 
 /// Posting and editing against the fake Slack, over real HTTP.
 @Suite struct SlackWebAPITests {
-    private func transport(_ fake: FakeSlackServer, log: SlackTestLog = SlackTestLog(), change: (inout SlackSettings) -> Void = { _ in })
+    private func transport(_ fake: FakeSlackServer, log: LogCapture = LogCapture(), change: (inout SlackSettings) -> Void = { _ in })
         -> SlackTransport
     {
         var settings = SlackSettings.forFake(fake)
         change(&settings)
-        return SlackTransport(settings: settings, inbox: SlackTestInbox(), logger: log.logger)
+        return SlackTransport(settings: settings, inbox: MemoryChatInbox(), logger: log.logger)
     }
 
     @Test func textIsShownAsWritten() async throws {
@@ -166,7 +166,7 @@ import TeleOpsTesting
 
     @Test(arguments: classification) func okFalseIsClassifiedByItsCode(_ code: String, _ reason: ChatFailure.Reason) async throws {
         try await withFakeSlack { fake in
-            let log = SlackTestLog()
+            let log = LogCapture()
             let slack = transport(fake, log: log)
             fake.failNext(.error(code))
             let error = await #expect(throws: ChatFailure.self) { _ = try await slack.post(ChatMessage(text: "x")) }
@@ -214,7 +214,7 @@ import TeleOpsTesting
 
     @Test func badTokensAreClientErrorsAndNeverShown() async throws {
         try await withFakeSlack { fake in
-            let log = SlackTestLog()
+            let log = LogCapture()
             let cases: [(String, String)] = [("xoxb-wrong-secretpart", "invalid_auth"), ("", "not_authed"), (FakeSlackServer.appToken, "not_allowed_token_type")]
             for (token, code) in cases {
                 let slack = transport(fake, log: log) { $0.botToken = token }
@@ -231,14 +231,14 @@ import TeleOpsTesting
         try await withFakeSlack { fake in
             fake.failNext(.slow(.seconds(3)))
             let slack = SlackTransport(
-                settings: .forFake(fake), inbox: SlackTestInbox(), client: CurlHTTPClient(connectTimeout: .seconds(1), totalTimeout: .milliseconds(300)),
-                logger: SlackTestLog().logger)
+                settings: .forFake(fake), inbox: MemoryChatInbox(), client: CurlHTTPClient(connectTimeout: .seconds(1), totalTimeout: .milliseconds(300)),
+                logger: LogCapture().logger)
             let slow = await #expect(throws: ChatFailure.self) { _ = try await slack.post(ChatMessage(text: "x")) }
             #expect(slow?.reason == .timeout)
         }
         let nowhere = SlackTransport(
             settings: SlackSettings(botToken: "xoxb-1", channel: "C1", receiveMode: .eventsAPI).with { $0.apiURL = "http://127.0.0.1:1/api" },
-            inbox: SlackTestInbox(), logger: SlackTestLog().logger)
+            inbox: MemoryChatInbox(), logger: LogCapture().logger)
         let refused = await #expect(throws: ChatFailure.self) { _ = try await nowhere.post(ChatMessage(text: "x")) }
         #expect(refused?.reason == .network)
     }

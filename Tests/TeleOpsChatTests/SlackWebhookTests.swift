@@ -8,7 +8,7 @@ import TeleOpsTesting
 @Suite struct SlackWebhookTests {
     static let secret = "test-signing-secret"
 
-    private func transport(inbox: SlackTestInbox = SlackTestInbox(), log: SlackTestLog = SlackTestLog()) -> SlackTransport {
+    private func transport(inbox: MemoryChatInbox = MemoryChatInbox(), log: LogCapture = LogCapture()) -> SlackTransport {
         SlackTransport(
             settings: SlackSettings(botToken: "xoxb-1", signingSecret: Self.secret, channel: "C111", receiveMode: .eventsAPI),
             inbox: inbox, logger: log.logger)
@@ -28,8 +28,8 @@ import TeleOpsTesting
     @Test func routesAreMountedOnlyForTheEventsAPI() {
         #expect(transport().webhooks.map(\.path) == ["/v1/chat/slack/events", "/v1/chat/slack/interactivity", "/v1/chat/slack/commands"])
         let socket = SlackTransport(
-            settings: SlackSettings(botToken: "xoxb-1", appToken: "xapp-1", channel: "C1"), inbox: SlackTestInbox(),
-            logger: SlackTestLog().logger)
+            settings: SlackSettings(botToken: "xoxb-1", appToken: "xapp-1", channel: "C1"), inbox: MemoryChatInbox(),
+            logger: LogCapture().logger)
         #expect(socket.webhooks.isEmpty)
     }
 
@@ -77,7 +77,7 @@ import TeleOpsTesting
     }
 
     @Test func aRetriedEventIsDeliveredOnce() async throws {
-        let inbox = SlackTestInbox()
+        let inbox = MemoryChatInbox()
         let slack = transport(inbox: inbox)
         let events = try webhook(slack, SlackSettings.eventsPath)
         try await collectingIncoming(slack) { received in
@@ -95,36 +95,36 @@ import TeleOpsTesting
             _ = try await received.waitFor(what: "the second message") { $0.text == "second" }
             #expect(received.all.map(\.text) == ["Hi here!", "second"])
         }
-        #expect(inbox.stored.count == 2)
+        #expect(inbox.stored.all.count == 2)
     }
 
     @Test func aStoreFailureIs500SoSlackRetries() async throws {
-        let inbox = SlackTestInbox()
+        let inbox = MemoryChatInbox()
         let slack = transport(inbox: inbox)
         let events = try webhook(slack, SlackSettings.eventsPath)
-        inbox.failNext(1)
+        inbox.failNextReceives(1)
         let failed = await events.handle(slackRequest(messageBody, secret: Self.secret))
         #expect(failed.status == 500)
         let retried = await events.handle(slackRequest(messageBody, secret: Self.secret, extraHeaders: ["X-Slack-Retry-Num": "1"]))
         #expect(retried.status == 200)
-        #expect(inbox.stored.map(\.text) == ["Hi here!"])
+        #expect(inbox.stored.all.map(\.text) == ["Hi here!"])
     }
 
     @Test func appRateLimitedIsAWarning() async throws {
-        let log = SlackTestLog()
+        let log = LogCapture()
         let response = try await webhook(transport(log: log), SlackSettings.eventsPath).handle(slackRequest(SlackSamples.appRateLimited, secret: Self.secret))
         #expect(response.status == 200)
         #expect(log.lines.all.contains { $0.hasPrefix("warning") && $0.contains("app_rate_limited") })
     }
 
     @Test func interactivityBlockActionsIsAButtonPress() async throws {
-        let inbox = SlackTestInbox()
+        let inbox = MemoryChatInbox()
         let slack = transport(inbox: inbox)
         let payload = try JSONParser.parse(Data(SlackSamples.blockActionsEnvelope.utf8))["payload"]!.compactJSON
         let body = "payload=" + payload.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
         let response = try await webhook(slack, SlackSettings.interactivityPath).handle(slackRequest(body, secret: Self.secret))
         #expect(response.status == 200)
-        let press = try #require(inbox.stored.first)
+        let press = try #require(inbox.stored.all.first)
         #expect(press.kind == .button)
         #expect(press.text == "click_me_123")
         #expect(press.replyTo == MessageRef(transport: "slack", chat: "C123ABC456", messageID: "1548261231.000200"))
@@ -135,21 +135,21 @@ import TeleOpsTesting
     }
 
     @Test func slashCommandsOverHTTP() async throws {
-        let inbox = SlackTestInbox()
+        let inbox = MemoryChatInbox()
         let slack = transport(inbox: inbox)
         let commands = try webhook(slack, SlackSettings.commandsPath)
         // The documented vector's body, signed anew (its own timestamp is years old).
         let response = await commands.handle(slackRequest(SlackSamples.slashCommandForm, secret: Self.secret))
         #expect(response.status == 200)
         #expect(response.body.isEmpty)
-        let command = try #require(inbox.stored.first)
+        let command = try #require(inbox.stored.all.first)
         #expect(command.userID == "U2CERLKJA")
         #expect(command.ref.chat == "G8PSS9T3V")
         #expect(command.text == "")
         let typed = SlackSamples.slashCommandForm.replacingOccurrences(of: "text=&", with: "text=ack+%233&")
             .replacingOccurrences(of: "trigger_id=398738663015", with: "trigger_id=398738663016")
         _ = await commands.handle(slackRequest(typed, secret: Self.secret))
-        #expect(inbox.stored.last?.text == "ack #3")
+        #expect(inbox.stored.all.last?.text == "ack #3")
     }
 
     @Test func theDocumentedRequestIsRefusedAsStale() async throws {
@@ -160,7 +160,7 @@ import TeleOpsTesting
             body: Array(SlackSamples.slashCommandForm.utf8))
         let slack = SlackTransport(
             settings: SlackSettings(botToken: "xoxb-1", signingSecret: "8f742231b10e8888abcd99yyyzzz85a5", channel: "C1", receiveMode: .eventsAPI),
-            inbox: SlackTestInbox(), logger: SlackTestLog().logger)
+            inbox: MemoryChatInbox(), logger: LogCapture().logger)
         let response = try await webhook(slack, SlackSettings.commandsPath).handle(request)
         #expect(response.status == 401)
         #expect(response.json?["error"] == "stale_timestamp")

@@ -17,16 +17,19 @@ public struct ChatConfig: Sendable {
 
     public init() {}
 
+    /// Whether the platform can be used: the console always, the others when configured.
+    public func isConfigured(_ platform: Platform) -> Bool {
+        switch platform {
+        case .console: true
+        case .telegram: telegram != nil
+        case .slack: slack != nil
+        }
+    }
+
     /// For the start-up line: `telegram (primary), slack (failover), console`.
     public var describedPlatforms: String {
         var names = [primary.rawValue + (telegram != nil || slack != nil ? " (primary)" : "")]
-        for platform in Platform.allCases where platform != primary {
-            let configured = switch platform {
-            case .console: true
-            case .telegram: telegram != nil
-            case .slack: slack != nil
-            }
-            guard configured else { continue }
+        for platform in Platform.allCases where platform != primary && isConfigured(platform) {
             names.append(platform.rawValue + (outbox.failover?.secondary == platform.rawValue ? " (failover)" : ""))
         }
         return names.joined(separator: ", ")
@@ -79,12 +82,7 @@ extension ConfigLoader {
     }
 
     private static func requireConfigured(_ platform: ChatConfig.Platform, in chat: ChatConfig, at value: YAMLValue) throws(ConfigError) {
-        let configured = switch platform {
-        case .console: true
-        case .telegram: chat.telegram != nil
-        case .slack: chat.slack != nil
-        }
-        guard configured else { throw value.error("'\(platform.rawValue)' is named but chat.\(platform.rawValue) is not configured") }
+        guard chat.isConfigured(platform) else { throw value.error("'\(platform.rawValue)' is named but chat.\(platform.rawValue) is not configured") }
     }
 
     /// A secret from `<name>_file` (a file only its owner may read) or else the environment variable.

@@ -61,7 +61,6 @@ public final class OutboxSender: Service {
     let globalPacers: [String: RatePacer]
     let health = Mutex([String: TransportHealth]())
     private let lanes = Mutex([LaneKey: Lane]())
-    private let inFlight = Mutex(Set<Int64>())
 
     /// - Parameter transports: the first is the primary (new scenarios are announced there);
     ///   names must differ.
@@ -82,6 +81,7 @@ public final class OutboxSender: Service {
     public func run() async throws {
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
+                // Ids are given in commit order, so each message is read (and queued) once.
                 var lastSeen: Int64?
                 while !Task.isCancelled {
                     let batch: [OutboxMessage]
@@ -92,8 +92,10 @@ public final class OutboxSender: Service {
                         await self.doorbell.wait(timeout: self.settings.idleCheck)
                         continue
                     }
-                    for message in batch where self.inFlight.withLock({ $0.insert(message.id).inserted }) {
-                        let key = await self.laneKey(for: message.draft)
+                    for message in batch {
+                        let route = await self.route(for: message.draft)
+                        let key = LaneKey(
+                            transport: route.transport, chat: route.chat ?? self.transports[route.transport]?.defaultChat ?? "")
                         let (lane, isNew) = self.lanes.withLock { lanes -> (Lane, Bool) in
                             if let lane = lanes[key] { return (lane, false) }
                             let pacer = RatePacer(self.transports[key.transport]?.limits.limits(forChat: key.chat) ?? [])
@@ -126,18 +128,13 @@ public final class OutboxSender: Service {
                 await deliver(message, pacer: lane.pacer)
             }
             lane.finish(message.id)
-            if !Task.isCancelled { inFlight.withLock { _ = $0.remove(message.id) } }
         }
     }
 
-    /// The lane a draft belongs to: its pinned transport, the transport and chat of the message
-    /// it answers, of its scenario's announcement, else the primary's default chat.
-    private func laneKey(for draft: OutboxDraft) async -> LaneKey {
-        let route = await route(for: draft)
-        return LaneKey(transport: route.transport, chat: route.chat ?? transports[route.transport]?.defaultChat ?? "")
-    }
-
-    /// Where a draft goes if every transport works.
+    /// Where a draft goes if every transport works (its lane is that transport and chat): its
+    /// pinned transport, the transport and chat of the message it answers, of its scenario's
+    /// announcement, else the primary's default chat. Asked again at delivery: a reply queued
+    /// before its scenario's announcement was sent finds the announcement's thread by then.
     func route(for draft: OutboxDraft) async -> Route {
         if let pinned = draft.transport, transports[pinned] != nil {
             return Route(transport: pinned, chat: draft.chat, replyTo: draft.replyTo?.transport == pinned ? draft.replyTo : nil)

@@ -157,7 +157,7 @@ extension FakeSlackServer {
                 headers["X-Slack-Retry-Num"] = "\(attempt)"
                 headers["X-Slack-Retry-Reason"] = retryReason
             }
-            let result = await SlackLoopbackClient.post(url: url, headers: headers, body: body, deadline: options.responseDeadline)
+            let result = await LoopbackHTTP.post(url: url, headers: headers, body: body, deadline: options.responseDeadline)
             switch result {
             case .success(let answer):
                 deliveries.append(FakeSlackDelivery(

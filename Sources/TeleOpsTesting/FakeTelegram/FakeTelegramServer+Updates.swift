@@ -218,11 +218,11 @@ extension FakeTelegramServer {
             if let secret = next.secret { headers["X-Telegram-Bot-Api-Secret-Token"] = secret }
             var status: Int?
             var failure: String?
-            do {
-                status = try await LoopbackHTTP.post(
-                    url: next.url, headers: headers, body: Array(next.update.json.text.utf8), timeout: options.webhookTimeout)
-            } catch {
-                failure = "\(error)"
+            switch await LoopbackHTTP.post(
+                url: next.url, headers: headers, body: Array(next.update.json.text.utf8), deadline: options.webhookTimeout)
+            {
+            case .success(let answer): status = answer.status
+            case .failure(let error): failure = "\(error)"
             }
             let delivered = status.map { (200..<300).contains($0) } ?? false
             if delivered { state.withLock { $0.updates.removeAll { $0.id == next.update.id } } }
