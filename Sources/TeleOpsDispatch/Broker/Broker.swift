@@ -90,7 +90,7 @@ public final class Broker: Service, Dispatcher {
 
     /// Runs `request` on a worker serving its host; see the type's documentation for the rules.
     /// Cancelling the calling task drops a queued request or sends CANCEL for a running one.
-    public func dispatch(_ request: TaskRequest) async -> TaskOutcome {
+    public func dispatch(_ request: TaskRequest, progress: (@Sendable (TaskOutput) -> Void)?) async -> TaskOutcome {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<TaskOutcome, Never>) in
                 let resumption = state.withLock { $0.submit(request, continuation, cancelled: Task.isCancelled) }
@@ -118,6 +118,12 @@ public final class Broker: Service, Dispatcher {
         }
         resume(resumptions)
         wake.signal()  // queued TASKs may have moved to other workers
+    }
+
+    public func workers(matching labels: [String: String]) async -> [WorkerSummary] {
+        registeredWorkers()
+            .filter { worker in labels.allSatisfy { worker.labels[$0.key] == $0.value } }
+            .map { WorkerSummary(id: $0.id, hosts: $0.hosts, labels: $0.labels) }
     }
 
     /// The workers registered now, sorted by id.

@@ -34,7 +34,7 @@ import TeleOpsCore
 public struct ProcessExecutor: Executor {
     public init() {}
 
-    public func run(_ spec: ExecSpec) async -> ExecResult {
+    public func run(_ spec: ExecSpec, onOutput: (@Sendable ([UInt8]) -> Void)?) async -> ExecResult {
         let cancel = WakeSignal()
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<ExecResult, Never>) in

@@ -1,3 +1,5 @@
+import TeleOpsCore
+
 /// How a worker agent connects and what it serves.
 ///
 /// ```swift
@@ -25,12 +27,19 @@ public struct WorkerOptions: Sendable {
     public var environment: [String: String]
     /// Reported in HELLO.
     public var version: String
+    /// Limits every command gets unless its action overrides them.
+    public var limits: ResourceLimits
+    /// When the worker runs as root: the user and group commands run as unless the action names
+    /// others. Root itself is never used for commands when these are set.
+    public var user: String?
+    public var group: String?
 
     public init(
         connect: String, workerID: String, hosts: [String] = ["*"], labels: [String: String] = [:],
         capacity: Int = 4, heartbeatInterval: Duration = .seconds(1), killGrace: Duration = .seconds(2),
         parentPID: Int32? = nil, environment: [String: String] = ["PATH": defaultPATH, "LANG": "C.UTF-8"],
-        version: String = "teleops-worker/0.1"
+        version: String = "teleops-worker/0.1", limits: ResourceLimits = .standard, user: String? = nil,
+        group: String? = nil
     ) {
         self.connect = connect
         self.workerID = workerID
@@ -42,5 +51,8 @@ public struct WorkerOptions: Sendable {
         self.parentPID = parentPID
         self.environment = environment
         self.version = version
+        self.limits = limits
+        self.user = user
+        self.group = group
     }
 }
