@@ -46,7 +46,7 @@ enum SQLiteRows {
 
     static let outboxColumns = """
         id, scenario_id, purpose, text, buttons, transport, reply_transport, reply_chat, reply_message_id, chat,
-        created_at, attempts, sent_at
+        created_at, attempts, sent_at, key
         """
 
     static func outboxDraft(_ row: Row) throws -> OutboxDraft {
@@ -68,7 +68,8 @@ enum SQLiteRows {
         return OutboxDraft(
             scenarioID: row["scenario_id"],
             purpose: try decode(OutboxDraft.Purpose.self, row["purpose"], table: "outbox", id: id, column: "purpose"),
-            text: row["text"], replyTo: replyTo, chat: row["chat"], buttons: buttons, transport: row["transport"])
+            text: row["text"], replyTo: replyTo, chat: row["chat"], buttons: buttons, transport: row["transport"],
+            key: row["key"])
     }
 
     static let inboxColumns = """

@@ -74,6 +74,16 @@ extension SQLiteScenarioStore {
         }
     }
 
+    public func messages(keyed key: String) async throws -> [MessageRef] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: "SELECT transport, chat, message_id FROM messages WHERE key = ? ORDER BY transport, chat, message_id",
+                arguments: [key]
+            ).map { MessageRef(transport: $0["transport"], chat: $0["chat"], messageID: $0["message_id"]) }
+        }
+    }
+
     public func unsettledIncoming(limit: Int) async throws -> [IncomingMessage] {
         try await pool.read { db in
             try Row.fetchAll(

@@ -19,6 +19,9 @@ enum SQLiteSchema {
         migrator.registerMigration("v3") { db in
             try db.execute(sql: v3)
         }
+        migrator.registerMigration("v4") { db in
+            try db.execute(sql: v4)
+        }
         return migrator
     }
 
@@ -194,5 +197,13 @@ enum SQLiteSchema {
             name TEXT PRIMARY KEY,
             value TEXT NOT NULL
         ) WITHOUT ROWID;
+        """
+
+    /// v4, command progress: an outbox draft may carry a key; the messages it was posted as
+    /// keep it, so later drafts with the key edit them in place.
+    private static let v4 = """
+        ALTER TABLE outbox ADD COLUMN key TEXT;
+        ALTER TABLE messages ADD COLUMN key TEXT;
+        CREATE INDEX messages_key ON messages(key) WHERE key IS NOT NULL;
         """
 }

@@ -92,14 +92,14 @@ struct SQLiteTransaction: ScenarioStoreTransaction {
     mutating func insertOutbox(_ draft: OutboxDraft, createdAt: Date) throws -> Int64 {
         try db.cachedStatement(sql: """
                 INSERT INTO outbox (scenario_id, purpose, text, buttons, transport, reply_transport, reply_chat,
-                    reply_message_id, chat, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    reply_message_id, chat, created_at, key)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """).execute(
             arguments: [
                 draft.scenarioID, draft.purpose.rawValue, draft.text,
                 draft.buttons.isEmpty ? nil : try SQLiteRows.json(draft.buttons), draft.transport,
                 draft.replyTo?.transport, draft.replyTo?.chat, draft.replyTo?.messageID, draft.chat,
-                createdAt.millisecondsSince1970,
+                createdAt.millisecondsSince1970, draft.key,
             ])
         return db.lastInsertedRowID
     }
@@ -125,13 +125,13 @@ struct SQLiteTransaction: ScenarioStoreTransaction {
             arguments: [reason, giveUpAt?.millisecondsSince1970, id])
     }
 
-    mutating func mapMessage(_ ref: MessageRef, to scenarioID: Int64, announcement: Bool) throws {
+    mutating func mapMessage(_ ref: MessageRef, to scenarioID: Int64, announcement: Bool, key: String?) throws {
         try db.cachedStatement(sql: """
-                INSERT INTO messages (transport, chat, message_id, scenario_id, announcement) VALUES (?, ?, ?, ?, ?)
+                INSERT INTO messages (transport, chat, message_id, scenario_id, announcement, key) VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT (transport, chat, message_id) DO UPDATE SET scenario_id = excluded.scenario_id,
-                    announcement = max(announcement, excluded.announcement)
+                    announcement = max(announcement, excluded.announcement), key = coalesce(excluded.key, key)
                 """).execute(
-            arguments: [ref.transport, ref.chat, ref.messageID, scenarioID, announcement])
+            arguments: [ref.transport, ref.chat, ref.messageID, scenarioID, announcement, key])
     }
 
     mutating func insertInbox(_ message: IncomingMessage, receivedAt: Date) throws -> Int64? {

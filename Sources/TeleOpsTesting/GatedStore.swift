@@ -71,6 +71,7 @@ public final class GatedStore: ScenarioStore {
     public func cursor(named name: String) async throws -> String? { try await inner.cursor(named: name) }
     public func unsettledIncoming(limit: Int) async throws -> [IncomingMessage] { try await inner.unsettledIncoming(limit: limit) }
     public func announcements(of scenarioID: Int64) async throws -> [MessageRef] { try await inner.announcements(of: scenarioID) }
+    public func messages(keyed key: String) async throws -> [MessageRef] { try await inner.messages(keyed: key) }
 
     public func scenario(id: Int64) async throws -> Scenario? { try await inner.scenario(id: id) }
     public func newestActiveScenario() async throws -> Scenario? { try await inner.newestActiveScenario() }

@@ -107,6 +107,12 @@ extension Fixture {
                 taskID: "t-1", action: "disk", worker: "w-1", exitCode: 0, signal: nil, timedOut: false,
                 durationMs: 12.345, output: "Filesystem  Use%\n/dev/sda1 95% \\ \u{1}", truncated: true)),
         .commandLost(LostFacts(taskID: "t-2", action: "restart", worker: "w-1", reason: "worker went away")),
+        .commandDispatched(DispatchFacts(taskID: "t-3", action: "restart", argv: ["systemctl"], host: "role=web", worker: "w-2")),
+        .cancelRequested(CancelFacts(taskID: "t-3", action: "restart")),
+        .commandFinished(
+            TaskResult(
+                taskID: "t-3", action: "restart", worker: "w-2", exitCode: nil, signal: 15, timedOut: false,
+                durationMs: 2001, output: "", truncated: false, cancelled: true)),
         .acknowledged,
         .note(NoteFacts(text: "")),
         .silenced(SilenceFacts(until: Date(millisecondsSince1970: 1_750_000_000_123))),

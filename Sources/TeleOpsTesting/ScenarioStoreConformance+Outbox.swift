@@ -30,6 +30,24 @@ extension ScenarioStoreConformance {
                 try await store.markSent(outboxID: 9999, as: refs[0])
             }
         },
+        Case("a keyed draft keeps its key, and the messages it was posted as are found by it") { store, check in
+            let id = try check.unwrap(try await store.ingestOne(Fixture.alert()).scenarioID, "scenario")
+            try await store.append([], outbox: [
+                OutboxDraft(scenarioID: id, purpose: .reply, text: "⏳ running 2 s", key: "progress-t1"),
+                OutboxDraft(scenarioID: id, purpose: .reply, text: "plain"),
+            ])
+            let pending = try await store.pendingOutbox(limit: 10)
+            try check.equal(pending.map(\.draft.key), ["progress-t1", nil], "keys read back")
+            try check.equal(try await store.messages(keyed: "progress-t1"), [], "nothing posted yet")
+            let slack = MessageRef(transport: "slack", chat: "C1", messageID: "17.1")
+            let telegram = MessageRef(transport: "telegram", chat: "-100", messageID: "5")
+            try await store.markSent(outboxID: pending[0].id, as: [telegram, slack])
+            try await store.markSent(outboxID: pending[1].id, as: MessageRef(transport: "telegram", chat: "-100", messageID: "6"))
+            try check.equal(try await store.messages(keyed: "progress-t1"), [slack, telegram], "by transport, chat, id")
+            try check.equal(try await store.messages(keyed: "progress-t2"), [], "another key")
+            try check.equal(try await store.scenarioID(for: telegram), id, "a keyed message maps to its scenario")
+            try check.equal(try await store.announcements(of: id), [], "a keyed reply is no announcement")
+        },
         Case("markFailed counts attempts and giveUp leaves the queue") { store, check in
             let id = try check.unwrap(try await store.ingestOne(Fixture.alert()).scenarioID, "scenario")
             try await store.append([], outbox: [

@@ -156,6 +156,34 @@ import TeleOpsTesting
         #expect(try await store.pendingOutbox(limit: 10).isEmpty)
     }
 
+    @Test func keyedDraftsPostOnceThenEditThatMessageInPlace() async throws {
+        let store = MemoryScenarioStore()
+        let chat = MemoryChatTransport()
+        let doorbell = Doorbell()
+        let id = try await openScenario(store, buttons: [])
+        let cancel = [ChatButton(label: "Cancel", command: "#1 cancel")]
+        try await store.append([], outbox: [OutboxDraft(scenarioID: id, purpose: .reply, text: "⏳ 2 s", buttons: cancel, key: "p1")])
+        try await withSender(store: store, chat: chat, doorbell: doorbell) {
+            doorbell.ring()
+            let first = try await chat.waitForPost(containing: "⏳ 2 s")
+            #expect(first.buttons == cancel)
+            try await store.append([], outbox: [
+                OutboxDraft(scenarioID: id, purpose: .reply, text: "⏳ 4 s", buttons: cancel, key: "p1"),
+                OutboxDraft(scenarioID: id, purpose: .reply, text: "⏳ 6 s", buttons: cancel, key: "p1"),
+                OutboxDraft(scenarioID: id, purpose: .reply, text: "✅ done in 7 s", key: "p1"),
+            ])
+            doorbell.ring()
+            _ = try await chat.edits.waitFor(what: "the final edit", timeout: .seconds(5)) { $0.text == "✅ done in 7 s" }
+        }
+        let progress = try #require(chat.posts.all.last(where: { $0.message.text == "⏳ 2 s" }))
+        #expect(chat.posts.all.filter { $0.message.text.hasPrefix("⏳") }.count == 1, "posted once")
+        #expect(chat.edits.all.allSatisfy { $0.ref == progress.ref }, "every edit is of that message")
+        #expect(chat.edits.all.last?.buttons == [], "the final state has no Cancel button")
+        #expect(chat.edits.all.count <= 3, "superseded edits waiting in the lane may be skipped")
+        #expect(try await store.messages(keyed: "p1") == [progress.ref])
+        #expect(try await store.pendingOutbox(limit: 10).isEmpty)
+    }
+
     @Test func aFailingPrimaryFailsOverWithANoteAndComesBack() async throws {
         let store = MemoryScenarioStore()
         let telegram = MemoryChatTransport(name: "telegram")

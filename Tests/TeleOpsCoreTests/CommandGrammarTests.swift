@@ -9,6 +9,11 @@ import Testing
         ("run disk /var", nil, .run(action: "disk", arguments: ["/var"])),
         ("#12 run disk path=/var", 12, .run(action: "disk", arguments: ["path=/var"])),
         ("  RUN   restart  'my service'  ", nil, .run(action: "restart", arguments: ["my service"])),
+        ("run uptime on role=web", nil, .run(action: "uptime", arguments: [], labels: ["role": "web"])),
+        ("#4 run disk on role=web,zone=eu /var", 4, .run(action: "disk", arguments: ["/var"], labels: ["role": "web", "zone": "eu"])),
+        ("run disk /var on", nil, .run(action: "disk", arguments: ["/var", "on"])),
+        ("cancel", nil, .cancel(task: nil)),
+        ("#9 cancel 7f3c1a2b", 9, .cancel(task: "7f3c1a2b")),
         ("/ack", nil, .ack),
         ("/ack@TeleOpsBot", nil, .ack),
         ("#3 ack", 3, .ack),
@@ -33,6 +38,11 @@ import Testing
         ("#x status", "'#' must be followed by a scenario number"),
         ("#0 status", "'#' must be followed by a scenario number"),
         ("run disk \"/var", "unterminated \" quote"),
+        ("run disk on", "run disk on needs labels"),
+        ("run disk on web", "'web' is not LABEL=VALUE"),
+        ("run disk on role=", "'role=' is not LABEL=VALUE"),
+        ("run disk on role=web,role=db", "label 'role' is given twice"),
+        ("cancel a b", "cancel takes at most a task id"),
     ])
     func rejects(text: String, message: String) {
         #expect {

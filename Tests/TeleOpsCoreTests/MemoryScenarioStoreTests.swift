@@ -84,6 +84,7 @@ private struct BrokenStore: ScenarioStore {
     func cursor(named name: String) async throws -> String? { try await base.cursor(named: name) }
     func unsettledIncoming(limit: Int) async throws -> [IncomingMessage] { try await base.unsettledIncoming(limit: limit) }
     func announcements(of scenarioID: Int64) async throws -> [MessageRef] { try await base.announcements(of: scenarioID) }
+    func messages(keyed key: String) async throws -> [MessageRef] { try await base.messages(keyed: key) }
 
     func scenario(id: Int64) async throws -> Scenario? { try await base.scenario(id: id) }
     func newestActiveScenario() async throws -> Scenario? { try await base.newestActiveScenario() }

@@ -16,10 +16,14 @@ struct ResponderFixture {
     static let viewer = Engineer(name: "vic", roles: [], identities: ["memory": "u-vic"])
 
     init(outcome: @escaping @Sendable (TaskRequest) -> TaskOutcome = ResponderFixture.succeed) {
-        dispatcher = ScriptedDispatcher { outcome($0) }
+        self.init(dispatcher: ScriptedDispatcher { outcome($0) })
+    }
+
+    init(dispatcher: ScriptedDispatcher, progress: ProgressSettings = .standard) {
+        self.dispatcher = dispatcher
         responder = Responder(
             transports: [chat], store: store, dispatcher: dispatcher, directory: EngineerDirectory([Self.ana, Self.viewer]),
-            catalogue: .defaults, doorbell: Doorbell(), logger: Logger(label: "test"))
+            catalogue: .defaults, doorbell: Doorbell(), progress: progress, logger: Logger(label: "test"))
     }
 
     static let succeed: @Sendable (TaskRequest) -> TaskOutcome = { request in
@@ -180,7 +184,8 @@ struct ResponderFixture {
         await fixture.say("help")
         let said = try await fixture.said()
         #expect(said.count == 1)
-        #expect(said[0].contains("run ACTION [ARGS]"))
+        #expect(said[0].contains("run ACTION [on LABEL=VALUE[,…]] [ARGS]"))
+        #expect(said[0].contains("cancel [TASK]"))
         #expect(said[0].contains("disk [path]"))
     }
 }

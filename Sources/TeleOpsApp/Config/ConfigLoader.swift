@@ -124,7 +124,10 @@ public enum ConfigLoader {
     private static func readActions(_ value: YAMLValue) throws(ConfigError) -> [ActionDefinition] {
         var actions: [ActionDefinition] = []
         for item in try value.list() {
-            let fields = try item.fields(allowed: ["name", "help", "argv", "params", "timeout", "output_limit", "suggest_for"])
+            let fields = try item.fields(allowed: [
+                "name", "help", "argv", "params", "timeout", "output_limit", "suggest_for", "env", "cwd", "user", "group",
+                "limits",
+            ])
             let name = try fields.required("name").string()
             var action = ActionDefinition(name: name, help: try fields["help"]?.string() ?? name, argv: try fields.required("argv").strings())
             if let params = fields["params"] {
@@ -133,11 +136,31 @@ public enum ConfigLoader {
             if let timeout = fields["timeout"] { action.timeout = try timeout.duration() }
             if let limit = fields["output_limit"] { action.outputLimit = try limit.int(in: 1...(16 << 20)) }
             if let checks = fields["suggest_for"] { action.suggestFor = try checks.strings() }
+            if let env = fields["env"] { action.environment = try env.stringMap() }
+            action.workingDirectory = try fields["cwd"]?.string()
+            action.user = try fields["user"]?.string()
+            action.group = try fields["group"]?.string()
+            if let limits = fields["limits"] { action.limits = try readLimits(limits) }
             if let problem = action.definitionProblems().first { throw item.error("action '\(name)': \(problem)") }
             guard !actions.contains(where: { $0.name == name }) else { throw item.error("action '\(name)' is defined twice") }
             actions.append(action)
         }
         return actions
+    }
+
+    /// `limits: {cpu: 60s, address_space_mb: 512, open_files: 256, processes: 64}`.
+    static func readLimits(_ value: YAMLValue) throws(ConfigError) -> ResourceLimits {
+        let fields = try value.fields(allowed: ["cpu", "address_space_mb", "open_files", "processes"])
+        var limits = ResourceLimits()
+        if let cpu = fields["cpu"] {
+            let duration = try cpu.duration()
+            guard duration >= .seconds(1) else { throw cpu.error("the CPU limit must be at least 1s (setrlimit counts whole seconds)") }
+            limits.cpuSeconds = Int(duration.components.seconds)
+        }
+        if let memory = fields["address_space_mb"] { limits.addressSpaceBytes = try memory.int(in: 16...(1 << 24)) << 20 }
+        if let files = fields["open_files"] { limits.openFiles = try files.int(in: 16...(1 << 20)) }
+        if let processes = fields["processes"] { limits.processes = try processes.int(in: 1...(1 << 22)) }
+        return limits
     }
 
     private static func readParameter(_ value: YAMLValue) throws(ConfigError) -> ActionParameter {

@@ -68,6 +68,17 @@ struct YAMLValue {
         return values
     }
 
+    /// A mapping of text to text (environment variables, labels).
+    func stringMap() throws(ConfigError) -> [String: String] {
+        guard case .mapping(let mapping) = node else { throw error("expected a mapping, found \(found)") }
+        var values: [String: String] = [:]
+        for (keyNode, valueNode) in mapping {
+            let name = keyNode.string ?? ""
+            values[name] = try YAMLValue(node: valueNode, key: key.isEmpty ? name : "\(key).\(name)", file: file).string()
+        }
+        return values
+    }
+
     /// The mapping's fields; `allowed` lists the keys this mapping may have.
     func fields(allowed: [String]) throws(ConfigError) -> Fields {
         guard case .mapping(let mapping) = node else { throw error("expected a mapping, found \(found)") }

@@ -21,14 +21,19 @@ enum CallOutcome<Value: Sendable>: Sendable {
 }
 
 extension OutboxSender {
-    /// Sends one message (all its parts), or edits its scenario's announcements for an
-    /// update. Returns when it is sent, given up, or the service is stopping (then it stays
-    /// queued for the next start).
+    /// Sends one message (all its parts), edits its scenario's announcements for an update,
+    /// or edits the message of its key when one was posted already. Returns when it is sent,
+    /// given up, or the service is stopping (then it stays queued for the next start).
     func deliver(_ message: OutboxMessage, pacer: RatePacer) async {
         let draft = message.draft
         var attempts = message.attempts
         if draft.purpose == .update {
-            await deliverUpdate(message, attempts: &attempts)
+            guard let scenarioID = draft.scenarioID else { return }
+            await edit((try? await store.announcements(of: scenarioID)) ?? [], to: message, attempts: &attempts)
+            return
+        }
+        if let key = draft.key, let posted = try? await store.messages(keyed: key), !posted.isEmpty {
+            await edit(posted, to: message, attempts: &attempts)
             return
         }
         var route = await route(for: draft)
@@ -75,15 +80,14 @@ extension OutboxSender {
         }
     }
 
-    /// Edits the scenario's announcements, wherever they were posted, to the draft's text and buttons.
-    private func deliverUpdate(_ message: OutboxMessage, attempts: inout Int) async {
+    /// Edits `refs` (a scenario's announcements, or the messages of a key), wherever they were
+    /// posted, to the draft's text and buttons.
+    private func edit(_ refs: [MessageRef], to message: OutboxMessage, attempts: inout Int) async {
         let draft = message.draft
-        guard let scenarioID = draft.scenarioID else { return }
-        let refs = (try? await store.announcements(of: scenarioID)) ?? []
         for ref in refs {
             guard let transport = transports[ref.transport] else { continue }
             if isOutOfService(ref.transport), failoverTarget(for: ref.transport) != nil {
-                logger.notice("announcement not edited: its transport is out of service",
+                logger.notice("message not edited: its transport is out of service",
                               metadata: ["outbox": "\(message.id)", "transport": "\(ref.transport)"])
                 continue
             }
@@ -154,7 +158,7 @@ extension OutboxSender {
     private func split(_ draft: OutboxDraft, for transportName: String, note: String?) -> [String] {
         let limit = transports[transportName]?.limits.maxMessageLength ?? 4096
         let text = note.map { $0 + "\n" + draft.text } ?? draft.text
-        if draft.purpose == .announcement { return [ChatText.trim(text, limit: limit, pointer: pointer(draft))] }
+        if draft.purpose == .announcement || draft.key != nil { return [ChatText.trim(text, limit: limit, pointer: pointer(draft))] }
         return ChatText.split(text, limit: limit, maxParts: settings.maxParts, pointer: pointer(draft))
     }
 

@@ -120,9 +120,7 @@ public final class OutboxSender: Service {
                 await lane.doorbell.wait(timeout: .seconds(60))
                 continue
             }
-            if message.draft.purpose == .update, let scenarioID = message.draft.scenarioID,
-                lane.hasLaterUpdate(of: scenarioID, after: message.id)
-            {
+            if lane.isSuperseded(message) {
                 try? await store.markSent(outboxID: message.id, as: [])
             } else {
                 await deliver(message, pacer: lane.pacer)
@@ -195,9 +193,16 @@ final class Lane: Sendable {
         queue.withLock { queue in queue.removeAll { $0.id == id } }
     }
 
-    func hasLaterUpdate(of scenarioID: Int64, after id: Int64) -> Bool {
-        queue.withLock { queue in
-            queue.contains { $0.id > id && $0.draft.purpose == .update && $0.draft.scenarioID == scenarioID }
+    /// Whether a later message waiting in this lane makes `message` unnecessary: a later update
+    /// of the same scenario's announcements, or a later draft with the same key.
+    func isSuperseded(_ message: OutboxMessage) -> Bool {
+        let draft = message.draft
+        if let key = draft.key {
+            return queue.withLock { queue in queue.contains { $0.id > message.id && $0.draft.key == key } }
+        }
+        guard draft.purpose == .update, let scenarioID = draft.scenarioID else { return false }
+        return queue.withLock { queue in
+            queue.contains { $0.id > message.id && $0.draft.purpose == .update && $0.draft.scenarioID == scenarioID }
         }
     }
 }

@@ -96,10 +96,21 @@ public struct ActionDefinition: Sendable, Equatable {
     /// Check names (`*` matches any run of characters, case-insensitive) for which this
     /// action is offered as a one-tap button under the alert.
     public var suggestFor: [String]
+    /// Variables the command gets on top of the worker's allowlisted environment.
+    public var environment: [String: String]
+    /// The command's working directory on the worker (nil: the worker's).
+    public var workingDirectory: String?
+    /// The user and group to run as when the worker runs as root (nil: the worker's choice).
+    public var user: String?
+    public var group: String?
+    /// Limits replacing the worker's defaults, field by field.
+    public var limits: ResourceLimits?
 
     public init(
         name: String, help: String, argv: [String], parameters: [ActionParameter] = [],
-        timeout: Duration = .seconds(30), outputLimit: Int = 64 * 1024, suggestFor: [String] = []
+        timeout: Duration = .seconds(30), outputLimit: Int = 64 * 1024, suggestFor: [String] = [],
+        environment: [String: String] = [:], workingDirectory: String? = nil, user: String? = nil, group: String? = nil,
+        limits: ResourceLimits? = nil
     ) {
         self.name = name
         self.help = help
@@ -108,6 +119,18 @@ public struct ActionDefinition: Sendable, Equatable {
         self.timeout = timeout
         self.outputLimit = outputLimit
         self.suggestFor = suggestFor
+        self.environment = environment
+        self.workingDirectory = workingDirectory
+        self.user = user
+        self.group = group
+        self.limits = limits
+    }
+
+    /// The task for this action with rendered `argv`: on `host`, or pinned to `worker`.
+    public func task(argv: [String], host: String, worker: String? = nil) -> TaskRequest {
+        TaskRequest(
+            action: name, host: host, argv: argv, timeout: timeout, outputLimit: outputLimit, environment: environment,
+            workingDirectory: workingDirectory, user: user, group: group, limits: limits, workerID: worker)
     }
 
     /// Whether this action is the one to suggest for `check`: a pattern matches and it needs
@@ -142,6 +165,12 @@ public struct ActionDefinition: Sendable, Equatable {
             for placeholder in Self.placeholders(in: element) where !seen.contains(placeholder) {
                 problems.append("argv uses {\(placeholder)} but no parameter has that name")
             }
+        }
+        for name in environment.keys.sorted() where !Self.isEnvironmentName(name) {
+            problems.append("env name '\(name)' must be letters, digits or _ and not start with a digit")
+        }
+        if let workingDirectory, !workingDirectory.hasPrefix("/") {
+            problems.append("cwd '\(workingDirectory)' must be an absolute path")
         }
         if timeout <= .zero { problems.append("timeout must be positive") }
         if outputLimit <= 0 { problems.append("output_limit must be positive") }
@@ -184,6 +213,11 @@ public struct ActionDefinition: Sendable, Equatable {
             rendered.append(text)
         }
         return rendered
+    }
+
+    static func isEnvironmentName(_ name: String) -> Bool {
+        guard let first = name.unicodeScalars.first, !("0"..."9").contains(first) else { return false }
+        return name.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_") }
     }
 
     static func placeholders(in element: String) -> [String] {

@@ -1,6 +1,10 @@
 /// What an engineer asked for.
 public enum Command: Sendable, Equatable {
-    case run(action: String, arguments: [String])
+    /// Run an action on the scenario's host, or, with `labels`, on every worker whose labels
+    /// include them all (`run disk on role=web`).
+    case run(action: String, arguments: [String], labels: [String: String] = [:])
+    /// Stop the scenario's running commands (those whose task id starts with `task`, if given).
+    case cancel(task: String?)
     case ack
     case resolve(note: String)
     case note(String)
@@ -58,7 +62,9 @@ public struct ParsedReply: Sendable {
 /// ```swift
 /// let reply = try CommandGrammar.standard.parse("#3 run disk /var")
 /// reply.scenarioID  // 3
-/// reply.command     // .run(action: "disk", arguments: ["/var"])
+/// reply.command     // .run(action: "disk", arguments: ["/var"], labels: [:])
+/// try CommandGrammar.standard.parse("run uptime on role=web,zone=eu").command
+///                   // .run(action: "uptime", arguments: [], labels: ["role": "web", "zone": "eu"])
 /// ```
 public struct CommandGrammar: Sendable {
     public let specs: [CommandSpec]
@@ -69,12 +75,30 @@ public struct CommandGrammar: Sendable {
 
     public static let standard = CommandGrammar(specs: [
         CommandSpec(
-            name: "run", syntax: "run ACTION [ARGS]", help: "run an action from the catalogue on the scenario's host",
+            name: "run", syntax: "run ACTION [on LABEL=VALUE[,…]] [ARGS]",
+            help: "run an action from the catalogue on the scenario's host, or on every worker with those labels",
+            requiredRole: Role.responder, needsScenario: true
+        ) { arguments throws(CommandError) in
+            var words = try tokenize(arguments)[...]
+            guard let action = words.popFirst() else { throw CommandError("run needs an action: run ACTION [ARGS]") }
+            var labels: [String: String] = [:]
+            if words.first == "on" {
+                words = words.dropFirst()
+                guard let selector = words.popFirst() else {
+                    throw CommandError("run \(action) on needs labels, as in: run \(action) on role=web")
+                }
+                labels = try parseLabels(selector)
+            }
+            return .run(action: action, arguments: Array(words), labels: labels)
+        },
+        CommandSpec(
+            name: "cancel", syntax: "cancel [TASK]",
+            help: "stop the scenario's running commands (or the one whose task id starts with TASK); their processes are killed",
             requiredRole: Role.responder, needsScenario: true
         ) { arguments throws(CommandError) in
             let words = try tokenize(arguments)
-            guard let action = words.first else { throw CommandError("run needs an action: run ACTION [ARGS]") }
-            return .run(action: action, arguments: Array(words.dropFirst()))
+            guard words.count <= 1 else { throw CommandError("cancel takes at most a task id: cancel [TASK]") }
+            return .cancel(task: words.first)
         },
         CommandSpec(
             name: "ack", syntax: "ack", help: "say you are on it", requiredRole: Role.responder, needsScenario: true
@@ -148,6 +172,21 @@ public struct CommandGrammar: Sendable {
     }
 
     private var commandNames: String { specs.map(\.name).joined(separator: ", ") }
+}
+
+/// `role=web,zone=eu` as a dictionary; every pair needs a non-empty label and value.
+func parseLabels(_ selector: String) throws(CommandError) -> [String: String] {
+    var labels: [String: String] = [:]
+    for pair in selector.split(separator: ",", omittingEmptySubsequences: false) {
+        let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+            throw CommandError("'\(pair)' is not LABEL=VALUE; write labels as role=web or role=web,zone=eu")
+        }
+        guard labels.updateValue(String(parts[1]), forKey: String(parts[0])) == nil else {
+            throw CommandError("label '\(parts[0])' is given twice in '\(selector)'")
+        }
+    }
+    return labels
 }
 
 /// Splits arguments on white space; single or double quotes keep spaces inside one argument.

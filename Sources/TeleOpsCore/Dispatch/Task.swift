@@ -66,6 +66,23 @@ public struct TaskRequest: Sendable, Equatable, Codable {
         limits = try container.decodeIfPresent(ResourceLimits.self, forKey: .limits)
         workerID = try container.decodeIfPresent(String.self, forKey: .workerID)
     }
+
+    /// Optional fields are left out when unset (an empty environment included), so a plain task stays small on the wire.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(taskID, forKey: .taskID)
+        try container.encode(action, forKey: .action)
+        try container.encode(host, forKey: .host)
+        try container.encode(argv, forKey: .argv)
+        try container.encode(timeoutMs, forKey: .timeoutMs)
+        try container.encode(outputLimit, forKey: .outputLimit)
+        if !environment.isEmpty { try container.encode(environment, forKey: .environment) }
+        try container.encodeIfPresent(workingDirectory, forKey: .workingDirectory)
+        try container.encodeIfPresent(user, forKey: .user)
+        try container.encodeIfPresent(group, forKey: .group)
+        try container.encodeIfPresent(limits, forKey: .limits)
+        try container.encodeIfPresent(workerID, forKey: .workerID)
+    }
 }
 
 /// Resource limits applied to a command's process (setrlimit in the child before exec).

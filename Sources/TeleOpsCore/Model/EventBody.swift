@@ -12,6 +12,7 @@ public enum EventKind: String, Sendable, Codable, CaseIterable {
     case commandDispatched = "command_dispatched"
     case commandFinished = "command_finished"
     case commandLost = "command_lost"
+    case cancelRequested = "cancel_requested"
     case acknowledged
     case resolved
     case note
@@ -31,6 +32,8 @@ public enum EventBody: Sendable, Equatable {
     case commandDispatched(DispatchFacts)
     case commandFinished(TaskResult)
     case commandLost(LostFacts)
+    /// An engineer asked to stop a running command; its `commandFinished` (cancelled) follows.
+    case cancelRequested(CancelFacts)
     case acknowledged
     case resolved(NoteFacts)
     case note(NoteFacts)
@@ -49,6 +52,7 @@ public enum EventBody: Sendable, Equatable {
         case .commandDispatched: .commandDispatched
         case .commandFinished: .commandFinished
         case .commandLost: .commandLost
+        case .cancelRequested: .cancelRequested
         case .acknowledged: .acknowledged
         case .resolved: .resolved
         case .note: .note
@@ -68,6 +72,7 @@ public enum EventBody: Sendable, Equatable {
         case .commandDispatched: self = .commandDispatched(try DispatchFacts(from: decoder))
         case .commandFinished: self = .commandFinished(try TaskResult(from: decoder))
         case .commandLost: self = .commandLost(try LostFacts(from: decoder))
+        case .cancelRequested: self = .cancelRequested(try CancelFacts(from: decoder))
         case .acknowledged: self = .acknowledged
         case .resolved: self = .resolved(try NoteFacts(from: decoder))
         case .note: self = .note(try NoteFacts(from: decoder))
@@ -84,6 +89,7 @@ public enum EventBody: Sendable, Equatable {
         case .commandDispatched(let facts): try facts.encode(to: encoder)
         case .commandFinished(let result): try result.encode(to: encoder)
         case .commandLost(let facts): try facts.encode(to: encoder)
+        case .cancelRequested(let facts): try facts.encode(to: encoder)
         case .acknowledged: _ = encoder.container(keyedBy: NoteFacts.CodingKeys.self)
         case .resolved(let facts), .note(let facts): try facts.encode(to: encoder)
         case .silenced(let facts): try facts.encode(to: encoder)
@@ -101,9 +107,11 @@ public enum EventBody: Sendable, Equatable {
         case .replyRefused(let facts): "refused \"\(facts.text)\": \(facts.reason)"
         case .commandRejected(let facts): "rejected \"\(facts.text)\": \(facts.reason)"
         case .commandDispatched(let facts):
-            "dispatched \(facts.action) to \(facts.host) (task \(facts.taskID)): \(facts.argv.joined(separator: " "))"
+            "dispatched \(facts.action) to \(facts.worker.map { "worker \($0)" } ?? facts.host) (task \(facts.taskID)): "
+                + facts.argv.joined(separator: " ")
         case .commandFinished(let result): "finished \(result.action) (task \(result.taskID)): \(result.outcomeDescription)"
         case .commandLost(let facts): "lost \(facts.action) (task \(facts.taskID)) on worker \(facts.worker): \(facts.reason)"
+        case .cancelRequested(let facts): "asked to cancel \(facts.action) (task \(facts.taskID))"
         case .acknowledged: "acknowledged"
         case .resolved(let facts): facts.text.isEmpty ? "resolved" : "resolved: \(facts.text)"
         case .note(let facts): "note: \(facts.text)"
@@ -183,15 +191,31 @@ public struct DispatchFacts: Sendable, Equatable, Codable {
     public var action: String
     public var argv: [String]
     public var host: String
+    /// The worker it was sent to by name (a fan-out by labels); nil when routed by host.
+    public var worker: String?
 
-    public init(taskID: String, action: String, argv: [String], host: String) {
+    public init(taskID: String, action: String, argv: [String], host: String, worker: String? = nil) {
         self.taskID = taskID
         self.action = action
         self.argv = argv
         self.host = host
+        self.worker = worker
     }
 
-    enum CodingKeys: String, CodingKey { case taskID = "task_id", action, argv, host }
+    enum CodingKeys: String, CodingKey { case taskID = "task_id", action, argv, host, worker }
+}
+
+/// Which running command an engineer asked to stop.
+public struct CancelFacts: Sendable, Equatable, Codable {
+    public var taskID: String
+    public var action: String
+
+    public init(taskID: String, action: String) {
+        self.taskID = taskID
+        self.action = action
+    }
+
+    enum CodingKeys: String, CodingKey { case taskID = "task_id", action }
 }
 
 public struct LostFacts: Sendable, Equatable, Codable {

@@ -107,6 +107,27 @@ public struct NotificationComposer: Sendable {
         return text
     }
 
+    /// One reply for a fan-out: a count line, then each worker's outcome and the start of its
+    /// output; the chat share of output is divided among the workers.
+    public func fanOut(_ outcomes: [(worker: String, outcome: TaskOutcome)], title: String) -> String {
+        let ok = outcomes.filter { if case .finished(let result) = $0.outcome { result.succeeded } else { false } }.count
+        var lines = ["\(title): \(outcomes.count) workers, \(ok) ok, \(outcomes.count - ok) not"]
+        let share = max(200, maxOutputInChat / max(1, outcomes.count))
+        for (worker, outcome) in outcomes {
+            switch outcome {
+            case .finished(let result):
+                lines.append("\(result.succeeded ? "✅" : "❌") \(worker): \(result.outcomeDescription)")
+                let output = result.output.trimmingCharacters(in: .newlines)
+                if !output.isEmpty { lines.append(output.count > share ? output.prefix(share) + "\n… (cut)" : output) }
+            case .lost(_, let reason):
+                lines.append("⚠️ \(worker): lost (\(reason)); its result is unknown")
+            case .rejected(let reason):
+                lines.append("✋ \(worker): did not run: \(reason)")
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+
     public func status(_ scenario: Scenario, events: [ScenarioEvent]) -> String {
         var lines = [
             "#\(scenario.id) \(scenario.status.rawValue) · \(scenario.severity.rawValue) · \(scenario.host) \(scenario.check)",

@@ -32,7 +32,10 @@ public final class Responder: Service {
     public let policy: Policy
     public let composer: NotificationComposer
     public let doorbell: Doorbell
-    private let logger: Logger
+    public let progress: ProgressSettings
+    let logger: Logger
+    /// Commands running now, so `cancel` can stop them.
+    let running = RunningCommands()
     /// Inbox messages taken by this process, so one delivered twice at start (left unsettled
     /// and re-yielded) is handled once.
     private let taken = Mutex(Set<Int64>())
@@ -40,7 +43,7 @@ public final class Responder: Service {
     public init(
         transports: [any ChatTransport], store: any ScenarioStore, dispatcher: any Dispatcher,
         directory: EngineerDirectory, catalogue: ActionCatalogue, grammar: CommandGrammar = .standard,
-        policy: Policy = .standard, doorbell: Doorbell, logger: Logger
+        policy: Policy = .standard, doorbell: Doorbell, progress: ProgressSettings = .standard, logger: Logger
     ) {
         self.transports = transports
         self.store = store
@@ -51,6 +54,7 @@ public final class Responder: Service {
         self.policy = policy
         self.composer = NotificationComposer(catalogue: catalogue)
         self.doorbell = doorbell
+        self.progress = progress
         self.logger = logger
     }
 
@@ -125,7 +129,7 @@ public final class Responder: Service {
             return
         }
         let action: ActionDefinition?
-        if case .run(let name, _) = reply.command {
+        if case .run(let name, _, _) = reply.command {
             guard let found = catalogue[name] else {
                 let names = catalogue.actions.map(\.name).joined(separator: ", ")
                 try await reject(message, by: engineer.name, scenario: scenario, reason: "unknown action '\(name)'; available: \(names)")
@@ -188,57 +192,19 @@ public final class Responder: Service {
         case .status:
             let events = try await store.events(of: scenario.id)
             try await say(composer.status(scenario, events: events), to: message, scenarioID: scenario.id)
-        case .run(_, let arguments):
+        case .run(_, let arguments, let labels):
             guard let action = request.action else { return }
-            try await run(action, arguments: arguments, for: scenario, received: received, message: message, engineer: who)
+            try await run(action, arguments: arguments, on: labels, for: scenario, received: received, message: message, engineer: who)
+        case .cancel(let prefix):
+            try await cancel(prefix, on: scenario, received: received, message: message, engineer: who)
         case .help:
             break
         }
     }
 
-    private func run(
-        _ action: ActionDefinition, arguments: [String], for scenario: Scenario, received: NewEvent,
-        message: IncomingMessage, engineer: String
-    ) async throws {
-        let argv: [String]
-        do {
-            argv = try action.render(arguments: arguments)
-        } catch {
-            try await reject(message, by: engineer, scenario: scenario, reason: error.message)
-            return
-        }
-        let task = TaskRequest(action: action.name, host: scenario.host, argv: argv, timeout: action.timeout, outputLimit: action.outputLimit)
-        let dispatched = NewEvent(
-            scenarioID: scenario.id, actor: engineer,
-            body: .commandDispatched(DispatchFacts(taskID: task.taskID, action: action.name, argv: argv, host: scenario.host)))
-        logger.info("dispatching", metadata: ["scenario": "\(scenario.id)", "action": "\(action.name)", "task": "\(task.taskID)"])
-        // The command starts while its dispatch is being logged: the commit costs as much as
-        // the round trip to the worker, and the result is appended only after both, so the
-        // log stays in order.
-        async let logged = store.append([received, dispatched], outbox: [], settling: message.inboxID)
-        let outcome = await dispatcher.dispatch(task)
-        _ = try await logged
-        let body: EventBody
-        let text: String
-        switch outcome {
-        case .finished(let result):
-            body = .commandFinished(result)
-            text = composer.result(result, scenario: scenario)
-        case .lost(let worker, let reason):
-            body = .commandLost(LostFacts(taskID: task.taskID, action: action.name, worker: worker, reason: reason))
-            text = "⚠️ #\(scenario.id) \(action.name) on \(scenario.host) was lost: \(reason). Its result is unknown; run it again if it is safe to."
-        case .rejected(let reason):
-            body = .commandRejected(RefusalFacts(text: message.text, reason: reason))
-            text = "#\(scenario.id) \(action.name) did not run: \(reason)"
-        }
-        try await store.append([NewEvent(scenarioID: scenario.id, actor: "teleops", body: body)],
-                               outbox: [draft(text, to: message, scenarioID: scenario.id)])
-        doorbell.ring()
-    }
-
     /// The scenario a reply is about: `#N`, else the scenario of the message it replies to,
     /// else the newest active one.
-    private func correlate(_ message: IncomingMessage, explicitID: Int64?) async throws -> Scenario? {
+    func correlate(_ message: IncomingMessage, explicitID: Int64?) async throws -> Scenario? {
         if let explicitID { return try await store.scenario(id: explicitID) }
         if let parent = message.replyTo, let id = try await store.scenarioID(for: parent) {
             return try await store.scenario(id: id)
@@ -246,7 +212,7 @@ public final class Responder: Service {
         return try await store.newestActiveScenario()
     }
 
-    private func refuseStranger(_ message: IncomingMessage) async throws {
+    func refuseStranger(_ message: IncomingMessage) async throws {
         let reason = "\(message.displayName) (\(message.ref.transport) user \(message.userID)) is not on the TeleOps engineer list"
         logger.warning("refused a reply from a stranger", metadata: ["user": "\(message.userID)", "transport": "\(message.ref.transport)"])
         let explicitID = try? grammar.parse(message.text).scenarioID
@@ -261,7 +227,7 @@ public final class Responder: Service {
         doorbell.ring()
     }
 
-    private func reject(_ message: IncomingMessage, by engineer: String, scenario: Scenario?, reason: String) async throws {
+    func reject(_ message: IncomingMessage, by engineer: String, scenario: Scenario?, reason: String) async throws {
         let events = scenario.map {
             [NewEvent(scenarioID: $0.id, actor: engineer, body: .commandRejected(RefusalFacts(text: message.text, reason: reason)))]
         } ?? []
@@ -269,12 +235,12 @@ public final class Responder: Service {
         doorbell.ring()
     }
 
-    private func say(_ text: String, to message: IncomingMessage, scenarioID: Int64?) async throws {
+    func say(_ text: String, to message: IncomingMessage, scenarioID: Int64?) async throws {
         try await store.append([], outbox: [draft(text, to: message, scenarioID: scenarioID)], settling: message.inboxID)
         doorbell.ring()
     }
 
-    private func draft(_ text: String, to message: IncomingMessage, scenarioID: Int64?) -> OutboxDraft {
+    func draft(_ text: String, to message: IncomingMessage, scenarioID: Int64?) -> OutboxDraft {
         OutboxDraft(scenarioID: scenarioID, purpose: .reply, text: text, replyTo: message.ref, chat: message.ref.chat)
     }
 }

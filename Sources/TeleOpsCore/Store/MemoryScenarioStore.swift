@@ -52,6 +52,12 @@ public final class MemoryScenarioStore: ScenarioStore {
         }
     }
 
+    public func messages(keyed key: String) async throws -> [MessageRef] {
+        state.withLock { state in
+            (state.keyed[key] ?? []).sorted { ($0.transport, $0.chat, $0.messageID) < ($1.transport, $1.chat, $1.messageID) }
+        }
+    }
+
     public func scenario(id: Int64) async throws -> Scenario? {
         state.withLock { $0.scenario(id: id) }
     }
@@ -139,6 +145,7 @@ extension MemoryScenarioStore {
         var outbox: [OutboxRow] = []
         var messages: [MessageRef: Int64] = [:]
         var announcements: [Int64: [MessageRef]] = [:]
+        var keyed: [String: [MessageRef]] = [:]
         var inbox: [InboxRow] = []
         var deliveries: Set<String> = []
         var cursors: [String: String] = [:]
@@ -206,8 +213,9 @@ extension MemoryScenarioStore {
             if let giveUpAt { outbox[Int(id) - 1].gaveUpAt = giveUpAt }
         }
 
-        mutating func mapMessage(_ ref: MessageRef, to scenarioID: Int64, announcement: Bool) {
+        mutating func mapMessage(_ ref: MessageRef, to scenarioID: Int64, announcement: Bool, key: String?) {
             messages[ref] = scenarioID
+            if let key, !(keyed[key] ?? []).contains(ref) { keyed[key, default: []].append(ref) }
             if announcement, !(announcements[scenarioID] ?? []).contains(ref) {
                 announcements[scenarioID, default: []].append(ref)
             }

@@ -58,10 +58,14 @@ public struct OutboxDraft: Sendable, Equatable {
     /// The transport to post on; nil lets the outbox choose: the transport of `replyTo` or of
     /// the scenario's announcement, else the active one (the primary unless it failed over).
     public var transport: String?
+    /// Drafts with the same key are one message that changes: the first one sent is posted,
+    /// each later one edits it in place (a running command's progress). A later draft with the
+    /// key waiting in the same lane makes an earlier one unnecessary.
+    public var key: String?
 
     public init(
         scenarioID: Int64?, purpose: Purpose, text: String, replyTo: MessageRef? = nil, chat: String? = nil,
-        buttons: [ChatButton] = [], transport: String? = nil
+        buttons: [ChatButton] = [], transport: String? = nil, key: String? = nil
     ) {
         self.scenarioID = scenarioID
         self.purpose = purpose
@@ -70,6 +74,7 @@ public struct OutboxDraft: Sendable, Equatable {
         self.chat = chat
         self.buttons = buttons
         self.transport = transport
+        self.key = key
     }
 }
 
@@ -181,6 +186,9 @@ public protocol ScenarioStore: ChatInbox {
     /// Where the scenario was announced (one ref per transport it was announced on),
     /// ordered by transport, chat and message id.
     func announcements(of scenarioID: Int64) async throws -> [MessageRef]
+    /// Where the message of a keyed draft (`OutboxDraft.key`) was posted, ordered by transport,
+    /// chat and message id; empty until its first draft is sent.
+    func messages(keyed key: String) async throws -> [MessageRef]
 
     /// Inbox messages received but not settled, oldest first: what a restart must still handle.
     func unsettledIncoming(limit: Int) async throws -> [IncomingMessage]

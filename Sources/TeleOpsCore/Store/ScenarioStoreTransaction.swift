@@ -51,7 +51,7 @@ public protocol ScenarioStoreTransaction {
     mutating func recordOutboxFailure(id: Int64, reason: String, giveUpAt: Date?) throws
     /// Maps a sent chat message to its scenario; a second mapping of the same message replaces
     /// the first. `announcement` marks it as the scenario's announcement on its transport.
-    mutating func mapMessage(_ ref: MessageRef, to scenarioID: Int64, announcement: Bool) throws
+    mutating func mapMessage(_ ref: MessageRef, to scenarioID: Int64, announcement: Bool, key: String?) throws
     /// Stores an incoming message unless one with the same transport and delivery id is
     /// stored; returns its new inbox id, or nil for a repeat delivery.
     mutating func insertInbox(_ message: IncomingMessage, receivedAt: Date) throws -> Int64?
@@ -180,7 +180,7 @@ extension ScenarioStoreTransaction {
         guard let scenarioID = row.draft.scenarioID else { return }
         let announces = row.draft.purpose == .announcement
         for (index, ref) in refs.enumerated() {
-            try mapMessage(ref, to: scenarioID, announcement: announces && index == 0)
+            try mapMessage(ref, to: scenarioID, announcement: announces && index == 0, key: row.draft.key)
         }
         if announces, let first = refs.first {
             guard let scenario = try scenario(id: scenarioID) else { throw ScenarioStoreError.scenarioNotFound(scenarioID) }
