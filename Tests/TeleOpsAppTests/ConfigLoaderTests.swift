@@ -43,6 +43,11 @@ import TeleOpsCore
                 argv: [tail, -n, "{lines}", "{file}"]
                 timeout: 5s
                 output_limit: 1000
+                env: {LC_ALL: C, LOG_DIR: /var/log/app}
+                cwd: /var/log
+                user: nobody
+                group: nogroup
+                limits: {cpu: 30s, address_space_mb: 512, open_files: 64, processes: 32}
                 params:
                   - {name: file, type: path, required: true}
                   - {name: lines, type: int, min: 1, max: 500, default: "50"}
@@ -61,6 +66,12 @@ import TeleOpsCore
         let tail = try #require(config.actions["tail"])
         #expect(tail.timeout == .seconds(5))
         #expect(tail.parameters[1].type == .int(min: 1, max: 500))
+        #expect(tail.environment == ["LC_ALL": "C", "LOG_DIR": "/var/log/app"])
+        #expect(tail.workingDirectory == "/var/log")
+        #expect(tail.user == "nobody" && tail.group == "nogroup")
+        #expect(tail.limits == ResourceLimits(cpuSeconds: 30, addressSpaceBytes: 512 << 20, openFiles: 64, processes: 32))
+        let task = tail.task(argv: ["tail", "/var/log/x"], host: "web-1")
+        #expect(task.environment == tail.environment && task.limits == tail.limits && task.user == "nobody")
     }
 
     @Test func configuredActionsJoinAndOverrideTheDefaults() throws {
@@ -89,6 +100,10 @@ import TeleOpsCore
         ("engineers:\n  - name: a\n  - name: a\n", "engineer 'a' is listed twice"),
         ("actions:\n  - name: x\n    argv: [echo, \"{y}\"]\n", "actions[0]: action 'x': argv uses {y} but no parameter has that name"),
         ("actions:\n  - name: x\n    argv: [echo]\n    params:\n      - {name: y, type: float}\n", "actions[0].params[0].type: unknown parameter type 'float'"),
+        ("actions:\n  - name: x\n    argv: [echo]\n    env: {1X: a}\n", "action 'x': env name '1X' must be letters"),
+        ("actions:\n  - name: x\n    argv: [echo]\n    cwd: tmp\n", "action 'x': cwd 'tmp' must be an absolute path"),
+        ("actions:\n  - name: x\n    argv: [echo]\n    limits: {cpu: 500ms}\n", "actions[0].limits.cpu: the CPU limit must be at least 1s"),
+        ("actions:\n  - name: x\n    argv: [echo]\n    limits: {memory: 5}\n", "actions[0].limits.memory: unknown key"),
         ("http: [1, 2\n", "is not valid YAML"),
         ("- just\n- a list\n", "expected a mapping, found a list"),
     ])
