@@ -101,7 +101,7 @@ let package = Package(
             "TeleOpsHTTP", "TeleOpsChat", "TeleOpsTesting",
         ]),
         // TeleOpsSQLite: to read what a killed server left on disk.
-        .testTarget(name: "TeleOpsAppTests", dependencies: ["TeleOpsApp", "TeleOpsSQLite", "TeleOpsTesting"]),
+        .testTarget(name: "TeleOpsAppTests", dependencies: ["TeleOpsApp", "TeleOpsDispatch", "TeleOpsSQLite", "TeleOpsTesting"]),
     ],
     swiftLanguageModes: [.v6]
 )
