@@ -67,15 +67,22 @@ public enum CurveKeyFile {
     /// Reads a secret key file and derives its public key. Throws when the file is missing,
     /// readable or writable by others, or does not hold exactly one `secret-key` line.
     public static func readSecretKey(at path: String) throws(CurveError) -> CurveKeyPair {
-        let text = try readText(path, what: "secret key file", secret: true)
+        let (text, mode) = try readText(path, what: "secret key file",
+                                        ifMissing: "; create one with `teleops worker keygen --out \(path)`")
+        // The content first, so a .pub file given by mistake is named as such.
         let (value, line) = try singleValue(text, name: "secret-key", path: path, secret: true)
+        if mode & 0o077 != 0 {
+            let how = mode & 0o044 != 0 ? "readable" : "writable"
+            throw CurveError(.unsafePermissions, "secret key file \(path) is \(how) by others (mode \(octal(mode))); "
+                + "run chmod 600 \(path)")
+        }
         let key = try CurveSecretKey(z85: value, what: "the secret key on line \(line) of \(path)")
         return try CurveKeyPair(secretKey: key)
     }
 
     /// Reads a public key file (`PATH.pub` as keygen writes it).
     public static func readPublicKey(at path: String) throws(CurveError) -> CurvePublicKey {
-        let text = try readText(path, what: "public key file", secret: false)
+        let (text, _) = try readText(path, what: "public key file")
         let (value, line) = try singleValue(text, name: "public-key", path: path, secret: false)
         return try CurvePublicKey(z85: value, what: "the public key on line \(line) of \(path)")
     }
@@ -94,7 +101,7 @@ public enum CurveKeyFile {
     /// The keys of an allowlist file: one per line, bare or as `public-key = "…"`; `#` starts a
     /// comment line; text after the key is ignored. An empty list is allowed (it refuses everyone).
     public static func readAllowlist(at path: String) throws(CurveError) -> [CurvePublicKey] {
-        let text = try readText(path, what: "allowed keys file", secret: false)
+        let (text, _) = try readText(path, what: "allowed keys file")
         var keys: [CurvePublicKey] = []
         for (offset, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = raw.trimmingCharacters(in: .whitespaces)
@@ -118,15 +125,16 @@ public enum CurveKeyFile {
 
     // MARK: - Reading
 
-    /// Reads a small regular file; for a secret key, refuses group or other permission bits.
-    /// Permissions are checked on the open descriptor, so the file checked is the file read.
-    static func readText(_ path: String, what: String, secret: Bool) throws(CurveError) -> String {
+    /// Reads a small regular file: its text and its permission bits, taken from the open
+    /// descriptor, so the mode checked is the mode of the file read.
+    static func readText(_ path: String, what: String, ifMissing hint: String = "") throws(CurveError)
+        -> (text: String, mode: mode_t)
+    {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             let code = errno
             if code == ENOENT {
-                throw CurveError(.unreadable, "\(what) \(path) does not exist"
-                    + (secret ? "; create one with `teleops worker keygen --out \(path)`" : ""))
+                throw CurveError(.unreadable, "\(what) \(path) does not exist\(hint)")
             }
             throw CurveError(.unreadable, "cannot open \(what) \(path): \(String(cString: strerror(code)))")
         }
@@ -136,12 +144,6 @@ public enum CurveKeyFile {
             throw CurveError(.unreadable, "cannot stat \(what) \(path): \(String(cString: strerror(errno)))")
         }
         guard info.st_mode & S_IFMT == S_IFREG else { throw CurveError(.unreadable, "\(what) \(path) is not a regular file") }
-        let mode = info.st_mode & 0o7777
-        if secret && mode & 0o077 != 0 {
-            let how = mode & 0o044 != 0 ? "readable" : "writable"
-            throw CurveError(.unsafePermissions, "\(what) \(path) is \(how) by others (mode \(octal(mode))); "
-                + "run chmod 600 \(path)")
-        }
         guard info.st_size <= maxFileBytes else {
             throw CurveError(.malformedFile, "\(what) \(path) is \(info.st_size) bytes; a key file is a few lines")
         }
@@ -157,7 +159,7 @@ public enum CurveKeyFile {
         guard let text = String(validating: bytes[..<count], as: UTF8.self) else {
             throw CurveError(.malformedFile, "\(what) \(path) is not UTF-8 text")
         }
-        return text
+        return (text, info.st_mode & 0o7777)
     }
 
     /// The value of the one `name = value` line; every other line must be a comment or blank.
