@@ -20,6 +20,13 @@ struct CurveKeys {
 
     var secretKeyFile: String { "\(directory)/controller.key" }
 
+    /// The controller's secret key as written in its file, to check that no output contains it.
+    func secretText() throws -> String {
+        let text = try String(contentsOfFile: secretKeyFile, encoding: .utf8)
+        let line = try #require(text.split(separator: "\n").first { $0.hasPrefix("secret-key = ") })
+        return String(line.dropFirst("secret-key = \"".count).dropLast())
+    }
+
     func remove() { try? FileManager.default.removeItem(atPath: directory) }
 }
 
