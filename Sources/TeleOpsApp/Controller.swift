@@ -34,9 +34,10 @@ public func buildController(
 ) throws -> Controller {
     let store = try SQLiteScenarioStore(path: config.databasePath)
     let doorbell = Doorbell()
+    let (curve, localKeys) = try LocalWorkerKeys.forController(config.dispatch, dataDirectory: config.dataDirectory)
     let broker = Broker(
         endpoint: config.dispatch.endpoint, heartbeatInterval: config.dispatch.heartbeatInterval,
-        heartbeatTimeout: config.dispatch.heartbeatTimeout, maxQueued: config.dispatch.maxQueued,
+        heartbeatTimeout: config.dispatch.heartbeatTimeout, maxQueued: config.dispatch.maxQueued, curve: curve,
         logger: logger.labelled("broker"))
     let chat = buildChat(config: config, store: store, console: console, logger: logger)
 
@@ -60,7 +61,7 @@ public func buildController(
         services.append(.init(service: LocalWorkers(
             broker: broker, executable: workerExecutable, count: config.dispatch.localWorkers,
             capacity: config.dispatch.workerCapacity, heartbeatInterval: config.dispatch.heartbeatInterval,
-            logger: logger.labelled("workers"))))
+            keys: localKeys, logger: logger.labelled("workers"))))
     }
     services += chat.services.map { .init(service: $0) }
     services += [

@@ -6,10 +6,12 @@ import TeleOpsDispatch
 
 struct Worker: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run a worker that executes actions for the controller on this host.")
+        abstract: "Run a worker that executes actions for the controller on this host.",
+        discussion: "Off loopback, workers use CURVE: make a key pair with `teleops worker keygen`, and pass --server-key and --secret-key-file (docs/curve.md).",
+        subcommands: [WorkerKeygen.self])
 
-    @Option(help: "The controller's ZeroMQ endpoint, e.g. tcp://127.0.0.1:7311.")
-    var connect: String
+    @Option(help: "The controller's ZeroMQ endpoint, e.g. tcp://127.0.0.1:7311 (required).")
+    var connect: String?
 
     @Option(help: "This worker's id (unique per controller). Default: HOSTNAME-PID.")
     var id: String?
@@ -32,7 +34,11 @@ struct Worker: AsyncParsableCommand {
     @Option(help: "Log level.")
     var logLevel: Logger.Level = .info
 
+    @OptionGroup(title: "CURVE (required off loopback)")
+    var curve: WorkerCurveArguments
+
     func run() async throws {
+        guard let connect else { throw ValidationError("--connect is required: the controller's endpoint, e.g. tcp://controller:7311") }
         let logger = makeLogger("teleops-worker", level: logLevel)
         let hostname = ProcessInfo.processInfo.hostName
         var labelMap: [String: String] = [:]
@@ -42,10 +48,11 @@ struct Worker: AsyncParsableCommand {
             labelMap[String(parts[0])] = String(parts[1])
         }
         guard capacity > 0 else { throw ValidationError("--capacity must be at least 1") }
-        let options = WorkerOptions(
+        var options = WorkerOptions(
             connect: connect, workerID: id ?? "\(hostname)-\(getpid())", hosts: hosts.isEmpty ? [hostname] : hosts,
             labels: labelMap, capacity: capacity, heartbeatInterval: .milliseconds(heartbeatIntervalMs),
             killGrace: .seconds(2), parentPID: parentPid)
+        options.curve = try curve.load(connect: connect)
         let agent = WorkerAgent(options: options, logger: logger)
         var config = ServiceGroupConfiguration(services: [agent], logger: logger)
         config.gracefulShutdownSignals = [.sigterm, .sigint]

@@ -81,17 +81,12 @@ public enum ConfigLoader {
     private static func readDispatch(_ value: YAMLValue, into config: inout TeleOpsConfig) throws(ConfigError) {
         let fields = try value.fields(allowed: [
             "endpoint", "local_workers", "worker_capacity", "heartbeat_interval", "heartbeat_timeout", "max_queued",
+            "curve",
         ])
         if let endpoint = fields["endpoint"] {
             let text = try endpoint.string()
             guard text.hasPrefix("tcp://") || text.hasPrefix("ipc://") else {
                 throw endpoint.error("expected a ZeroMQ endpoint such as tcp://127.0.0.1:7311 or ipc:///run/teleops.sock, found '\(text)'")
-            }
-            if text.hasPrefix("tcp://") {
-                let host = String(text.dropFirst("tcp://".count).split(separator: ":").dropLast().joined(separator: ":"))
-                guard isLoopback(host.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))) else {
-                    throw endpoint.error("'\(text)' is not on loopback; remote workers need CURVE encryption, which this version does not support yet")
-                }
             }
             config.dispatch.endpoint = text
         }
@@ -100,6 +95,8 @@ public enum ConfigLoader {
         if let interval = fields["heartbeat_interval"] { config.dispatch.heartbeatInterval = try interval.duration() }
         if let timeout = fields["heartbeat_timeout"] { config.dispatch.heartbeatTimeout = try timeout.duration() }
         if let queued = fields["max_queued"] { config.dispatch.maxQueued = try queued.int(in: 0...1_000_000) }
+        if let curve = fields["curve"] { config.dispatch.curve = try readCurve(curve) }
+        try checkDispatchSecurity(fields, config.dispatch)  // off loopback only with CURVE
         if config.dispatch.heartbeatTimeout < config.dispatch.heartbeatInterval * 2 {
             throw (fields["heartbeat_timeout"] ?? value).error("heartbeat_timeout must be at least twice heartbeat_interval")
         }

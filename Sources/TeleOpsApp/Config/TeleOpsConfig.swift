@@ -1,5 +1,6 @@
 import Foundation
 import TeleOpsCore
+import TeleOpsDispatch
 import TeleOpsHTTP
 
 /// Everything `teleops serve` needs. Every field has an embedded default, so no file is
@@ -41,6 +42,9 @@ public struct DispatchSettings: Sendable, Equatable {
     public var heartbeatTimeout: Duration = .seconds(5)
     /// Tasks waiting for a free worker slot before new ones are refused as busy.
     public var maxQueued: Int = 1000
+    /// CURVE encryption and the allowlist of worker keys (`curve:`, docs/curve.md); required
+    /// when `endpoint` is not on loopback.
+    public var curve: BrokerCurve?
 
     public init() {}
 }

@@ -7,7 +7,7 @@ extension Broker {
     /// Body of the thread that owns the ROUTER socket.
     func socketThread() {
         do {
-            let socket = try ZMQSocket(context: context, type: .router)
+            let socket = try makeRouter()
             try socket.setOption(ZMQ_ROUTER_MANDATORY, 1)
             try bindRetryingBriefly(socket)
             let bound = try socket.lastEndpoint()

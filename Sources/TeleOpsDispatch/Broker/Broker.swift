@@ -33,11 +33,15 @@ public final class Broker: Service, Dispatcher {
     let state: Mutex<BrokerState>
     let wake = WakeSignal()
     let context: ZMQContext
+    let curve: BrokerCurve?
 
-    /// - Parameter startupGrace: how long after binding a request for a host nobody serves yet
-    ///   waits for a worker to register; nil means `heartbeatTimeout`.
+    /// - Parameters:
+    ///   - startupGrace: how long after binding a request for a host nobody serves yet waits for
+    ///     a worker to register; nil means `heartbeatTimeout`.
+    ///   - curve: encrypt and authenticate workers (Broker+Curve.swift); required off loopback.
     public init(endpoint: String, heartbeatInterval: Duration, heartbeatTimeout: Duration, maxQueued: Int,
-                startupGrace: Duration? = nil, logger: Logger, context: ZMQContext = .shared) {
+                startupGrace: Duration? = nil, curve: BrokerCurve? = nil, logger: Logger, context: ZMQContext = .shared) {
+        self.curve = curve
         self.endpoint = endpoint
         self.heartbeatInterval = heartbeatInterval
         self.heartbeatTimeout = heartbeatTimeout

@@ -17,7 +17,7 @@ extension WorkerAgent {
     }
 
     private func serve(_ sink: AsyncStream<TaskRequest>.Continuation) throws(ZMQError) {
-        let socket = try ZMQSocket(context: context, type: .dealer)
+        let socket = try makeDealer()
         // libzmq's ROUTER silently ignores a second connection with a routing id already in use,
         // so the id is the worker id plus a per-connection nonce; the broker registers by HELLO's
         // worker_id and can then refuse a duplicate with ERROR "duplicate_id".

@@ -33,6 +33,8 @@ public struct WorkerOptions: Sendable {
     /// others. Root itself is never used for commands when these are set.
     public var user: String?
     public var group: String?
+    /// Encryption and authentication with the controller; required off loopback (WorkerAgent+Curve.swift).
+    public var curve: WorkerCurve? = nil
 
     public init(
         connect: String, workerID: String, hosts: [String] = ["*"], labels: [String: String] = [:],

@@ -33,6 +33,9 @@ public struct ZMQError: Error, Sendable, Equatable, CustomStringConvertible {
 // confined to one thread, and ZMQSocket enforces that by being ~Copyable and non-Sendable.
 public final class ZMQContext: @unchecked Sendable {
     let handle: UnsafeMutableRawPointer
+    /// The context's ZAP handler (one per context, shared by every CURVE server socket in it):
+    /// its thread runs only while some socket is registered, so it never holds `deinit` up.
+    let zap = ZAPRegistry()
 
     /// The process-wide context every broker and worker uses unless given another.
     public static let shared = ZMQContext()

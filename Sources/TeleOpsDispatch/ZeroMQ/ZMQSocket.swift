@@ -13,19 +13,26 @@ import Glibc
 /// let endpoint = try router.lastEndpoint()   // "tcp://127.0.0.1:41234"
 /// ```
 public struct ZMQSocket: ~Copyable {
-    /// The socket types TeleOps uses.
+    /// The socket types TeleOps uses: ROUTER and DEALER for dispatch, REP for the ZAP handler,
+    /// PAIR for reading a socket monitor's events.
     public enum Kind: Sendable {
-        case router, dealer
+        case router, dealer, rep, pair
 
         var raw: Int32 {
             switch self {
             case .router: ZMQ_ROUTER
             case .dealer: ZMQ_DEALER
+            case .rep: ZMQ_REP
+            case .pair: ZMQ_PAIR
             }
         }
     }
 
     let handle: UnsafeMutableRawPointer
+    /// Objects that must live exactly as long as the socket (its ZAP registration, its monitor),
+    /// released only after `zmq_close`; see `keepAlive(_:)`.
+    private var companions: [AnyObject] = []
+    private var monitored = false
 
     /// Opens a socket with `ZMQ_LINGER` 0, so closing never waits for unsent messages.
     public init(context: ZMQContext, type: Kind) throws(ZMQError) {
@@ -39,7 +46,27 @@ public struct ZMQSocket: ~Copyable {
         self.handle = handle
     }
 
-    deinit { zmq_close(handle) }
+    /// A new socket that `setUp` has configured (bound, connected…); closed if `setUp` throws.
+    public static func opened(context: ZMQContext, type: Kind,
+                              _ setUp: (borrowing ZMQSocket) throws(ZMQError) -> Void) throws(ZMQError) -> ZMQSocket {
+        let socket = try ZMQSocket(context: context, type: type)
+        try setUp(socket)
+        return socket
+    }
+
+    // Stored properties (the companions) are released after this body, so after the close.
+    deinit {
+        // libzmq sends monitor events with a blocking send, from its I/O and reaper threads: stop
+        // the monitor while its reader is surely still there, or a late event could hang them.
+        if monitored { zmq_socket_monitor(handle, nil, 0) }
+        zmq_close(handle)
+    }
+
+    /// Keeps `companion` alive until this socket is closed, and releases it right after: e.g. the
+    /// ZAP handler registration that must outlive a CURVE server socket.
+    public mutating func keepAlive(_ companion: AnyObject) {
+        companions.append(companion)
+    }
 
     /// Sets an integer option (`ZMQ_LINGER`, `ZMQ_ROUTER_MANDATORY`, …).
     public func setOption(_ option: Int32, _ value: Int32) throws(ZMQError) {
@@ -49,10 +76,21 @@ public struct ZMQSocket: ~Copyable {
         }
     }
 
-    /// Sets a binary option (`ZMQ_ROUTING_ID`, …).
+    /// Sets a binary option (`ZMQ_ROUTING_ID`, `ZMQ_CURVE_SECRETKEY`, `ZMQ_ZAP_DOMAIN`, …).
     public func setOption(_ option: Int32, bytes: [UInt8]) throws(ZMQError) {
         let rc = bytes.withUnsafeBytes { zmq_setsockopt(handle, option, $0.baseAddress, $0.count) }
         guard rc == 0 else { throw ZMQError(operation: "zmq_setsockopt(\(option))") }
+    }
+
+    /// Publishes `events` (`ZMQ_EVENT_*` bits) of this socket on a PAIR socket bound to `endpoint`
+    /// (`inproc://…`), which one other socket may connect to (`zmq_socket_monitor`).
+    /// The monitor is stopped before the socket closes. Its reader must keep reading until it
+    /// gets `ZMQ_EVENT_MONITOR_STOPPED`: libzmq's threads block while the reader's queue is full.
+    public mutating func monitor(_ endpoint: String, events: Int32) throws(ZMQError) {
+        guard zmq_socket_monitor(handle, endpoint, events) == 0 else {
+            throw ZMQError(operation: "zmq_socket_monitor(\(endpoint))")
+        }
+        monitored = true
     }
 
     public func bind(_ endpoint: String) throws(ZMQError) {
