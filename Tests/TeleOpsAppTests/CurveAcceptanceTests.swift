@@ -72,6 +72,10 @@ import TeleOpsTesting
 
         // Local workers: a key made at start, its secret in a 0600 file only while the server runs.
         let localKey = "\(server.dataDirectory)/local-workers.key"
+        // The services start together: HTTP may answer before the local workers' service wrote it.
+        try await withDeadline(.seconds(30), what: "the local workers' key file") {
+            while !FileManager.default.fileExists(atPath: localKey) { try await Task.sleep(for: .milliseconds(20)) }
+        }
         #expect(try CurveKeyFile.readSecretKey(at: localKey).publicKey != keys.worker.publicKey)
         let posted = try await server.post(sample: "generic-disk.json")
         #expect(posted.status == 202)
