@@ -1,3 +1,4 @@
+import CShims
 import Foundation
 import TeleOpsCore
 
@@ -39,9 +40,9 @@ public struct ProcessExecutor: Executor {
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<ExecResult, Never>) in
                 let thread = Thread {
-                    continuation.resume(returning: ProcessRun(spec: spec, cancel: cancel).run())
+                    teleops_set_thread_name("teleops-exec")  // the OS thread's name, for ps and gdb too
+                    continuation.resume(returning: ProcessRun(spec: spec, cancel: cancel, onOutput: onOutput).run())
                 }
-                thread.name = "teleops-exec"
                 thread.start()
             }
         } onCancel: {
