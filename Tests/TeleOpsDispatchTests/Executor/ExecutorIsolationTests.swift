@@ -79,6 +79,16 @@ let runningAsRoot = geteuid() == 0
         #expect(result.output.isEmpty)
     }
 
+    @Test func aProgramThatCannotBeRunIs126() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("teleops-not-executable-\(getpid())").path
+        try #require(FileManager.default.createFile(atPath: path, contents: Data("echo hi\n".utf8),
+                                                    attributes: [.posixPermissions: 0o644]))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let result = await executor.run(execSpec([path]))
+        #expect(result.spawnError == "cannot start '\(path)': Permission denied (errno 13)")
+        #expect(result.exitCode == 126)
+    }
+
     @Test(arguments: [("no-such-user-teleops", nil), ("nobody", "no-such-group-teleops")] as [(String, String?)])
     func anUnknownUserOrGroupIsASpawnErrorNamingIt(user: String, group: String?) async throws {
         let result = await executor.run(execSpec(["id"], user: user, group: group))
