@@ -73,9 +73,9 @@ func procStat(_ pid: Int32) -> (name: String, state: Character, parent: Int32, g
     return (String(stat[stat.index(after: open)..<close]), fields[0].first ?? "?", parent, group)
 }
 
-/// Resident memory of this process, in bytes (VmRSS).
-func residentBytes() -> Int {
-    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+/// Resident memory of a process, in bytes (VmRSS); 0 when it cannot be read.
+func residentBytes(of pid: Int32) -> Int {
+    guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
           let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
           let kib = Int(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
     return kib * 1024
