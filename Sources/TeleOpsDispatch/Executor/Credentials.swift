@@ -94,8 +94,8 @@ private struct Account {
     static func lookUpGroup(_ group: String) -> Result<gid_t, SpawnError> {
         if group.isEmpty { return .failure(SpawnError("empty group name")) }
         if let number = gid_t(group) { return .success(number) }
-        var entry = group_t()
-        var found: UnsafeMutablePointer<group_t>?
+        var entry = GroupEntry()
+        var found: UnsafeMutablePointer<GroupEntry>?
         let gid: gid_t? = withLookupBuffer { buffer, size in
             let rc = getgrnam_r(group, &entry, buffer, size, &found)
             return (rc, found == nil ? nil : entry.gr_gid)
@@ -167,4 +167,5 @@ private struct Account {
     }
 }
 
-private typealias group_t = Glibc.group
+/// `struct group` of <grp.h> (named apart from the `group` parameters above).
+private typealias GroupEntry = Glibc.group
