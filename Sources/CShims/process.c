@@ -1,9 +1,231 @@
 #define _GNU_SOURCE
 #include "CShimsProcess.h"
+#include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
 
 int teleops_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 int teleops_spawn_file_actions_addchdir(posix_spawn_file_actions_t *actions, const char *path) {
     return posix_spawn_file_actions_addchdir_np(actions, path);
+}
+
+int teleops_set_thread_name(const char *name) { return pthread_setname_np(pthread_self(), name); }
+int teleops_get_thread_name(char *buffer, size_t size) { return pthread_getname_np(pthread_self(), buffer, size); }
+
+int teleops_pidfd_send_signal(int pidfd, int signal) {
+    return (int)syscall(SYS_pidfd_send_signal, pidfd, signal, NULL, 0);
+}
+
+pid_t teleops_pidfd_reap(int pidfd, int *status) {
+    siginfo_t info = {0};
+    if (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &info, WEXITED | WNOHANG) != 0) return -1;
+    if (info.si_pid == 0) return 0;
+    // The same encoding as waitpid's status, so one decoder serves both.
+    switch (info.si_code) {
+    case CLD_EXITED: *status = (info.si_status & 0xff) << 8; break;
+    case CLD_DUMPED: *status = (info.si_status & 0x7f) | 0x80; break;
+    default: *status = info.si_status & 0x7f; break;
+    }
+    return info.si_pid;
+}
+
+// ---- The child side of teleops_spawn. Only async-signal-safe calls from here to execve: the
+// parent is multithreaded, and any lock another thread held at the fork stays locked here.
+
+/// Tells the parent where and why we stopped, then exits without running any atexit handler.
+static void child_fail(int report_fd, int stage, int error) {
+    struct teleops_spawn_failure failure = {stage, error};
+    ssize_t written;
+    do {
+        written = write(report_fd, &failure, sizeof failure);
+    } while (written < 0 && errno == EINTR);
+    _exit(127);
+}
+
+/// dup2 that also clears close-on-exec when `from` already is `to` (dup2 is then a no-op).
+static int move_fd(int from, int to) {
+    if (from == to) return fcntl(to, F_SETFD, 0);
+    return dup2(from, to) < 0 ? -1 : 0;
+}
+
+/// setrlimit(resource, {soft, hard}). When the hard limit is above ours and we may not raise it
+/// (not root), both are capped at our hard limit: the command gets the strictest limit it can.
+static int set_limit(int resource, rlim_t soft, rlim_t hard) {
+    struct rlimit wanted = {soft, hard};
+    if (setrlimit(resource, &wanted) == 0) return 0;
+    if (errno != EPERM) return -1;
+    struct rlimit current;
+    if (getrlimit(resource, &current) != 0) return -1;
+    if (current.rlim_max == RLIM_INFINITY || hard <= current.rlim_max) {
+        errno = EPERM;
+        return -1;
+    }
+    wanted.rlim_max = current.rlim_max;
+    if (wanted.rlim_cur > wanted.rlim_max) wanted.rlim_cur = wanted.rlim_max;
+    return setrlimit(resource, &wanted);
+}
+
+/// Marks every fd from 3 up close-on-exec (the report pipe must stay open until the exec).
+static int cloexec_from_3(void) {
+    if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return 0;
+    // Kernels before 5.11: one fcntl per possible fd, up to our open-files limit.
+    struct rlimit files;
+    if (getrlimit(RLIMIT_NOFILE, &files) != 0) return -1;
+    rlim_t end = files.rlim_cur == RLIM_INFINITY || files.rlim_cur > (1 << 20) ? (1 << 20) : files.rlim_cur;
+    for (rlim_t fd = 3; fd < end; fd++) {
+        if (fcntl((int)fd, F_SETFD, FD_CLOEXEC) != 0 && errno != EBADF) return -1;
+    }
+    return 0;
+}
+
+static void child(const struct teleops_spawn_plan *plan, int report_fd) {
+    // Keep the report pipe clear of 0, 1 and 2, which are about to be replaced.
+    if (report_fd <= 2) {
+        int moved = fcntl(report_fd, F_DUPFD_CLOEXEC, 3);
+        if (moved < 0) _exit(127);  // cannot even report
+        report_fd = moved;
+    }
+    if (setpgid(0, 0) != 0) child_fail(report_fd, TELEOPS_SPAWN_STAGE_SETPGID, errno);
+
+    // Every disposition back to default (an ignored signal would survive the exec), then an
+    // empty mask: the parent blocked everything around the fork, so no handler of its ran here.
+    struct sigaction defaults = {0};
+    defaults.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < _NSIG; sig++) {
+        if (sig == SIGKILL || sig == SIGSTOP) continue;
+        (void)sigaction(sig, &defaults, NULL);  // glibc refuses its two internal signals: fine
+    }
+    sigset_t empty;
+    sigemptyset(&empty);
+    if (sigprocmask(SIG_SETMASK, &empty, NULL) != 0) child_fail(report_fd, TELEOPS_SPAWN_STAGE_SIGNALS, errno);
+
+    // Output first (the pipe may sit on fd 0 if ours was closed), then stdin from /dev/null.
+    if (plan->output_fd >= 0) {
+        if (move_fd(plan->output_fd, 1) != 0 || move_fd(plan->output_fd, 2) != 0) {
+            child_fail(report_fd, TELEOPS_SPAWN_STAGE_OUTPUT, errno);
+        }
+    }
+    int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (null_fd < 0 || move_fd(null_fd, 0) != 0) child_fail(report_fd, TELEOPS_SPAWN_STAGE_STDIN, errno);
+    if (cloexec_from_3() != 0) child_fail(report_fd, TELEOPS_SPAWN_STAGE_CLOSE_FDS, errno);
+
+    // Limits while still privileged (root may raise hard limits; the user may not).
+    if (plan->apply_limits) {
+        if (plan->cpu_seconds >= 0) {
+            // Soft then hard one second later: SIGXCPU first (catchable), SIGKILL after.
+            rlim_t soft = (rlim_t)plan->cpu_seconds;
+            if (set_limit(RLIMIT_CPU, soft, soft + 1) != 0) child_fail(report_fd, TELEOPS_SPAWN_STAGE_LIMIT_CPU, errno);
+        }
+        if (plan->address_space_bytes >= 0) {
+            rlim_t bytes = (rlim_t)plan->address_space_bytes;
+            if (set_limit(RLIMIT_AS, bytes, bytes) != 0) child_fail(report_fd, TELEOPS_SPAWN_STAGE_LIMIT_AS, errno);
+        }
+        if (plan->open_files >= 0) {
+            rlim_t files = (rlim_t)plan->open_files;
+            if (set_limit(RLIMIT_NOFILE, files, files) != 0) child_fail(report_fd, TELEOPS_SPAWN_STAGE_LIMIT_NOFILE, errno);
+        }
+        if (plan->processes >= 0) {
+            rlim_t count = (rlim_t)plan->processes;
+            if (set_limit(RLIMIT_NPROC, count, count) != 0) child_fail(report_fd, TELEOPS_SPAWN_STAGE_LIMIT_NPROC, errno);
+        }
+        if (set_limit(RLIMIT_CORE, 0, 0) != 0) child_fail(report_fd, TELEOPS_SPAWN_STAGE_LIMIT_CORE, errno);
+    }
+
+    // Raw system calls: they change this (only) thread's credentials. glibc's wrappers would
+    // try to broadcast the change to every thread it believes exists.
+    if (plan->switch_user) {
+        if (syscall(SYS_setgroups, (size_t)plan->group_count, plan->groups) != 0) {
+            child_fail(report_fd, TELEOPS_SPAWN_STAGE_SETGROUPS, errno);
+        }
+        if (syscall(SYS_setresgid, plan->gid, plan->gid, plan->gid) != 0) child_fail(report_fd, TELEOPS_SPAWN_STAGE_SETGID, errno);
+        if (syscall(SYS_setresuid, plan->uid, plan->uid, plan->uid) != 0) child_fail(report_fd, TELEOPS_SPAWN_STAGE_SETUID, errno);
+        if (plan->uid != 0 && syscall(SYS_setuid, 0) == 0) child_fail(report_fd, TELEOPS_SPAWN_STAGE_KEEPS_ROOT, EPERM);
+    }
+
+    if (plan->directory != NULL && chdir(plan->directory) != 0) child_fail(report_fd, TELEOPS_SPAWN_STAGE_CHDIR, errno);
+
+    execve(plan->path, plan->argv, plan->envp);
+    child_fail(report_fd, TELEOPS_SPAWN_STAGE_EXEC, errno);
+}
+
+// ---- The parent side.
+
+pid_t teleops_spawn(const struct teleops_spawn_plan *plan, struct teleops_spawn_failure *failure) {
+    failure->stage = TELEOPS_SPAWN_STAGE_NONE;
+    failure->error = 0;
+    int report[2];
+    if (pipe2(report, O_CLOEXEC) != 0) {
+        failure->stage = TELEOPS_SPAWN_STAGE_PIPE;
+        failure->error = errno;
+        return -1;
+    }
+
+    // No signal handler of ours may run in the child before it resets them.
+    sigset_t all, saved;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &saved);
+    // _Fork (glibc 2.34): a fork that runs no atfork handlers and takes no locks, which is
+    // all a child that only execs needs. A full vfork/CLONE_VM would share our memory with a
+    // child that changes its credentials; a plain fork only copies page tables.
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+    pid_t pid = _Fork();
+#else
+    pid_t pid = fork();
+#endif
+    if (pid == 0) {
+        close(report[0]);
+        child(plan, report[1]);  // never returns
+    }
+    int fork_error = errno;
+    pthread_sigmask(SIG_SETMASK, &saved, NULL);
+    close(report[1]);
+    if (pid < 0) {
+        close(report[0]);
+        failure->stage = TELEOPS_SPAWN_STAGE_FORK;
+        failure->error = fork_error;
+        return -1;
+    }
+
+    // End of file: the exec succeeded (the write end was close-on-exec). A record: it failed.
+    struct teleops_spawn_failure reported = {0};
+    size_t got = 0;
+    while (got < sizeof reported) {
+        ssize_t n = read(report[0], (char *)&reported + got, sizeof reported - got);
+        if (n > 0) {
+            got += (size_t)n;
+        } else if (n == 0 || errno != EINTR) {
+            break;
+        }
+    }
+    close(report[0]);
+    if (got == 0) return pid;
+
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    if (got == sizeof reported) {
+        *failure = reported;
+    } else {
+        failure->stage = TELEOPS_SPAWN_STAGE_EXEC;
+        failure->error = EIO;
+    }
+    return -1;
 }

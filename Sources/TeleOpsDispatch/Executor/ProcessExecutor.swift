@@ -1,36 +1,48 @@
+import CShims
 import Foundation
 import TeleOpsCore
 
-/// Runs commands as real child processes, each in its own process group, with a hard timeout
-/// and a bounded output buffer.
+/// Runs commands as real child processes, each in its own process group, with resource limits,
+/// optionally as another user, with a hard timeout and a bounded output buffer; when a run
+/// returns, no process it started is left running or unreaped. docs/isolation.md has the why.
 ///
 /// ```swift
 /// let result = await ProcessExecutor().run(
 ///     ExecSpec(argv: ["df", "-h"], timeout: .seconds(10), outputLimit: 64 * 1024,
-///              environment: ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"]))
-/// print(result.exitCode ?? -1, String(decoding: result.output, as: UTF8.self))
+///              environment: ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"], user: "nobody")
+/// ) { chunk in print(String(decoding: chunk, as: UTF8.self), terminator: "") }
+/// print(result.exitCode ?? -1)
 /// ```
 ///
 /// How a run goes:
-/// - `posix_spawnp` with `POSIX_SPAWN_SETPGROUP` (a new group whose id is the child's pid),
-///   `SETSIGDEF` (every signal at its default) and `SETSIGMASK` (empty mask); stdin is /dev/null;
-///   stdout and stderr share one O_CLOEXEC pipe, so they interleave as written.
 /// - The environment is exactly `spec.environment` (the caller allowlists it), plus a default
-///   PATH when it has none. The program is looked up in *that* PATH.
-/// - A dedicated thread (never Swift's cooperative pool) polls the pipe, a pidfd of the child
-///   and a cancellation eventfd until the deadline.
-/// - Output beyond `outputLimit` is read and dropped (`truncated`), so a flood costs bounded memory.
-/// - Timeout, or cancellation of the calling task: SIGTERM to the group, `killGrace`, then SIGKILL.
-/// - When the main process has ended, the rest of its group gets SIGKILL and every child left in
-///   the group is reaped (`waitpid(-pgid)`) until ECHILD. Orphaned grandchildren are ours to reap
-///   only if this process is a child subreaper; `WorkerAgent` makes itself one.
-/// - Spawn failure: `spawnError` is set and `exitCode` follows the shell: 127 when the program
-///   does not exist, 126 when it exists but cannot be run.
+///   PATH when it has none, plus `TELEOPS_TASK_TOKEN=<128 random bits in hex>` (`TaskMarker`).
+///   The program is looked up in *that* PATH, in this process.
+/// - `teleops_spawn` (CShims) forks; before exec the child makes itself a process group leader,
+///   resets every signal disposition and empties its mask, reads stdin from /dev/null, writes
+///   stdout and stderr to one pipe (so they interleave as written), leaves no other fd open
+///   across exec, applies `spec.limits` (RLIMIT_CPU, AS, NOFILE, NPROC; RLIMIT_CORE is always 0),
+///   switches to `spec.user`/`spec.group` when this process is root (see `Credentials`), and
+///   changes to `spec.workingDirectory`. A failure at any step comes back as `spawnError`
+///   naming it, with `exitCode` 127 when the program does not exist and 126 otherwise.
+/// - A dedicated thread (never Swift's cooperative pool) polls the pipe, a pidfd of the main
+///   process and a cancellation eventfd until the deadline. Each piece of kept output goes to
+///   `onOutput` as it is read, on that thread; output beyond `outputLimit` is read and dropped
+///   (`truncated`), so a flood costs bounded memory.
+/// - Timeout, or cancellation of the calling task: SIGTERM to the main process, its group and
+///   every process of the task found in /proc (`TaskTree`: the group, the marker, and the
+///   descendants by parent pid, which catches `setsid` escapees); `killGrace`; then SIGKILL
+///   rounds until a scan finds nothing alive.
+/// - The main process exited by itself: whatever of the task is still running is a leftover and
+///   is stopped the same way (SIGTERM, grace, SIGKILL); the output ends with
+///   "teleops: killed N leftover process(es) of this task, …", naming them.
+/// - Every process of the task is then reaped by its own pidfd (never `waitpid(-1)`: other
+///   runs' children are not ours), waiting a bounded time for orphans to be reparented to this
+///   process, which must be a child subreaper for that (`WorkerAgent` makes itself one).
 ///
-/// Limitation: a grandchild that calls `setsid()` or `setpgid()` leaves the group and escapes the
-/// group kill; it may also keep the output pipe open, so output after the main process ends is
-/// drained for a bounded time only. Airtight containment (future work) needs a cgroup or a walk of
-/// descendants through /proc.
+/// Not contained: a process that clears its environment (no marker), calls `setsid` (no group)
+/// and whose parent has exited before a scan (no parent link) is invisible to the scans; only a
+/// cgroup would close that gap.
 public struct ProcessExecutor: Executor {
     public init() {}
 
@@ -39,9 +51,9 @@ public struct ProcessExecutor: Executor {
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<ExecResult, Never>) in
                 let thread = Thread {
-                    continuation.resume(returning: ProcessRun(spec: spec, cancel: cancel).run())
+                    teleops_set_thread_name("teleops-exec")  // the OS thread's name, for ps and gdb too
+                    continuation.resume(returning: ProcessRun(spec: spec, cancel: cancel, onOutput: onOutput).run())
                 }
-                thread.name = "teleops-exec"
                 thread.start()
             }
         } onCancel: {

@@ -1,0 +1,207 @@
+import CShims
+import Glibc
+
+/// Every process of one command besides its main process, found in /proc, signalled and reaped
+/// through pidfds so that a reused pid is never hit.
+///
+/// A process belongs to the task when it started no earlier than the main process and
+/// - carries the task's marker in /proc/PID/environ (`TaskMarker`), or
+/// - is in the task's process group (whose id is the main process's pid), or
+/// - is a child of the main process or of a member (found by parent pid, which also covers
+///   members whose environ cannot be read, or that cleared it), or
+/// - was a member in an earlier scan (members stay members until reaped).
+///
+/// ```swift
+/// var tree = TaskTree(mainPID: pid, marker: marker)
+/// let alive = tree.scan(includingMain: false)
+/// if !alive.isEmpty { tree.signalAll(SIGKILL) }
+/// tree.reap(within: .seconds(5))
+/// ```
+///
+/// One thread uses a tree; it owns the pidfds it opens (closed at deinit).
+struct TaskTree: ~Copyable {
+    let mainPID: pid_t
+    let marker: TaskMarker
+    /// The main process's start time: nothing that started earlier belongs to the task.
+    let notBefore: UInt64
+
+    struct Member {
+        var name: String
+        var startTime: UInt64
+        /// -1 when pidfd_open is not available (kernels before 5.3): then pid + start time.
+        var pidfd: Int32
+        var exited = false
+        var reaped = false
+        /// Seen alive (not a zombie) by a scan.
+        var seenAlive = false
+        /// The signals sent to it.
+        var signals: Set<Int32> = []
+    }
+
+    private(set) var members: [pid_t: Member] = [:]
+    private var groupSignals: Set<Int32> = []
+    private var proc = ProcReader()
+
+    init(mainPID: pid_t, marker: TaskMarker) {
+        self.mainPID = mainPID
+        self.marker = marker
+        notBefore = proc.stat(mainPID)?.startTime ?? 0
+    }
+
+    deinit {
+        for member in members.values where member.pidfd >= 0 { close(member.pidfd) }
+    }
+
+    /// Scans /proc, adds the task's processes not known yet, and returns the members alive now
+    /// (zombies left out). `includingMain`: the main process is still ours (not reaped), so its
+    /// children are the task's; once it is reaped its pid may be reused and is not looked at.
+    @discardableResult
+    mutating func scan(includingMain: Bool) -> Set<pid_t> {
+        let me = getpid()
+        var candidates: [pid_t: ProcStat] = [:]
+        var inTask: Set<pid_t> = []
+        for pid in proc.pids() where pid != me && pid != 1 {
+            guard let stat = proc.stat(pid), stat.startTime >= notBefore else { continue }
+            if pid == mainPID {
+                if includingMain { inTask.insert(pid) }
+                continue
+            }
+            candidates[pid] = stat
+            if let known = members[pid], known.startTime == stat.startTime {
+                inTask.insert(pid)
+            } else if stat.group == mainPID || (!stat.hasExited && proc.environ(of: pid, contains: marker)) {
+                inTask.insert(pid)
+            }
+        }
+        // Children of members are members, down the whole tree.
+        var childrenOf: [pid_t: [pid_t]] = [:]
+        for (pid, stat) in candidates { childrenOf[stat.parent, default: []].append(pid) }
+        var pending = Array(inTask)
+        while let parent = pending.popLast() {
+            for child in childrenOf[parent] ?? [] where inTask.insert(child).inserted { pending.append(child) }
+        }
+
+        var alive: Set<pid_t> = []
+        for pid in inTask where pid != mainPID {
+            guard let stat = candidates[pid] else { continue }
+            if members[pid]?.startTime != stat.startTime {
+                // New, or its pid reused after the member we knew was reaped by its parent.
+                if let stale = members.removeValue(forKey: pid), stale.pidfd >= 0 { close(stale.pidfd) }
+                guard let member = track(stat) else { continue }
+                members[pid] = member
+            }
+            if !stat.hasExited {
+                members[pid]?.seenAlive = true
+                alive.insert(pid)
+            }
+        }
+        return alive
+    }
+
+    /// Sends `signal` to every member that has not exited and has not had it yet, and once to
+    /// the process group (which also reaches a process forked since the last scan). Returns how
+    /// many members it was sent to.
+    @discardableResult
+    mutating func signalAll(_ signal: Int32) -> Int {
+        if groupSignals.insert(signal).inserted { kill(-mainPID, signal) }
+        var sent = 0
+        for (pid, member) in members where !member.exited && !member.signals.contains(signal) {
+            members[pid]?.signals.insert(signal)
+            if send(signal, to: pid, member) { sent += 1 }
+        }
+        return sent
+    }
+
+    /// Members that were alive when found and were then sent a signal: "killed", for the notice.
+    var killed: [(pid: pid_t, name: String)] {
+        members.filter { $0.value.seenAlive && !$0.value.signals.isEmpty }
+            .map { (pid: $0.key, name: $0.value.name) }.sorted { $0.pid < $1.pid }
+    }
+
+    /// pidfds of the members not known to have exited; readable once they exit.
+    var waitList: [(pid: pid_t, fd: Int32)] {
+        members.filter { !$0.value.exited && $0.value.pidfd >= 0 }.map { (pid: $0.key, fd: $0.value.pidfd) }
+    }
+
+    /// Whether some member without a pidfd may still be running (it must then be polled).
+    var hasUnwatchedMembers: Bool { members.values.contains { !$0.exited && $0.pidfd < 0 } }
+
+    /// Whether every member has exited (is a zombie or gone), as far as known.
+    var allExited: Bool { members.values.allSatisfy(\.exited) }
+
+    mutating func noteExited(_ pid: pid_t) { members[pid]?.exited = true }
+
+    /// Marks the members without a pidfd that have exited (by /proc).
+    mutating func refreshUnwatched() {
+        for (pid, member) in members where !member.exited && member.pidfd < 0 {
+            if let stat = proc.stat(pid), stat.startTime == member.startTime, !stat.hasExited { continue }
+            members[pid]?.exited = true
+        }
+    }
+
+    /// Reaps, one by one (never `waitpid(-1)`: other tasks' children are not ours to take),
+    /// every member that is our child and has exited. A killed grandchild is reparented to us
+    /// (a child subreaper) only when its parent, killed too, has exited, so this retries, with
+    /// growing pauses, until each member is reaped by us or gone (reaped by its own parent), or
+    /// until `limit` has passed. Returns the pids left behind (e.g. stuck in the kernel, or
+    /// reparented to init because this process is not a subreaper).
+    @discardableResult
+    mutating func reap(within limit: Duration) -> [pid_t] {
+        let clock = ContinuousClock()
+        let giveUp = clock.now + limit
+        var pause: Duration = .milliseconds(1)
+        while true {
+            for (pid, member) in members where !member.reaped {
+                if reapOne(pid, member) { members[pid]?.reaped = true }
+            }
+            let left = members.filter { !$0.value.reaped }.map(\.key)
+            if left.isEmpty || clock.now >= giveUp { return left.sorted() }
+            // Nothing to wait on for a reparenting: pause briefly, a little longer each round.
+            let remaining = giveUp - clock.now
+            sleepThread(for: min(pause, remaining))
+            pause = min(pause * 2, .milliseconds(50))
+        }
+    }
+
+    // MARK: - One member
+
+    /// A pidfd for a newly found process, checked to be that process (same start time).
+    private mutating func track(_ stat: ProcStat) -> Member? {
+        let fd = teleops_pidfd_open(stat.pid)
+        if fd < 0 && errno == ESRCH { return nil }  // gone (reaped) since the scan
+        guard let again = proc.stat(stat.pid), again.startTime == stat.startTime else {
+            if fd >= 0 { close(fd) }
+            return nil
+        }
+        return Member(name: stat.name, startTime: stat.startTime, pidfd: fd)
+    }
+
+    private mutating func send(_ signal: Int32, to pid: pid_t, _ member: Member) -> Bool {
+        if member.pidfd >= 0 { return teleops_pidfd_send_signal(member.pidfd, signal) == 0 }
+        guard let stat = proc.stat(pid), stat.startTime == member.startTime else { return false }
+        return kill(pid, signal) == 0
+    }
+
+    /// True when the member is dealt with: reaped now, or gone (reaped by someone else).
+    private mutating func reapOne(_ pid: pid_t, _ member: Member) -> Bool {
+        var status: Int32 = 0
+        if member.pidfd >= 0 {
+            let reaped = teleops_pidfd_reap(member.pidfd, &status)
+            if reaped > 0 { return true }
+            if reaped == 0 || errno != ECHILD { return false }  // our child, not exited yet
+            // Not our child: gone if it can no longer be signalled (a zombie still can).
+            return teleops_pidfd_send_signal(member.pidfd, 0) != 0 && errno == ESRCH
+        }
+        guard let stat = proc.stat(pid), stat.startTime == member.startTime else { return true }
+        guard stat.parent == getpid() else { return false }
+        return waitpid(pid, &status, WNOHANG) == pid
+    }
+}
+
+/// Sleeps the calling (dedicated) thread for `duration`.
+func sleepThread(for duration: Duration) {
+    let (seconds, attoseconds) = duration.components
+    var request = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
+    var remaining = timespec()
+    while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
+}
