@@ -154,6 +154,8 @@ extension Broker {
             reply(.heartbeat(Heartbeat()))
         case .accepted:
             break
+        case .output(let chunk):
+            deliver(chunk, from: workerID)
         case .done(let result):
             resume(state.withLock { $0.complete(result, from: workerID) })
         case .error(let body):
@@ -170,6 +172,28 @@ extension Broker {
             resume(lost)
         case .hello, .welcome, .task, .cancel:
             reply(.error(WireErrorBody(code: .unexpected, message: "\(message.type) is not sent by workers")))
+        }
+    }
+
+    /// Passes an OUTPUT chunk to its dispatcher's `progress` handler, on this thread and outside
+    /// the lock; stale, duplicate and stray chunks are dropped with a log line.
+    private func deliver(_ chunk: TaskOutput, from workerID: String) {
+        switch state.withLock({ $0.output(chunk, from: workerID) }) {
+        case .deliver(let progress):
+            progress?(chunk)
+        case .deliverAfterGap(let progress, let missing):
+            logger.warning("OUTPUT chunks missing", metadata: [
+                "worker": "\(workerID)", "task": "\(chunk.taskID)", "seq": "\(chunk.seq)", "missing": "\(missing)",
+            ])
+            progress?(chunk)
+        case .stale(let lastSeq):
+            logger.warning("duplicate or out-of-order OUTPUT dropped", metadata: [
+                "worker": "\(workerID)", "task": "\(chunk.taskID)", "seq": "\(chunk.seq)", "last_seq": "\(lastSeq)",
+            ])
+        case .stray(let why):
+            logger.debug("OUTPUT ignored", metadata: [
+                "worker": "\(workerID)", "task": "\(WireCodec.printable(chunk.taskID))", "reason": "\(why)",
+            ])
         }
     }
 

@@ -97,7 +97,9 @@ public final class Broker: Service, Dispatcher {
     public func dispatch(_ request: TaskRequest, progress: (@Sendable (TaskOutput) -> Void)?) async -> TaskOutcome {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<TaskOutcome, Never>) in
-                let resumption = state.withLock { $0.submit(request, continuation, cancelled: Task.isCancelled) }
+                let resumption = state.withLock {
+                    $0.submit(request, continuation, progress: progress, cancelled: Task.isCancelled)
+                }
                 if let resumption {
                     resumption.continuation.resume(returning: resumption.outcome)
                 } else {

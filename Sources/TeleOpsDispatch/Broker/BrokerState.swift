@@ -29,8 +29,24 @@ struct BrokerState: Sendable {
     struct Pending: Sendable {
         var request: TaskRequest
         var continuation: CheckedContinuation<TaskOutcome, Never>
+        /// Gets each OUTPUT of the task, in `seq` order, on the socket thread.
+        var progress: (@Sendable (TaskOutput) -> Void)?
         /// nil while queued.
         var worker: String?
+        /// The highest OUTPUT `seq` passed to `progress` (-1: none yet).
+        var lastSeq = -1
+    }
+
+    /// What to do with an OUTPUT message.
+    enum OutputVerdict {
+        /// Call this handler with the chunk (outside the lock).
+        case deliver((@Sendable (TaskOutput) -> Void)?)
+        /// The chunk skips `missing` sequence numbers (lost on the way); deliver it all the same.
+        case deliverAfterGap((@Sendable (TaskOutput) -> Void)?, missing: Int)
+        /// Drop it: its task is not pending, or not on this worker (worth a debug line).
+        case stray(String)
+        /// Drop it: its `seq` was delivered already or is older than the last one delivered.
+        case stale(lastSeq: Int)
     }
 
     let maxQueued: Int
@@ -55,30 +71,55 @@ struct BrokerState: Sendable {
 
     /// Assigns, queues or rejects a new request. Returns a resumption when it is decided at once.
     mutating func submit(_ request: TaskRequest, _ continuation: CheckedContinuation<TaskOutcome, Never>,
-                         cancelled: Bool) -> Resumption? {
+                         progress: (@Sendable (TaskOutput) -> Void)?, cancelled: Bool) -> Resumption? {
         guard phase == .running else { return (continuation, .rejected(reason: "controller shutting down")) }
         if cancelled { return (continuation, .rejected(reason: "cancelled before it was dispatched")) }
         guard pending[request.taskID] == nil else {
             return (continuation, .rejected(reason: "a task with id '\(request.taskID)' is already running"))
         }
-        let serving = workers.values.filter { $0.serves(request.host) }
-        guard !serving.isEmpty || inStartupGrace else {
-            return (continuation, .rejected(reason: noWorkerReason(request.host)))
+        if let pinned = request.workerID {
+            guard workers[pinned] != nil else {
+                return (continuation, .rejected(reason: "worker '\(pinned)' is not registered"
+                    + (workers.isEmpty ? " (no worker is registered)" : " (registered: \(workers.keys.sorted().joined(separator: ", ")))")))
+            }
+        } else {
+            let serving = workers.values.contains { $0.serves(request.host) }
+            guard serving || inStartupGrace else {
+                return (continuation, .rejected(reason: noWorkerReason(request.host)))
+            }
         }
-        pending[request.taskID] = Pending(request: request, continuation: continuation)
-        if let worker = pick(for: request.host) {
+        pending[request.taskID] = Pending(request: request, continuation: continuation, progress: progress)
+        if let worker = pick(for: request) {
             assign(request.taskID, to: worker)
             return nil
         }
         guard queue.count < maxQueued else {
             pending[request.taskID] = nil
-            let slots = serving.map(\.hello.capacity).reduce(0, +)
-            return (continuation, .rejected(reason:
-                "busy: all \(serving.count) worker(s) serving '\(request.host)' are at capacity (\(slots) slots) "
-                + "and \(queue.count) task(s) are already queued (limit \(maxQueued)); retry later"))
+            return (continuation, .rejected(reason: busyReason(request)))
         }
         queue.append(request.taskID)
         return nil
+    }
+
+    /// Why `request` found no free slot and no room in the queue.
+    private func busyReason(_ request: TaskRequest) -> String {
+        let queued = "\(queue.count) task(s) are already queued (limit \(maxQueued)); retry later"
+        if let pinned = request.workerID, let worker = workers[pinned] {
+            return "busy: worker '\(pinned)' is at capacity (\(worker.hello.capacity) slots) and " + queued
+        }
+        let serving = workers.values.filter { $0.serves(request.host) }
+        let slots = serving.map(\.hello.capacity).reduce(0, +)
+        return "busy: all \(serving.count) worker(s) serving '\(request.host)' are at capacity (\(slots) slots) and "
+            + queued
+    }
+
+    /// The worker `request` should go to now: its pinned worker if that has a free slot, else the
+    /// least loaded worker serving its host with a free slot; nil when it has to wait.
+    func pick(for request: TaskRequest) -> String? {
+        if let pinned = request.workerID {
+            return workers[pinned].flatMap { $0.free > 0 ? pinned : nil }
+        }
+        return pick(for: request.host)
     }
 
     /// The least loaded worker serving `host` with a free slot (ties: lowest id, for determinism).
@@ -97,23 +138,47 @@ struct BrokerState: Sendable {
         outbox.append(Outgoing(identity: worker.identity, message: .task(pendingTask.request)))
     }
 
-    /// Moves queued tasks to workers with free slots; rejects those whose host nobody serves any more.
+    /// Moves queued tasks to workers with free slots; rejects those that can no longer run (their
+    /// host is served by nobody, or their pinned worker has left).
     mutating func pump() -> [Resumption] {
         var resumptions: [Resumption] = []
         var remaining: [String] = []
         for taskID in queue {
             guard let task = pending[taskID] else { continue }
-            if let worker = pick(for: task.request.host) {
+            if let worker = pick(for: task.request) {
                 assign(taskID, to: worker)
-            } else if !workers.values.contains(where: { $0.serves(task.request.host) }) && !inStartupGrace {
+            } else if let reason = unrunnableReason(task.request) {
                 pending[taskID] = nil
-                resumptions.append((task.continuation, .rejected(reason: noWorkerReason(task.request.host))))
+                resumptions.append((task.continuation, .rejected(reason: reason)))
             } else {
                 remaining.append(taskID)
             }
         }
         queue = remaining
         return resumptions
+    }
+
+    /// Why a queued request can never run as things stand, or nil if it only has to wait.
+    private func unrunnableReason(_ request: TaskRequest) -> String? {
+        if let pinned = request.workerID {
+            return workers[pinned] == nil ? "worker '\(pinned)' left before the task could run" : nil
+        }
+        if workers.values.contains(where: { $0.serves(request.host) }) || inStartupGrace { return nil }
+        return noWorkerReason(request.host)
+    }
+
+    /// OUTPUT from `workerID`: delivered when its task is pending on that worker and its `seq` is
+    /// newer than the last delivered one.
+    mutating func output(_ chunk: TaskOutput, from workerID: String) -> OutputVerdict {
+        guard var task = pending[chunk.taskID] else { return .stray("no such task is pending") }
+        guard task.worker == workerID else {
+            return .stray("the task runs on \(task.worker.map { "worker '\($0)'" } ?? "no worker yet")")
+        }
+        guard chunk.seq > task.lastSeq else { return .stale(lastSeq: task.lastSeq) }
+        let missing = chunk.seq - task.lastSeq - 1
+        task.lastSeq = chunk.seq
+        pending[chunk.taskID] = task
+        return missing == 0 ? .deliver(task.progress) : .deliverAfterGap(task.progress, missing: missing)
     }
 
     /// The caller's task was cancelled: a queued task is dropped, a running one gets CANCEL.

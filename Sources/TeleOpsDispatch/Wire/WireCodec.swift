@@ -23,6 +23,14 @@ public enum WireCodec {
     /// The version frame.
     public static let version = "teleops.v1"
 
+    /// Bodies larger than this are refused unparsed (ERROR `too_large`). Generous: the largest
+    /// legitimate body is a DONE whose output is `output_limit` bytes (64 KiB by default), which
+    /// JSON escaping can at worst multiply by six.
+    public static let maxBodyBytes = 16 << 20
+
+    /// Every type `decode` knows, for error messages.
+    static let knownTypes = "HELLO WELCOME HEARTBEAT TASK ACCEPTED OUTPUT DONE CANCEL ERROR BYE"
+
     /// The three frames of `message`: version, type, JSON body.
     public static func encode(_ message: WireMessage) -> [[UInt8]] {
         [Array(version.utf8), Array(message.type.utf8), body(of: message)]
@@ -40,6 +48,10 @@ public enum WireCodec {
                 .badVersion, "unsupported protocol version '\(printable(version))', expected '\(Self.version)'"))
         }
         let type = String(decoding: frames[1], as: UTF8.self)
+        guard frames[2].count <= maxBodyBytes else {
+            return .failure(WireDecodeError(
+                .tooLarge, "\(printable(type)) body is \(frames[2].count) bytes; the limit is \(maxBodyBytes)"))
+        }
         let body = Data(frames[2])
         do {
             switch type {
@@ -48,6 +60,7 @@ public enum WireCodec {
             case "HEARTBEAT": return .success(.heartbeat(try decodeBody(Heartbeat.self, body, type)))
             case "TASK": return .success(.task(try decodeBody(TaskRequest.self, body, type)))
             case "ACCEPTED": return .success(.accepted(try decodeBody(TaskRef.self, body, type)))
+            case "OUTPUT": return .success(.output(try decodeBody(TaskOutput.self, body, type)))
             case "DONE": return .success(.done(try decodeBody(TaskResult.self, body, type)))
             case "CANCEL": return .success(.cancel(try decodeBody(TaskRef.self, body, type)))
             case "ERROR": return .success(.error(try decodeBody(WireErrorBody.self, body, type)))
@@ -56,8 +69,7 @@ public enum WireCodec {
                 return .success(.bye)
             default:
                 return .failure(WireDecodeError(
-                    .badType, "unknown message type '\(printable(type))'; known: HELLO WELCOME HEARTBEAT TASK "
-                        + "ACCEPTED DONE CANCEL ERROR BYE"))
+                    .badType, "unknown message type '\(printable(type))'; known: \(knownTypes)"))
             }
         } catch let error as WireDecodeError {
             return .failure(error)
@@ -78,6 +90,7 @@ public enum WireCodec {
         case .heartbeat(let body): data = try? encoder.encode(body)
         case .task(let body): data = try? encoder.encode(body)
         case .accepted(let body): data = try? encoder.encode(body)
+        case .output(let body): data = try? encoder.encode(body)
         case .done(let body): data = try? encoder.encode(body)
         case .cancel(let body): data = try? encoder.encode(body)
         case .error(let body): data = try? encoder.encode(body)

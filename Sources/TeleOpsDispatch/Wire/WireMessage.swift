@@ -15,6 +15,7 @@ public enum WireMessage: Sendable, Equatable {
     case heartbeat(Heartbeat)
     case task(TaskRequest)
     case accepted(TaskRef)
+    case output(TaskOutput)
     case done(TaskResult)
     case cancel(TaskRef)
     case error(WireErrorBody)
@@ -28,6 +29,7 @@ public enum WireMessage: Sendable, Equatable {
         case .heartbeat: "HEARTBEAT"
         case .task: "TASK"
         case .accepted: "ACCEPTED"
+        case .output: "OUTPUT"
         case .done: "DONE"
         case .cancel: "CANCEL"
         case .error: "ERROR"
@@ -125,4 +127,6 @@ public enum WireErrorCode: String, Sendable, CaseIterable {
     case busy
     /// The message makes no sense in this direction (e.g. a worker sending TASK).
     case unexpected
+    /// The body is larger than `WireCodec.maxBodyBytes`; it was not parsed.
+    case tooLarge = "too_large"
 }

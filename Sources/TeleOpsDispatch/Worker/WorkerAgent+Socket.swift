@@ -28,6 +28,7 @@ extension WorkerAgent {
 
         let clock = ContinuousClock()
         var session = Session(interval: options.heartbeatInterval, nextBeat: clock.now)
+        var nextOutput: ContinuousClock.Instant?
         while true {
             let phase = state.withLock { $0.phase }
             if phase == .stopping { break }
@@ -47,15 +48,18 @@ extension WorkerAgent {
                 }
                 session.nextBeat = now + session.interval
             }
-            let ready = try socket.poll(alongside: wake.fd, timeoutMs: Int(ProcessRun.millis(from: now, to: session.nextBeat)))
+            let wakeAt = nextOutput.map { min($0, session.nextBeat) } ?? session.nextBeat
+            let ready = try socket.poll(alongside: wake.fd, timeoutMs: Int(ProcessRun.millis(from: now, to: wakeAt)))
             if ready.fd { wake.drain() }
             while let frames = try socket.receive() {
                 handle(frames, on: socket, session: &session, sink: sink, now: clock.now)
             }
-            let outbox = state.withLock { state in
+            let (outbox, outputDue) = state.withLock { state in
+                let due = state.collectOutput(now: clock.now)
                 defer { state.outbox = [] }
-                return state.outbox
+                return (state.outbox, due)
             }
+            nextOutput = outputDue
             for message in outbox { send(message, on: socket) }
         }
     }
@@ -119,7 +123,7 @@ extension WorkerAgent {
             default:
                 break
             }
-        case .hello, .accepted, .done, .bye:
+        case .hello, .accepted, .output, .done, .bye:
             send(.error(WireErrorBody(code: .unexpected, message: "\(message.type) is not sent by controllers")),
                  on: socket)
         }

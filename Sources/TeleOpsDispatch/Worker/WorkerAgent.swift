@@ -6,7 +6,8 @@ import Synchronization
 import TeleOpsCore
 
 /// The worker side of dispatch: connects a DEALER to the controller, registers with HELLO, sends
-/// heartbeats, and runs each TASK with its `Executor`, answering ACCEPTED then DONE.
+/// heartbeats, and runs each TASK with its `Executor`, answering ACCEPTED, then OUTPUT chunks
+/// while the command runs, then DONE.
 ///
 /// ```swift
 /// let agent = WorkerAgent(options: WorkerOptions(connect: endpoint, workerID: "web-1", hosts: ["web-1"]),
@@ -15,12 +16,17 @@ import TeleOpsCore
 /// try await group.run()
 /// ```
 ///
+/// - Each command runs with the worker's environment plus the TASK's `env` (the TASK wins), the
+///   worker's limits with the TASK's fields replacing them, the TASK's user and group or else the
+///   worker's, and the TASK's working directory.
+/// - Output is streamed as OUTPUT chunks, coalesced and cut at character boundaries (see
+///   `OutputCoalescer`); the chunks of a task all precede its DONE.
 /// - Graceful shutdown: TASKs are refused ("busy"), running ones finish and report DONE, then
 ///   BYE is sent and `run()` returns. Cancellation kills running tasks and returns at once.
 /// - ERROR "unregistered" (the controller restarted) makes it say HELLO again; so does
 ///   "duplicate_id", after a heartbeat interval.
-/// - CANCEL kills the task's process group like a timeout (SIGTERM, kill grace, SIGKILL).
-/// - Not yet: OUTPUT frames (output arrives with DONE only).
+/// - CANCEL kills the task's process group like a timeout (SIGTERM, kill grace, SIGKILL), and
+///   its DONE says `cancelled`.
 public final class WorkerAgent: Service {
     let options: WorkerOptions
     let executor: any Executor
@@ -34,6 +40,22 @@ public final class WorkerAgent: Service {
         var phase = Phase.running
         var outbox: [WireMessage] = []
         var inFlight: [String: OneShot] = [:]
+        /// Output of running tasks not yet sent, by task id.
+        var output: [String: OutputCoalescer] = [:]
+
+        /// Moves the OUTPUT chunks due at `now` to the outbox; returns when the next one is due.
+        mutating func collectOutput(now: ContinuousClock.Instant) -> ContinuousClock.Instant? {
+            var next: ContinuousClock.Instant?
+            for taskID in output.keys {
+                guard let due = output[taskID]?.due(now: now) else { continue }
+                if due <= now {
+                    if let chunk = output[taskID]?.take(final: false, now: now) { outbox.append(.output(chunk)) }
+                } else {
+                    next = min(next ?? due, due)
+                }
+            }
+            return next
+        }
     }
 
     /// Why `run()` refused to start.
@@ -82,31 +104,54 @@ public final class WorkerAgent: Service {
         }
     }
 
-    /// Runs one task, then queues its DONE for the socket thread.
+    /// Runs one task, streaming its output, then queues its DONE for the socket thread.
     private func execute(_ request: TaskRequest) async {
-        let cancel = state.withLock { $0.inFlight[request.taskID] } ?? OneShot()
-        let spec = ExecSpec(argv: request.argv, timeout: .milliseconds(request.timeoutMs), killGrace: options.killGrace,
-                            outputLimit: request.outputLimit, environment: options.environment)
+        let cancel = state.withLock { state in
+            state.output[request.taskID] = OutputCoalescer(taskID: request.taskID, limit: request.outputLimit)
+            return state.inFlight[request.taskID]
+        } ?? OneShot()
+        let spec = Self.execSpec(request, options)
         let executor = self.executor
-        let result = await withTaskGroup(of: ExecResult?.self) { group in
-            group.addTask { await executor.run(spec) }
+        let onOutput: @Sendable ([UInt8]) -> Void = { [self] bytes in
+            let now = ContinuousClock.now
+            if state.withLock({ $0.output[request.taskID]?.append(bytes, now: now) ?? false }) { wake.signal() }
+        }
+        // The first child to finish decides: the run (it ended by itself) or the CANCEL waiter.
+        let (result, cancelled) = await withTaskGroup(of: ExecResult?.self) { group in
+            group.addTask { await executor.run(spec, onOutput: onOutput) }
             group.addTask {
                 await cancel.wait()
                 return nil
             }
             var result: ExecResult?
+            var cancelled = false
             for await finished in group {
-                if let finished { result = finished }
+                if let finished { result = finished } else if result == nil { cancelled = cancel.isFired }
                 group.cancelAll()  // CANCEL arrived: cancels the run; the run ended: stops the waiter
             }
-            return result
+            return (result, cancelled)
         }
-        let done = Self.taskResult(request, result, worker: options.workerID)
+        var done = Self.taskResult(request, result, worker: options.workerID)
+        done.cancelled = cancelled
         state.withLock { state in
             state.inFlight[request.taskID] = nil
+            // The last chunk, with any incomplete character, goes out before DONE.
+            if var rest = state.output.removeValue(forKey: request.taskID),
+               let chunk = rest.take(final: true, now: .now) {
+                state.outbox.append(.output(chunk))
+            }
             state.outbox.append(.done(done))
         }
         wake.signal()
+    }
+
+    /// What the executor runs for `request` on a worker configured with `options`.
+    static func execSpec(_ request: TaskRequest, _ options: WorkerOptions) -> ExecSpec {
+        ExecSpec(argv: request.argv, timeout: .milliseconds(request.timeoutMs), killGrace: options.killGrace,
+                 outputLimit: request.outputLimit,
+                 environment: options.environment.merging(request.environment) { _, fromTask in fromTask },
+                 workingDirectory: request.workingDirectory, limits: options.limits.overridden(by: request.limits),
+                 user: request.user ?? options.user, group: request.group ?? options.group)
     }
 
     static func taskResult(_ request: TaskRequest, _ result: ExecResult?, worker: String) -> TaskResult {

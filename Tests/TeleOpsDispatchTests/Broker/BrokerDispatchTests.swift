@@ -54,11 +54,8 @@ import Testing
             async let queued = broker.dispatch(request("h", ["/bin/echo", "queued"], id: "queued"))
             try await eventually("second task queued") { broker.state.withLock { $0.queue == ["queued"] } }
             let overflow = await broker.dispatch(request("h", ["/bin/true"], id: "overflow"))
-            guard case .rejected(let reason) = overflow else {
-                Issue.record("\(overflow)")
-                return
-            }
-            #expect(reason.hasPrefix("busy:"))
+            #expect(overflow == .rejected(reason: "busy: all 1 worker(s) serving 'h' are at capacity (1 slots) and "
+                + "1 task(s) are already queued (limit 1); retry later"))
             for outcome in await [running, queued] {
                 guard case .finished(let result) = outcome else {
                     Issue.record("\(outcome)")
@@ -96,16 +93,20 @@ import Testing
 
     @Test func cancellingTheDispatchCancelsTheRunningTask() async throws {
         try await withBroker(agents: [AgentSpec(id: "w")]) { broker, _ in
-            let task = Task { await broker.dispatch(request("h", ["sleep", "100"], id: "long")) }
-            try await eventually("task running") { broker.registeredWorkers().first?.inFlight == 1 }
+            #expect(processes(running: ["sleep", "300"]).isEmpty, "left over from an earlier run")
+            let task = Task { await broker.dispatch(request("h", ["sleep", "300"], id: "long", timeout: .seconds(600))) }
+            try await eventually("sleep 300 running") { !processes(running: ["sleep", "300"]).isEmpty }
             task.cancel()
             let outcome = try await withDeadline("cancelled dispatch") { await task.value }
             guard case .finished(let result) = outcome else {
                 Issue.record("\(outcome)")
                 return
             }
+            #expect(result.cancelled)
             #expect(result.signal == SIGTERM)
             #expect(!result.timedOut)
+            #expect(result.outcomeDescription.hasPrefix("cancelled after"))
+            #expect(processes(running: ["sleep", "300"]).isEmpty, "the command was killed and reaped before DONE")
         }
     }
 

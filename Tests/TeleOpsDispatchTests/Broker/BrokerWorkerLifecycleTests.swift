@@ -83,24 +83,60 @@ import Testing
         }
     }
 
+    /// Garbage thrown at the broker over a real DEALER: each message gets the right ERROR (or,
+    /// for a stray OUTPUT from a registered worker, nothing), and the broker keeps serving.
     @Test func garbageIsAnsweredWithErrorAndTheBrokerKeepsServing() async throws {
         try await withBroker(agents: [AgentSpec(id: "w")]) { broker, endpoint in
             let v1 = Array("teleops.v1".utf8)
-            let codes = try await withRawDealer(endpoint, routingID: "garbage/1") { socket in
-                var codes: [String] = []
-                for frames in [[Array("hello".utf8)], [Array("teleops.v9".utf8), Array("HELLO".utf8), Array("{}".utf8)],
-                               [v1, Array("NOPE".utf8), Array("{}".utf8)], [v1, Array("HELLO".utf8), Array("{oops".utf8)],
-                               WireCodec.encode(.heartbeat(Heartbeat())),
-                               WireCodec.encode(.done(TaskResult(taskID: "x", action: "a", worker: "garbage",
-                                                                 exitCode: 0, signal: nil, timedOut: false,
-                                                                 durationMs: 1, output: "", truncated: false)))] {
+            let unregistered: [(name: String, frames: [[UInt8]])] = [
+                ("one frame", [Array("hello".utf8)]),
+                ("an empty frame", [[]]),
+                ("five frames", [v1, Array("HEARTBEAT".utf8), Array("{}".utf8), Array("x".utf8), Array("y".utf8)]),
+                ("another version", [Array("teleops.v9".utf8), Array("HELLO".utf8), Array("{}".utf8)]),
+                ("an unknown type", [v1, Array("NOPE".utf8), Array("{}".utf8)]),
+                ("a binary type", [v1, [0xFF, 0x00, 0x1B], Array("{}".utf8)]),
+                ("bad JSON", [v1, Array("HELLO".utf8), Array("{oops".utf8)]),
+                ("a JSON array", [v1, Array("DONE".utf8), Array("[]".utf8)]),
+                ("a HELLO without hosts", WireCodec.encode(.hello(Hello(workerID: "x", hosts: [], capacity: 1,
+                                                                        version: "v", pid: 1)))),
+                ("a huge body", [v1, Array("DONE".utf8), [UInt8](repeating: UInt8(ascii: "x"),
+                                                                 count: WireCodec.maxBodyBytes + 1)]),
+                ("a large valid body", [v1, Array("HEARTBEAT".utf8),
+                                        Array(("{\"pad\":\"" + String(repeating: "p", count: 2 << 20) + "\"}").utf8)]),
+                ("HEARTBEAT before HELLO", WireCodec.encode(.heartbeat(Heartbeat()))),
+                ("OUTPUT before HELLO", WireCodec.encode(.output(TaskOutput(taskID: "x", seq: 0, data: "?")))),
+                ("DONE before HELLO", WireCodec.encode(.done(TaskResult(
+                    taskID: "x", action: "a", worker: "garbage", exitCode: 0, signal: nil, timedOut: false,
+                    durationMs: 1, output: "", truncated: false)))),
+            ]
+            let answers: [String] = try await withRawDealer(endpoint, routingID: "garbage/1") { socket in
+                var answers: [String] = []
+                for (name, frames) in unregistered {
                     try socket.send(frames)
-                    guard case .error(let body) = try receiveMessage(socket) else { return codes }
-                    codes.append(body.code)
+                    let reply = try receiveMessage(socket)
+                    guard case .error(let body) = reply else { return answers + ["\(name): \(reply.type)"] }
+                    answers.append(body.code)
                 }
-                return codes
+                // Registered now: a stray OUTPUT is ignored, a controller's message is unexpected.
+                try socket.send(Self.hello("garbage", hosts: ["nowhere"]))
+                answers.append(try receiveMessage(socket).type)
+                try socket.send(WireCodec.encode(.output(TaskOutput(taskID: "no-such-task", seq: 0, data: "?"))))
+                try socket.send(WireCodec.encode(.task(request("h", ["/bin/true"]))))
+                try socket.send(WireCodec.encode(.heartbeat(Heartbeat())))
+                for _ in 0..<2 {
+                    let message = try WireCodec.decode(try receiveFrames(socket)).get()
+                    if case .error(let body) = message { answers.append("ERROR \(body.code)") } else {
+                        answers.append(message.type)
+                    }
+                }
+                return answers
             }
-            #expect(codes == ["bad_frames", "bad_version", "bad_type", "bad_json", "unregistered", "unregistered"])
+            let codes = Array(answers.prefix(unregistered.count))
+            let afterHello = Array(answers.dropFirst(unregistered.count))
+            #expect(codes == ["bad_frames", "bad_frames", "bad_frames", "bad_version", "bad_type", "bad_type",
+                              "bad_json", "bad_json", "bad_json", "too_large", "unregistered", "unregistered",
+                              "unregistered", "unregistered"])
+            #expect(afterHello == ["WELCOME", "ERROR unexpected", "HEARTBEAT"])
             let outcome = await broker.dispatch(request("h", ["/bin/echo", "still here"]))
             guard case .finished(let result) = outcome else {
                 Issue.record("\(outcome)")

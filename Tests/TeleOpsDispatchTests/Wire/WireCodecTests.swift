@@ -12,7 +12,15 @@ import Testing
         .heartbeat(Heartbeat(inFlight: 3)),
         .task(TaskRequest(taskID: "t1", action: "disk", host: "web-1", argv: ["df", "-h"], timeout: .seconds(10),
                           outputLimit: 65536)),
+        .task(TaskRequest(taskID: "t2", action: "restart", host: "web-1", argv: ["systemctl", "restart", "nginx"],
+                          timeout: .seconds(30), outputLimit: 4096, environment: ["UNIT": "nginx", "LANG": "C"],
+                          workingDirectory: "/var/tmp", user: "ops", group: "ops",
+                          limits: ResourceLimits(cpuSeconds: 5, openFiles: 64), workerID: "web-1-agent")),
         .accepted(TaskRef(taskID: "t1")),
+        .output(TaskOutput(taskID: "t1", seq: 0, data: "Filesystem  Size\n")),
+        .output(TaskOutput(taskID: "t1", seq: 7, data: "héllo ✓ 🚀\u{0}\t\"quoted\"")),
+        .done(TaskResult(taskID: "t3", action: "x", worker: "w", exitCode: nil, signal: 15, timedOut: false,
+                         durationMs: 250, output: "partial", truncated: false, cancelled: true)),
         .done(TaskResult(taskID: "t1", action: "disk", worker: "web-1", exitCode: 0, signal: nil, timedOut: false,
                          durationMs: 12.5, output: "ok\n", truncated: false)),
         .done(TaskResult(taskID: "t2", action: "x", worker: "w", exitCode: nil, signal: 9, timedOut: true,
@@ -35,13 +43,38 @@ import Testing
     @Test func keysAreSnakeCase() throws {
         let task = TaskRequest(taskID: "t1", action: "a", host: "h", argv: ["true"], timeout: .milliseconds(1500),
                                outputLimit: 10)
-        let body = try #require(
-            JSONSerialization.jsonObject(with: Data(WireCodec.encode(.task(task))[2])) as? [String: Any])
-        #expect(Set(body.keys) == ["task_id", "action", "host", "argv", "timeout_ms", "output_limit"])
+        let body = try Self.json(.task(task))
+        #expect(Set(body.keys) == ["task_id", "action", "host", "argv", "timeout_ms", "output_limit", "env"])
         #expect(body["timeout_ms"] as? Int == 1500)
-        let hello = try #require(JSONSerialization.jsonObject(with: Data(WireCodec.encode(
-            .hello(Hello(workerID: "w", hosts: ["*"], capacity: 1, version: "v", pid: 1)))[2])) as? [String: Any])
+        let hello = try Self.json(.hello(Hello(workerID: "w", hosts: ["*"], capacity: 1, version: "v", pid: 1)))
         #expect(Set(hello.keys) == ["worker_id", "hosts", "labels", "capacity", "version", "pid"])
+        let output = try Self.json(.output(TaskOutput(taskID: "t1", seq: 3, data: "x")))
+        #expect(Set(output.keys) == ["task_id", "seq", "data"])
+    }
+
+    @Test func taskCarriesEnvironmentDirectoryUserLimitsAndPin() throws {
+        let task = TaskRequest(taskID: "t1", action: "a", host: "h", argv: ["id"], timeout: .seconds(1), outputLimit: 10,
+                               environment: ["A": "1"], workingDirectory: "/srv", user: "nobody", group: "nogroup",
+                               limits: ResourceLimits(addressSpaceBytes: 1 << 30, processes: 20), workerID: "w-7")
+        let body = try Self.json(.task(task))
+        #expect(body["env"] as? [String: String] == ["A": "1"])
+        #expect(body["cwd"] as? String == "/srv")
+        #expect(body["user"] as? String == "nobody")
+        #expect(body["group"] as? String == "nogroup")
+        #expect(body["worker"] as? String == "w-7")
+        let limits = try #require(body["limits"] as? [String: Any])
+        #expect(Set(limits.keys) == ["address_space_bytes", "processes"])
+        #expect(limits["address_space_bytes"] as? Int == 1 << 30)
+    }
+
+    @Test func doneSaysWhetherItWasCancelled() throws {
+        let result = TaskResult(taskID: "t", action: "a", worker: "w", exitCode: nil, signal: 15, timedOut: false,
+                                durationMs: 3, output: "", truncated: false, cancelled: true)
+        #expect(try Self.json(.done(result))["cancelled"] as? Bool == true)
+    }
+
+    static func json(_ message: WireMessage) throws -> [String: Any] {
+        try #require(JSONSerialization.jsonObject(with: Data(WireCodec.encode(message)[2])) as? [String: Any])
     }
 
     @Test func acceptsBodiesWrittenByHand() throws {
@@ -55,6 +88,29 @@ import Testing
         }
         #expect(result.exitCode == nil)
         #expect(result.signal == 15)
+        #expect(!result.cancelled, "a DONE without 'cancelled' (an older worker) was not cancelled")
+    }
+
+    @Test func acceptsATaskWithoutTheNewFields() throws {
+        let frames = [Array("teleops.v1".utf8), Array("TASK".utf8),
+                      Array(#"{"task_id":"t","action":"a","host":"h","argv":["true"],"timeout_ms":5,"output_limit":9}"#.utf8)]
+        guard case .task(let request) = try WireCodec.decode(frames).get() else {
+            Issue.record("not TASK")
+            return
+        }
+        #expect(request.environment.isEmpty)
+        #expect(request.workingDirectory == nil && request.user == nil && request.limits == nil)
+        #expect(request.workerID == nil)
+    }
+
+    @Test func aBodyOverTheLimitIsRefusedUnparsed() {
+        let huge = [UInt8](repeating: UInt8(ascii: " "), count: WireCodec.maxBodyBytes + 1)
+        switch WireCodec.decode([Array("teleops.v1".utf8), Array("DONE".utf8), huge]) {
+        case .success(let message): Issue.record("decoded \(message)")
+        case .failure(let error):
+            #expect(error.code == .tooLarge)
+            #expect(error.message.contains("\(WireCodec.maxBodyBytes + 1) bytes"), "\(error.message)")
+        }
     }
 
     struct Malformed: CustomTestStringConvertible, Sendable {
@@ -89,6 +145,14 @@ import Testing
             """.utf8)], code: .badJSON, mentions: "hosts"),
         Malformed(name: "array body", frames: [v1, Array("TASK".utf8), Array("[1,2]".utf8)],
                   code: .badJSON, mentions: "TASK"),
+        Malformed(name: "OUTPUT without seq", frames: [v1, Array("OUTPUT".utf8), Array(#"{"task_id":"t","data":"x"}"#.utf8)],
+                  code: .badJSON, mentions: "seq"),
+        Malformed(name: "OUTPUT with binary data",
+                  frames: [v1, Array("OUTPUT".utf8), Array(#"{"task_id":"t","seq":0,"data":[1,2]}"#.utf8)],
+                  code: .badJSON, mentions: "data"),
+        Malformed(name: "TASK with a string for limits", frames: [v1, Array("TASK".utf8), Array(
+            #"{"task_id":"t","action":"a","host":"h","argv":[],"timeout_ms":1,"output_limit":1,"limits":"none"}"#.utf8)],
+                  code: .badJSON, mentions: "limits"),
     ]
 
     @Test(arguments: malformed)

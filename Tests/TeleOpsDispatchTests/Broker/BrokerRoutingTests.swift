@@ -1,0 +1,165 @@
+import Foundation
+import Synchronization
+import TeleOpsCore
+import Testing
+@testable import TeleOpsDispatch
+
+/// Pinned tasks (`workerID`), listing workers by labels, and what "busy" says.
+@Suite(.timeLimit(.minutes(1))) struct BrokerRoutingTests {
+    static func pinned(_ worker: String, host: String = "any", _ argv: [String], id: String = UUID().uuidString)
+        -> TaskRequest
+    {
+        var pinned = request(host, argv, id: id)
+        pinned.workerID = worker
+        return pinned
+    }
+
+    @Test func aPinnedTaskRunsOnItsWorkerWhateverHostsThatServes() async throws {
+        try await withBroker(agents: [AgentSpec(id: "web", hosts: ["web-1"]), AgentSpec(id: "db", hosts: ["db-1"])]) {
+            broker, _ in
+            for host in ["web-1", "db-1", "served-by-nobody"] {
+                let outcome = await broker.dispatch(Self.pinned("db", host: host, ["/bin/echo", host]))
+                guard case .finished(let result) = outcome else {
+                    Issue.record("\(host): \(outcome)")
+                    continue
+                }
+                #expect(result.worker == "db")
+                #expect(result.output == "\(host)\n")
+            }
+        }
+    }
+
+    @Test func aTaskPinnedToAnUnknownWorkerIsRejected() async throws {
+        try await withBroker(agents: [AgentSpec(id: "web"), AgentSpec(id: "db")]) { broker, _ in
+            let outcome = await broker.dispatch(Self.pinned("ghost", ["/bin/true"]))
+            #expect(outcome == .rejected(reason: "worker 'ghost' is not registered (registered: db, web)"))
+        }
+    }
+
+    @Test func aPinnedTaskWaitsForItsBusyWorkerEvenWhenAnotherIsFree() async throws {
+        try await withBroker(agents: [AgentSpec(id: "solo", capacity: 1), AgentSpec(id: "spare", capacity: 1)]) {
+            broker, _ in
+            async let first = broker.dispatch(Self.pinned("solo", ["sleep", "0.3"], id: "first"))
+            try await eventually("first running") { broker.state.withLock { $0.pending["first"]?.worker == "solo" } }
+            async let second = broker.dispatch(Self.pinned("solo", ["/bin/echo", "second"], id: "second"))
+            try await eventually("second queued") { broker.state.withLock { $0.queue == ["second"] } }
+            #expect(broker.registeredWorkers().first { $0.id == "spare" }?.inFlight == 0)
+            for outcome in await [first, second] {
+                guard case .finished(let result) = outcome else {
+                    Issue.record("\(outcome)")
+                    continue
+                }
+                #expect(result.worker == "solo")
+                #expect(result.exitCode == 0)
+            }
+        }
+    }
+
+    @Test func aPinnedTaskFindingItsWorkerFullAndTheQueueFullIsBusy() async throws {
+        try await withBroker(maxQueued: 0, agents: [AgentSpec(id: "solo", capacity: 1), AgentSpec(id: "spare")]) {
+            broker, _ in
+            async let running = broker.dispatch(Self.pinned("solo", ["sleep", "0.3"], id: "running"))
+            try await eventually("running") { broker.state.withLock { $0.pending["running"]?.worker == "solo" } }
+            let overflow = await broker.dispatch(Self.pinned("solo", ["/bin/true"]))
+            #expect(overflow == .rejected(reason:
+                "busy: worker 'solo' is at capacity (1 slots) and 0 task(s) are already queued (limit 0); retry later"))
+            guard case .finished = await running else {
+                Issue.record("the running task did not finish")
+                return
+            }
+        }
+    }
+
+    @Test func whenThePinnedWorkerIsLostItsRunningTaskIsLostAndItsQueuedOneRejected() async throws {
+        try await withBroker(heartbeatTimeout: .seconds(60), agents: [AgentSpec(id: "bystander")]) { broker, endpoint in
+            let release = WakeSignal()
+            async let sawTask: Bool = withRawDealer(endpoint, routingID: "doomed/1") { socket in
+                try socket.send(BrokerWorkerLifecycleTests.hello("doomed", capacity: 1))
+                guard case .welcome = try receiveMessage(socket) else { return false }
+                guard case .task = try receiveMessage(socket) else { return false }
+                hold(until: release)
+                return true
+            }
+            try await eventually("doomed registered") { broker.registeredWorkers().count == 2 }
+            let running = Task { await broker.dispatch(Self.pinned("doomed", ["sleep", "10"], id: "running")) }
+            try await eventually("running") { broker.state.withLock { $0.pending["running"]?.worker == "doomed" } }
+            let queued = Task { await broker.dispatch(Self.pinned("doomed", ["/bin/true"], id: "queued")) }
+            try await eventually("queued") { broker.state.withLock { $0.queue == ["queued"] } }
+            broker.workerExited(id: "doomed", reason: "killed by signal 9")
+            let lost = try await withDeadline("lost") { await running.value }
+            let rejected = try await withDeadline("rejected") { await queued.value }
+            release.signal()
+            #expect(try await sawTask)
+            #expect(lost == .lost(worker: "doomed", reason: "worker 'doomed' exited: killed by signal 9"))
+            #expect(rejected == .rejected(reason: "worker 'doomed' left before the task could run"))
+            #expect(broker.registeredWorkers().first?.inFlight == 0, "the bystander got neither")
+        }
+    }
+
+    @Test func aWorkerThatAnswersBusyGetsTheTaskRejectedWithItsReason() async throws {
+        try await withBroker(agents: []) { broker, endpoint in
+            async let answered: Bool = withRawDealer(endpoint, routingID: "full/1") { socket in
+                try socket.send(BrokerWorkerLifecycleTests.hello("full", capacity: 4))
+                guard case .welcome = try receiveMessage(socket) else { return false }
+                guard case .task(let task) = try receiveMessage(socket) else { return false }
+                try socket.send(WireCodec.encode(.error(WireErrorBody(
+                    code: .busy, message: "worker is at capacity (4 tasks running)", taskID: task.taskID))))
+                return true
+            }
+            try await eventually("registered") { broker.registeredWorkers().count == 1 }
+            let outcome = await broker.dispatch(request("h", ["/bin/true"]))
+            #expect(try await answered)
+            #expect(outcome == .rejected(reason:
+                "worker 'full' refused the task: busy: worker is at capacity (4 tasks running)"))
+        }
+    }
+
+    @Test func workersMatchingLabelsNeedEveryPair() async throws {
+        try await withBroker(agents: []) { broker, endpoint in
+            let labelled: [(String, [String: String])] = [
+                ("eu-web", ["zone": "eu", "role": "web"]), ("eu-db", ["zone": "eu", "role": "db"]),
+                ("us-web", ["zone": "us", "role": "web"]), ("plain", [:]),
+            ]
+            let options = labelled.map { id, labels in
+                var options = WorkerAgentTests.options(endpoint, id: id)
+                options.labels = labels
+                options.hosts = [id]
+                return options
+            }
+            try await withAgents(options, executor: RecordingExecutor(), registeredWith: broker) {
+                #expect(await broker.workers(matching: [:]).map(\.id) == ["eu-db", "eu-web", "plain", "us-web"])
+                #expect(await broker.workers(matching: ["zone": "eu"]).map(\.id) == ["eu-db", "eu-web"])
+                #expect(await broker.workers(matching: ["role": "web"]).map(\.id) == ["eu-web", "us-web"])
+                #expect(await broker.workers(matching: ["zone": "eu", "role": "web"])
+                    == [WorkerSummary(id: "eu-web", hosts: ["eu-web"], labels: ["zone": "eu", "role": "web"])])
+                #expect(await broker.workers(matching: ["zone": "asia"]).isEmpty)
+                #expect(await broker.workers(matching: ["zone": "eu", "rack": "7"]).isEmpty)
+            }
+        }
+    }
+
+    /// Fan-out by labels is the controller's job: list the workers, then send one pinned TASK each.
+    @Test func fanOutIsOnePinnedTaskPerMatchingWorker() async throws {
+        try await withBroker(agents: []) { broker, endpoint in
+            let options = ["a", "b", "c"].map { id in
+                var options = WorkerAgentTests.options(endpoint, id: id)
+                options.labels = ["tier": id == "c" ? "cache" : "app"]
+                return options
+            }
+            try await withAgents(options, executor: RecordingExecutor(), registeredWith: broker) {
+                let targets = await broker.workers(matching: ["tier": "app"])
+                let workers = await withTaskGroup(of: String?.self) { group in
+                    for target in targets {
+                        group.addTask {
+                            guard case .finished(let result) = await broker.dispatch(
+                                Self.pinned(target.id, ["uptime"])) else { return nil }
+                            return result.worker
+                        }
+                    }
+                    return await group.reduce(into: [String?]()) { $0.append($1) }
+                }
+                #expect(workers.compactMap { $0 }.sorted() == ["a", "b"])
+            }
+        }
+    }
+}

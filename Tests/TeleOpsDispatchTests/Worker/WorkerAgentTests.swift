@@ -1,0 +1,182 @@
+import Foundation
+import Synchronization
+import TeleOpsCore
+import Testing
+@testable import TeleOpsDispatch
+
+@Suite(.timeLimit(.minutes(1))) struct WorkerAgentTests {
+    static func options(_ endpoint: String, id: String = "agent", capacity: Int = 2) -> WorkerOptions {
+        WorkerOptions(connect: endpoint, workerID: id, capacity: capacity, heartbeatInterval: .milliseconds(50),
+                      killGrace: .milliseconds(100))
+    }
+
+    @Test func theCommandGetsTheWorkersSettingsWithTheTasksOnTop() async throws {
+        try await withBroker(agents: []) { broker, endpoint in
+            var options = Self.options(endpoint)
+            options.environment = ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "SHARED": "worker"]
+            options.limits = ResourceLimits(cpuSeconds: 60, addressSpaceBytes: 1 << 30, openFiles: 256, processes: 64)
+            options.user = "nobody"
+            options.group = "nogroup"
+            let executor = RecordingExecutor()
+            try await withAgent(options, executor: executor, registeredWith: broker) {
+                let full = TaskRequest(
+                    action: "a", host: "h", argv: ["id", "-u"], timeout: .milliseconds(1500), outputLimit: 777,
+                    environment: ["SHARED": "task", "ONLY_TASK": "1"], workingDirectory: "/var/tmp", user: "daemon",
+                    group: "daemon", limits: ResourceLimits(cpuSeconds: 5, processes: 8))
+                let bare = TaskRequest(action: "a", host: "h", argv: ["true"], timeout: .seconds(1), outputLimit: 10)
+                for request in [full, bare] {
+                    guard case .finished = await broker.dispatch(request) else {
+                        Issue.record("not finished")
+                        return
+                    }
+                }
+            }
+            let specs = executor.specs.withLock { $0 }
+            try #require(specs.count == 2)
+            #expect(specs[0] == ExecSpec(
+                argv: ["id", "-u"], timeout: .milliseconds(1500), killGrace: .milliseconds(100), outputLimit: 777,
+                environment: ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "SHARED": "task", "ONLY_TASK": "1"],
+                workingDirectory: "/var/tmp",
+                limits: ResourceLimits(cpuSeconds: 5, addressSpaceBytes: 1 << 30, openFiles: 256, processes: 8),
+                user: "daemon", group: "daemon"))
+            #expect(specs[1] == ExecSpec(
+                argv: ["true"], timeout: .seconds(1), killGrace: .milliseconds(100), outputLimit: 10,
+                environment: options.environment, workingDirectory: nil, limits: options.limits, user: "nobody",
+                group: "nogroup"))
+        }
+    }
+
+    @Test func outputIsStreamedInOrderCutOnlyBetweenCharacters() async throws {
+        let pause = Duration.milliseconds(30)
+        let executor = ScriptedExecutor([
+            (.zero, Array("line 1\n".utf8)),
+            (pause, [0x68, 0xC3]), (pause, [0xA9, 0x0A]),  // "hé\n" with é split across writes
+            (pause, [0xF0]), (pause, [0x9F]), (pause, [0x9A]), (pause, [0x80]),  // 🚀 one byte at a time
+            (pause, Array(" done\n".utf8)),
+        ])
+        try await withBroker(agents: []) { broker, endpoint in
+            try await withAgent(Self.options(endpoint), executor: executor, registeredWith: broker) {
+                let log = ProgressLog()
+                let outcome = await broker.dispatch(request("h", ["scripted"]), progress: log.handler)
+                guard case .finished(let result) = outcome else {
+                    Issue.record("\(outcome)")
+                    return
+                }
+                #expect(result.output == "line 1\nhé\n🚀 done\n")
+                #expect(log.text == result.output, "the chunks add up to DONE's output")
+                #expect(log.all.map(\.seq) == Array(0..<log.all.count))
+                #expect(log.all.first?.data == "line 1\n", "the first write goes out at once")
+                #expect(!log.text.contains("\u{FFFD}"), "no chunk ends inside a character: \(log.all)")
+            }
+        }
+    }
+
+    @Test func aFloodOfSmallWritesBecomesAFewChunks() async throws {
+        let line = Array("0123456789abcde\n".utf8)
+        let executor = ScriptedExecutor(Array(repeating: (Duration.zero, line), count: 4000))
+        try await withBroker(agents: []) { broker, endpoint in
+            try await withAgent(Self.options(endpoint), executor: executor, registeredWith: broker) {
+                let log = ProgressLog()
+                var flood = request("h", ["flood"])
+                flood.outputLimit = 4000 * line.count
+                let outcome = await broker.dispatch(flood, progress: log.handler)
+                guard case .finished(let result) = outcome else {
+                    Issue.record("\(outcome)")
+                    return
+                }
+                #expect(log.text.utf8.count == 4000 * line.count)
+                #expect(log.text == result.output)
+                // 64,000 bytes: about eight chunks of 8 KiB, plus the first and any the 100 ms pacing adds.
+                #expect(log.all.count < 40, "4,000 writes became \(log.all.count) OUTPUT messages")
+                #expect(log.all.allSatisfy { $0.data.utf8.count <= 64 * 1024 })
+            }
+        }
+    }
+
+    @Test func noMoreThanTheOutputLimitIsStreamed() async throws {
+        let executor = ScriptedExecutor(Array(repeating: (Duration.zero, Array("abcdefghij".utf8)), count: 10),
+                                        honoursLimit: false)
+        try await withBroker(agents: []) { broker, endpoint in
+            try await withAgent(Self.options(endpoint), executor: executor, registeredWith: broker) {
+                let log = ProgressLog()
+                var limited = request("h", ["chatty"])
+                limited.outputLimit = 25
+                let outcome = await broker.dispatch(limited, progress: log.handler)
+                guard case .finished(let result) = outcome else {
+                    Issue.record("\(outcome)")
+                    return
+                }
+                #expect(result.truncated)
+                #expect(log.text == "abcdefghijabcdefghijabcde")
+            }
+        }
+    }
+
+    @Test func cancelEndsTheRunAndDoneSaysCancelled() async throws {
+        try await withBroker(agents: []) { broker, endpoint in
+            try await withAgent(Self.options(endpoint), executor: WaitForCancelExecutor(), registeredWith: broker) {
+                let log = ProgressLog()
+                let task = Task { await broker.dispatch(request("h", ["wait"]), progress: log.handler) }
+                try await eventually("the command started") { log.text == "started\n" }
+                task.cancel()
+                let outcome = try await withDeadline("cancelled dispatch") { await task.value }
+                guard case .finished(let result) = outcome else {
+                    Issue.record("\(outcome)")
+                    return
+                }
+                #expect(result.cancelled)
+                #expect(!result.timedOut)
+                #expect(!result.succeeded)
+                #expect(result.outcomeDescription.hasPrefix("cancelled after"))
+            }
+        }
+    }
+
+    @Test func aCommandThatEndsByItselfIsNotCancelled() async throws {
+        try await withBroker(agents: []) { broker, endpoint in
+            try await withAgent(Self.options(endpoint), executor: ScriptedExecutor([]), registeredWith: broker) {
+                guard case .finished(let result) = await broker.dispatch(request("h", ["quick"])) else {
+                    Issue.record("not finished")
+                    return
+                }
+                #expect(!result.cancelled)
+                #expect(result.succeeded)
+            }
+        }
+    }
+
+    /// With the real executor: the first line reaches the controller while the command still
+    /// runs. The command waits for a file the progress handler creates on seeing that line, so
+    /// the test does not depend on timing: without streaming it runs into its timeout.
+    @Test(.enabled("the process executor streams its output") { await processExecutorStreams() })
+    func realCommandOutputArrivesWhileItRuns() async throws {
+        let marker = FileManager.default.temporaryDirectory.appendingPathComponent("teleops-seen-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: marker) }
+        try await withBroker(agents: [AgentSpec(id: "w")]) { broker, _ in
+            let log = ProgressLog()
+            let script = "echo one; while [ ! -e '\(marker)' ]; do sleep 0.02; done; echo two"
+            let outcome = await broker.dispatch(request("h", ["/bin/sh", "-c", script], timeout: .seconds(8)),
+                                                progress: { chunk in
+                log.handler(chunk)
+                if chunk.data.contains("one") { _ = FileManager.default.createFile(atPath: marker, contents: nil) }
+            })
+            guard case .finished(let result) = outcome else {
+                Issue.record("\(outcome)")
+                return
+            }
+            #expect(!result.timedOut, "the first line was not streamed before the command ended")
+            #expect(result.output == "one\ntwo\n")
+            #expect(log.text == "one\ntwo\n")
+        }
+    }
+}
+
+/// Whether `ProcessExecutor` hands output to `onOutput` (the streaming executor does; an older
+/// one returned output with the result only).
+func processExecutorStreams() async -> Bool {
+    let seen = Mutex(false)
+    _ = await ProcessExecutor().run(ExecSpec(argv: ["/bin/echo", "probe"], timeout: .seconds(5), outputLimit: 100)) { _ in
+        seen.withLock { $0 = true }
+    }
+    return seen.withLock { $0 }
+}
