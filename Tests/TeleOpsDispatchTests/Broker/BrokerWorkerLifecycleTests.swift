@@ -40,7 +40,9 @@ import Testing
             }
             #expect(worker == "silent")
             #expect(reason.contains("stopped answering heartbeats"))
-            #expect(elapsed < .seconds(2), "lost after \(elapsed)")
+            // Its task sleeps 10 s: reported lost well before that, it was the heartbeat window
+            // (300 ms) that caught it; the margin is for a loaded machine.
+            #expect(elapsed < .seconds(5), "lost after \(elapsed)")
             #expect(broker.registeredWorkers().map(\.id) == ["good"])
         }
     }
