@@ -1,4 +1,3 @@
-import Foundation
 import TeleOpsCore
 
 /// Why a received message could not be decoded; becomes an ERROR reply with the same code.
@@ -52,70 +51,16 @@ public enum WireCodec {
             return .failure(WireDecodeError(
                 .tooLarge, "\(printable(type)) body is \(frames[2].count) bytes; the limit is \(maxBodyBytes)"))
         }
-        let body = Data(frames[2])
-        do {
-            switch type {
-            case "HELLO": return .success(.hello(try decodeBody(Hello.self, body, type)))
-            case "WELCOME": return .success(.welcome(try decodeBody(Welcome.self, body, type)))
-            case "HEARTBEAT": return .success(.heartbeat(try decodeBody(Heartbeat.self, body, type)))
-            case "TASK": return .success(.task(try decodeBody(TaskRequest.self, body, type)))
-            case "ACCEPTED": return .success(.accepted(try decodeBody(TaskRef.self, body, type)))
-            case "OUTPUT": return .success(.output(try decodeBody(TaskOutput.self, body, type)))
-            case "DONE": return .success(.done(try decodeBody(TaskResult.self, body, type)))
-            case "CANCEL": return .success(.cancel(try decodeBody(TaskRef.self, body, type)))
-            case "ERROR": return .success(.error(try decodeBody(WireErrorBody.self, body, type)))
-            case "BYE":
-                _ = try decodeBody(Empty.self, body, type)
-                return .success(.bye)
-            default:
-                return .failure(WireDecodeError(
-                    .badType, "unknown message type '\(printable(type))'; known: \(knownTypes)"))
+        switch type {
+        case "HELLO", "WELCOME", "HEARTBEAT", "TASK", "ACCEPTED", "OUTPUT", "DONE", "CANCEL", "ERROR", "BYE":
+            do throws(WireDecodeError) {
+                return .success(try message(type: type, body: frames[2]))
+            } catch {
+                return .failure(error)
             }
-        } catch let error as WireDecodeError {
-            return .failure(error)
-        } catch {
-            return .failure(WireDecodeError(.badJSON, "\(type): \(error)"))
+        default:
+            return .failure(WireDecodeError(.badType, "unknown message type '\(printable(type))'; known: \(knownTypes)"))
         }
-    }
-
-    private struct Empty: Codable {}
-
-    private static func body(of message: WireMessage) -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let data: Data?
-        switch message {
-        case .hello(let body): data = try? encoder.encode(body)
-        case .welcome(let body): data = try? encoder.encode(body)
-        case .heartbeat(let body): data = try? encoder.encode(body)
-        case .task(let body): data = try? encoder.encode(body)
-        case .accepted(let body): data = try? encoder.encode(body)
-        case .output(let body): data = try? encoder.encode(body)
-        case .done(let body): data = try? encoder.encode(body)
-        case .cancel(let body): data = try? encoder.encode(body)
-        case .error(let body): data = try? encoder.encode(body)
-        case .bye: data = try? encoder.encode(Empty())
-        }
-        // Encoding these plain structs cannot fail except for non-finite doubles (duration_ms).
-        return Array(data ?? Data("{}".utf8))
-    }
-
-    private static func decodeBody<T: Decodable>(_ type: T.Type, _ body: Data, _ name: String) throws -> T {
-        do {
-            return try JSONDecoder().decode(T.self, from: body)
-        } catch let DecodingError.keyNotFound(key, _) {
-            throw WireDecodeError(.badJSON, "\(name) body: missing field '\(key.stringValue)'")
-        } catch let DecodingError.typeMismatch(_, context) {
-            throw WireDecodeError(.badJSON, "\(name) body: wrong type at '\(path(context))': \(context.debugDescription)")
-        } catch let DecodingError.valueNotFound(_, context) {
-            throw WireDecodeError(.badJSON, "\(name) body: null at '\(path(context))'")
-        } catch let DecodingError.dataCorrupted(context) {
-            throw WireDecodeError(.badJSON, "\(name) body is not valid JSON: \(context.debugDescription)")
-        }
-    }
-
-    private static func path(_ context: DecodingError.Context) -> String {
-        context.codingPath.map(\.stringValue).joined(separator: ".")
     }
 
     /// At most 40 characters of untrusted text, for error messages and logs.

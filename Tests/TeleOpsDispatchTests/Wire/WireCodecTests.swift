@@ -40,6 +40,34 @@ import Testing
         #expect(try WireCodec.decode(frames).get() == message)
     }
 
+    /// The codec writes and reads bodies by hand; they must say what the types' `Codable`
+    /// conformances (which document the protocol's keys) say, and read what those write.
+    @Test(arguments: messages)
+    func bodiesAgreeWithCodable(_ message: WireMessage) throws {
+        let codable = try Self.codableBody(message)
+        let written = try JSONSerialization.jsonObject(with: Data(WireCodec.encode(message)[2])) as? NSDictionary
+        let expected = try JSONSerialization.jsonObject(with: codable) as? NSDictionary
+        #expect(written == expected)
+        let frames = [Array(WireCodec.version.utf8), Array(message.type.utf8), Array(codable)]
+        #expect(try WireCodec.decode(frames).get() == message)
+    }
+
+    static func codableBody(_ message: WireMessage) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        switch message {
+        case .hello(let body): return try encoder.encode(body)
+        case .welcome(let body): return try encoder.encode(body)
+        case .heartbeat(let body): return try encoder.encode(body)
+        case .task(let body): return try encoder.encode(body)
+        case .accepted(let body), .cancel(let body): return try encoder.encode(body)
+        case .output(let body): return try encoder.encode(body)
+        case .done(let body): return try encoder.encode(body)
+        case .error(let body): return try encoder.encode(body)
+        case .bye: return Data("{}".utf8)
+        }
+    }
+
     @Test func keysAreSnakeCase() throws {
         let task = TaskRequest(taskID: "t1", action: "a", host: "h", argv: ["true"], timeout: .milliseconds(1500),
                                outputLimit: 10)
