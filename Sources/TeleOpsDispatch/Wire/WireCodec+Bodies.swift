@@ -22,7 +22,7 @@ extension WireCodec {
             json.field("action", task.action)
             json.field("argv", task.argv)
             json.field("cwd", task.workingDirectory)
-            json.field("env", task.environment)
+            if !task.environment.isEmpty { json.field("env", task.environment) }
             json.field("group", task.group)
             json.field("host", task.host)
             if let limits = task.limits {

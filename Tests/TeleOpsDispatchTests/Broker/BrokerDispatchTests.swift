@@ -93,9 +93,9 @@ import Testing
 
     @Test func cancellingTheDispatchCancelsTheRunningTask() async throws {
         try await withBroker(agents: [AgentSpec(id: "w")]) { broker, _ in
-            #expect(processes(running: ["sleep", "300"]).isEmpty, "left over from an earlier run")
-            let task = Task { await broker.dispatch(request("h", ["sleep", "300"], id: "long", timeout: .seconds(600))) }
-            try await eventually("sleep 300 running") { !processes(running: ["sleep", "300"]).isEmpty }
+            #expect(processes(running: ["sleep", "271.828"]).isEmpty, "left over from an earlier run")
+            let task = Task { await broker.dispatch(request("h", ["sleep", "271.828"], id: "long", timeout: .seconds(600))) }
+            try await eventually("sleep 271.828 running") { !processes(running: ["sleep", "271.828"]).isEmpty }
             task.cancel()
             let outcome = try await withDeadline("cancelled dispatch") { await task.value }
             guard case .finished(let result) = outcome else {
@@ -106,7 +106,7 @@ import Testing
             #expect(result.signal == SIGTERM)
             #expect(!result.timedOut)
             #expect(result.outcomeDescription.hasPrefix("cancelled after"))
-            #expect(processes(running: ["sleep", "300"]).isEmpty, "the command was killed and reaped before DONE")
+            #expect(processes(running: ["sleep", "271.828"]).isEmpty, "the command was killed and reaped before DONE")
         }
     }
 

@@ -32,7 +32,7 @@ func withBroker(
             group.addTask { try await agent.run() }
         }
         try await eventually("agents registered") { broker.registeredWorkers().count == agents.count }
-        try await withDeadline("test body", .seconds(30)) { try await body(broker, endpoint) }
+        try await withDeadline("test body", .seconds(90)) { try await body(broker, endpoint) }  // generous: the full suite loads the machine
         group.cancelAll()
         try await group.waitForAll()  // bounded by the suites' time limit
     }
