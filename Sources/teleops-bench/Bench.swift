@@ -38,6 +38,18 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Commands in flight at once for the throughput figure.")
     var concurrency: Int = 32
 
+    @Option(help: "Timed round trips for each dispatch round-trip figure (bare ZeroMQ and broker).")
+    var roundTrips: Int = 5000
+
+    @Option(help: "Commands for each dispatch throughput figure (spawn floor and workers).")
+    var spawns: Int = 4000
+
+    @Option(help: "Rounds of the dispatch figures (each figure interleaved with its floor).")
+    var dispatchRounds: Int = 3
+
+    @Flag(help: "Measure only the dispatch figures (round trips, throughput against the spawn floor, worker memory).")
+    var dispatchOnly = false
+
     func run() async throws {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -49,6 +61,7 @@ struct Bench: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(at: scratch) }
 
         print("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, \(ProcessInfo.processInfo.physicalMemory >> 30) GiB; \(Date().ISO8601Format())")
+        if dispatchOnly { return try await dispatchFigures() }
         print("baselines")
         let spawn = await spawnBaseline()
         print(spawn.line("  spawn /bin/true (ProcessExecutor)"))
@@ -73,6 +86,8 @@ struct Bench: AsyncParsableCommand {
         print("ratios")
         print(String(format: "  reply → result / (spawn + 2 commits): %.2f", milliseconds(reply.median) / (milliseconds(spawn.median) + 2 * milliseconds(commit.median))))
         print(String(format: "  alert → notification / commit: %.2f", milliseconds(notify.median) / milliseconds(commit.median)))
+
+        try await dispatchFigures()
     }
 
     func spawnBaseline() async -> Samples {
