@@ -36,34 +36,36 @@ import Testing
         }
     }
 
+    /// The first task runs until cancelled, so the checks in between do not race its end.
     @Test func aPinnedTaskWaitsForItsBusyWorkerEvenWhenAnotherIsFree() async throws {
         try await withBroker(agents: [AgentSpec(id: "solo", capacity: 1), AgentSpec(id: "spare", capacity: 1)]) {
             broker, _ in
-            async let first = broker.dispatch(Self.pinned("solo", ["sleep", "0.3"], id: "first"))
+            let first = Task { await broker.dispatch(Self.pinned("solo", ["sleep", "30"], id: "first")) }
             try await eventually("first running") { broker.state.withLock { $0.pending["first"]?.worker == "solo" } }
             async let second = broker.dispatch(Self.pinned("solo", ["/bin/echo", "second"], id: "second"))
             try await eventually("second queued") { broker.state.withLock { $0.queue == ["second"] } }
             #expect(broker.registeredWorkers().first { $0.id == "spare" }?.inFlight == 0)
-            for outcome in await [first, second] {
-                guard case .finished(let result) = outcome else {
-                    Issue.record("\(outcome)")
-                    continue
-                }
-                #expect(result.worker == "solo")
-                #expect(result.exitCode == 0)
+            first.cancel()
+            guard case .finished(let cancelled) = await first.value, case .finished(let result) = await second else {
+                Issue.record("not both finished")
+                return
             }
+            #expect(cancelled.worker == "solo" && cancelled.cancelled)
+            #expect(result.worker == "solo")
+            #expect(result.output == "second\n")
         }
     }
 
     @Test func aPinnedTaskFindingItsWorkerFullAndTheQueueFullIsBusy() async throws {
         try await withBroker(maxQueued: 0, agents: [AgentSpec(id: "solo", capacity: 1), AgentSpec(id: "spare")]) {
             broker, _ in
-            async let running = broker.dispatch(Self.pinned("solo", ["sleep", "0.3"], id: "running"))
+            let running = Task { await broker.dispatch(Self.pinned("solo", ["sleep", "30"], id: "running")) }
             try await eventually("running") { broker.state.withLock { $0.pending["running"]?.worker == "solo" } }
             let overflow = await broker.dispatch(Self.pinned("solo", ["/bin/true"]))
             #expect(overflow == .rejected(reason:
                 "busy: worker 'solo' is at capacity (1 slots) and 0 task(s) are already queued (limit 0); retry later"))
-            guard case .finished = await running else {
+            running.cancel()
+            guard case .finished = await running.value else {
                 Issue.record("the running task did not finish")
                 return
             }
