@@ -51,7 +51,7 @@ import TeleOpsCore
         var settings = valid
         problem.change(&settings)
         #expect(settings.problems.map(\.field) == [problem.field])
-        #expect(throws: SlackSettingsError.self) { try settings.validate() }
+        #expect(throws: ChatSettingsError.self) { try settings.validate() }
         for error in settings.problems {
             #expect(!error.description.contains("secretpart"))
             #expect(error.description.hasPrefix("slack.\(problem.field): "))

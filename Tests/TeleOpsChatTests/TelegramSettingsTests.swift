@@ -31,7 +31,7 @@ import TeleOpsCore
         ("request_timeout", changed { s in s.requestTimeout = .zero }),
     ])
     func invalidSettingsNameTheirField(field: String, settings: TelegramSettings) {
-        let error = #expect(throws: TelegramSettingsError.self) { try settings.validate() }
+        let error = #expect(throws: ChatSettingsError.self) { try settings.validate() }
         #expect(error?.field == field)
         #expect(error?.description.hasPrefix("telegram.\(field): ") == true)
         #expect(error?.description.contains(Self.token) == false)
@@ -65,8 +65,8 @@ import TeleOpsCore
         defer { try? FileManager.default.removeItem(at: file) }
         #expect(try TelegramSettings.loadToken(file: file.path, environment: [:]) == Self.token)
         #expect(try TelegramSettings.loadToken(file: nil, environment: ["TELEOPS_TELEGRAM_TOKEN": Self.token]) == Self.token)
-        let missing = #expect(throws: TelegramSettingsError.self) { try TelegramSettings.loadToken(file: nil, environment: [:]) }
+        let missing = #expect(throws: ChatSettingsError.self) { try TelegramSettings.loadToken(file: nil, environment: [:]) }
         #expect(missing?.message.contains("TELEOPS_TELEGRAM_TOKEN") == true)
-        #expect(throws: TelegramSettingsError.self) { try TelegramSettings.loadToken(file: "/nonexistent/token", environment: [:]) }
+        #expect(throws: ChatSettingsError.self) { try TelegramSettings.loadToken(file: "/nonexistent/token", environment: [:]) }
     }
 }

@@ -99,14 +99,14 @@ public struct SlackSettings: Sendable, Equatable, CustomStringConvertible, Custo
     }
 
     /// Throws the first problem, naming the field and what to do about it.
-    public func validate() throws(SlackSettingsError) {
+    public func validate() throws(ChatSettingsError) {
         if let problem = problems.first { throw problem }
     }
 
     /// Every problem with these settings, in field order.
-    public var problems: [SlackSettingsError] {
-        var problems: [SlackSettingsError] = []
-        func problem(_ field: String, _ message: String) { problems.append(SlackSettingsError(field: field, message: message)) }
+    public var problems: [ChatSettingsError] {
+        var problems: [ChatSettingsError] = []
+        func problem(_ field: String, _ message: String) { problems.append(ChatSettingsError(platform: "slack", field: field, message: message)) }
 
         if botToken.isEmpty {
             problem("bot_token", "missing: set TELEOPS_SLACK_BOT_TOKEN (OAuth & Permissions → Bot User OAuth Token, xoxb-…)")
@@ -170,18 +170,4 @@ public struct SlackSettings: Sendable, Equatable, CustomStringConvertible, Custo
         }
         return "?"
     }
-}
-
-/// A problem with `SlackSettings`: which field, and what to do.
-public struct SlackSettingsError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// The field as configuration names it (`bot_token`, `channel`, …).
-    public var field: String
-    public var message: String
-
-    public init(field: String, message: String) {
-        self.field = field
-        self.message = message
-    }
-
-    public var description: String { "slack.\(field): \(message)" }
 }

@@ -95,30 +95,30 @@ public struct TelegramSettings: Sendable, Equatable, CustomStringConvertible, Cu
     }
 
     /// Checks every field; the error names the field and what to do. Never echoes the token.
-    public func validate() throws(TelegramSettingsError) {
+    public func validate() throws(ChatSettingsError) {
         try Self.validate(token: token)
         guard let api = URL(string: apiURL), let scheme = api.scheme?.lowercased(), ["http", "https"].contains(scheme),
               api.host?.isEmpty == false
         else {
-            throw TelegramSettingsError(field: "api_url", message: "'\(apiURL)' is not an http(s) URL; the default is https://api.telegram.org")
+            throw ChatSettingsError(platform: "telegram", field: "api_url", message: "'\(apiURL)' is not an http(s) URL; the default is https://api.telegram.org")
         }
         try Self.validate(chat: chat, field: "chat")
         if let topic, topic <= 0 {
-            throw TelegramSettingsError(field: "topic", message: "\(topic) is not a forum topic id (a positive message_thread_id)")
+            throw ChatSettingsError(platform: "telegram", field: "topic", message: "\(topic) is not a forum topic id (a positive message_thread_id)")
         }
         switch receive {
         case .polling(let timeout):
             let seconds = timeout.components
             guard seconds.attoseconds == 0, seconds.seconds >= 0, timeout <= Self.maxPollTimeout else {
-                throw TelegramSettingsError(
-                    field: "poll_timeout", message: "\(timeout) is not whole seconds between 0 and 50 (Telegram's long-poll limit); 25 s is a good value")
+                throw ChatSettingsError(
+                    platform: "telegram", field: "poll_timeout", message: "\(timeout) is not whole seconds between 0 and 50 (Telegram's long-poll limit); 25 s is a good value")
             }
         case .webhook(let url, let secret):
             try Self.validate(webhookURL: url)
             try Self.validate(secret: secret)
         }
         for (field, value) in [("connect_timeout", connectTimeout), ("request_timeout", requestTimeout)] where value <= .zero {
-            throw TelegramSettingsError(field: field, message: "must be more than zero, found \(value)")
+            throw ChatSettingsError(platform: "telegram", field: field, message: "must be more than zero, found \(value)")
         }
     }
 
@@ -126,18 +126,18 @@ public struct TelegramSettings: Sendable, Equatable, CustomStringConvertible, Cu
     /// `TELEOPS_TELEGRAM_TOKEN`, so it never sits in the configuration file.
     public static func loadToken(
         file: String?, environment: [String: String] = ProcessInfo.processInfo.environment
-    ) throws(TelegramSettingsError) -> String {
+    ) throws(ChatSettingsError) -> String {
         if let file {
             guard let data = FileManager.default.contents(atPath: file) else {
-                throw TelegramSettingsError(field: "token_file", message: "cannot read '\(file)'; it should hold the token from @BotFather")
+                throw ChatSettingsError(platform: "telegram", field: "token_file", message: "cannot read '\(file)'; it should hold the token from @BotFather")
             }
             let token = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            guard !token.isEmpty else { throw TelegramSettingsError(field: "token_file", message: "'\(file)' is empty") }
+            guard !token.isEmpty else { throw ChatSettingsError(platform: "telegram", field: "token_file", message: "'\(file)' is empty") }
             return token
         }
         guard let token = environment[tokenEnvironmentVariable]?.trimmingCharacters(in: .whitespacesAndNewlines), !token.isEmpty else {
-            throw TelegramSettingsError(
-                field: "token", message: "no bot token: set \(tokenEnvironmentVariable) or name a token file (the token comes from @BotFather)")
+            throw ChatSettingsError(
+                platform: "telegram", field: "token", message: "no bot token: set \(tokenEnvironmentVariable) or name a token file (the token comes from @BotFather)")
         }
         return token
     }
@@ -158,65 +158,47 @@ public struct TelegramSettings: Sendable, Equatable, CustomStringConvertible, Cu
 
     // MARK: Field checks
 
-    private static func validate(token: String) throws(TelegramSettingsError) {
+    private static func validate(token: String) throws(ChatSettingsError) {
         // Shape only: `<bot id>:<secret>`; the message never repeats the value.
         let parts = token.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
         let allowed = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
         guard parts.count == 2, !parts[0].isEmpty, parts[0].allSatisfy(\.isASCII), parts[0].allSatisfy(\.isNumber),
               !parts[1].isEmpty, parts[1].allSatisfy({ allowed.contains($0) })
         else {
-            throw TelegramSettingsError(
-                field: "token", message: "does not look like a bot token from @BotFather (<bot id>:<secret>, e.g. 123456789:AAH…); check for quotes or spaces")
+            throw ChatSettingsError(
+                platform: "telegram", field: "token", message: "does not look like a bot token from @BotFather (<bot id>:<secret>, e.g. 123456789:AAH…); check for quotes or spaces")
         }
     }
 
-    static func validate(chat: String, field: String) throws(TelegramSettingsError) {
+    static func validate(chat: String, field: String) throws(ChatSettingsError) {
         if Int64(chat) != nil { return }
         let name = chat.dropFirst()
         let allowed = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
         guard chat.hasPrefix("@"), (4...32).contains(name.count), name.allSatisfy({ allowed.contains($0) }) else {
-            throw TelegramSettingsError(
-                field: field,
+            throw ChatSettingsError(
+                platform: "telegram", field: field,
                 message: "'\(chat)' is neither a numeric chat id (e.g. -1001234567890) nor a public @channelname")
         }
     }
 
-    private static func validate(webhookURL: String) throws(TelegramSettingsError) {
+    private static func validate(webhookURL: String) throws(ChatSettingsError) {
         guard let url = URL(string: webhookURL), let scheme = url.scheme?.lowercased(), let host = url.host, !host.isEmpty else {
-            throw TelegramSettingsError(field: "webhook_url", message: "'\(webhookURL)' is not a URL")
+            throw ChatSettingsError(platform: "telegram", field: "webhook_url", message: "'\(webhookURL)' is not a URL")
         }
         let loopback = ["127.0.0.1", "localhost", "::1", "[::1]"].contains(host.lowercased())
         guard scheme == "https" || (scheme == "http" && loopback) else {
-            throw TelegramSettingsError(
-                field: "webhook_url", message: "'\(webhookURL)' must be an https:// URL: Telegram only calls webhooks over HTTPS (ports 443, 80, 88 or 8443)")
+            throw ChatSettingsError(
+                platform: "telegram", field: "webhook_url", message: "'\(webhookURL)' must be an https:// URL: Telegram only calls webhooks over HTTPS (ports 443, 80, 88 or 8443)")
         }
     }
 
-    private static func validate(secret: String) throws(TelegramSettingsError) {
+    private static func validate(secret: String) throws(ChatSettingsError) {
         let allowed = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
         guard (1...256).contains(secret.count), secret.allSatisfy({ allowed.contains($0) }) else {
-            throw TelegramSettingsError(
-                field: "webhook_secret",
+            throw ChatSettingsError(
+                platform: "telegram", field: "webhook_secret",
                 message: "must be 1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule for secret_token); found \(secret.count) characters"
                     + (secret.allSatisfy({ allowed.contains($0) }) ? "" : " including others"))
         }
     }
-}
-
-/// A Telegram setting that cannot work, with the field and what to do.
-///
-/// ```text
-/// telegram.webhook_secret: must be 1-256 characters of A-Z, a-z, 0-9, _ and - (…)
-/// ```
-public struct TelegramSettingsError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// The setting, as the configuration names it (`chat`, `webhook_secret`, …).
-    public var field: String
-    public var message: String
-
-    public init(field: String, message: String) {
-        self.field = field
-        self.message = message
-    }
-
-    public var description: String { "telegram.\(field): \(message)" }
 }

@@ -138,7 +138,7 @@ extension Responder {
         _ = try await logged
         var events: [NewEvent] = []
         for (target, outcome) in zip(targets, outcomes) {
-            events.append(NewEvent(scenarioID: scenario.id, actor: "teleops", body: Self.body(for: outcome, target.request)))
+            events.append(NewEvent(scenarioID: scenario.id, actor: "teleops", body: Self.body(for: outcome, target.request, text: message.text)))
         }
         let text = targets.count == 1
             ? single(outcomes[0], target: targets[0], scenario: scenario)
@@ -195,13 +195,14 @@ extension Responder {
         }
     }
 
-    static func body(for outcome: TaskOutcome, _ request: TaskRequest) -> EventBody {
+    /// The event that ends a command; `text` is the reply that asked for it (kept with a refusal).
+    static func body(for outcome: TaskOutcome, _ request: TaskRequest, text: String) -> EventBody {
         switch outcome {
         case .finished(let result): .commandFinished(result)
         case .lost(let worker, let reason):
             .commandLost(LostFacts(taskID: request.taskID, action: request.action, worker: worker, reason: reason))
         case .rejected(let reason):
-            .commandRejected(RefusalFacts(text: "run \(request.action)", reason: reason))
+            .commandRejected(RefusalFacts(text: text, reason: reason))
         }
     }
 

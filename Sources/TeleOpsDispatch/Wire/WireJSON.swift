@@ -33,7 +33,7 @@ struct WireJSONWriter {
     mutating func field(_ key: StaticString, _ value: String?) {
         guard let value else { return }
         self.key(key)
-        Self.write(value, to: &output)
+        JSONValue.writeString(value, to: &output)
     }
 
     mutating func field(_ key: StaticString, _ value: Int?) {
@@ -62,7 +62,7 @@ struct WireJSONWriter {
         output.append(UInt8(ascii: "["))
         for (index, value) in values.enumerated() {
             if index > 0 { output.append(UInt8(ascii: ",")) }
-            Self.write(value, to: &output)
+            JSONValue.writeString(value, to: &output)
         }
         output.append(UInt8(ascii: "]"))
     }
@@ -73,9 +73,9 @@ struct WireJSONWriter {
         output.append(UInt8(ascii: "{"))
         for (index, name) in values.keys.sorted().enumerated() {
             if index > 0 { output.append(UInt8(ascii: ",")) }
-            Self.write(name, to: &output)
+            JSONValue.writeString(name, to: &output)
             output.append(UInt8(ascii: ":"))
-            Self.write(values[name] ?? "", to: &output)
+            JSONValue.writeString(values[name] ?? "", to: &output)
         }
         output.append(UInt8(ascii: "}"))
     }
@@ -94,27 +94,6 @@ struct WireJSONWriter {
         output.append(UInt8(ascii: "\""))
         key.withUTF8Buffer { output.append(contentsOf: $0) }
         output.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
-    }
-
-    private static let hexDigits = Array("0123456789abcdef".utf8)
-
-    static func write(_ text: String, to output: inout [UInt8]) {
-        output.append(UInt8(ascii: "\""))
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
-            case UInt8(ascii: "\\"): output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
-            case UInt8(ascii: "\n"): output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
-            case UInt8(ascii: "\r"): output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
-            case UInt8(ascii: "\t"): output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
-            case 0..<0x20:
-                output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")])
-                output.append(hexDigits[Int(byte >> 4)])
-                output.append(hexDigits[Int(byte & 0xF)])
-            default: output.append(byte)
-            }
-        }
-        output.append(UInt8(ascii: "\""))
     }
 }
 
