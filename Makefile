@@ -19,9 +19,13 @@ run: build
 	$(BIN) serve $(ARGS)
 
 ## Build everything (including the teleops binary the acceptance tests start) and run all tests.
+## A run takes about a minute; one that hangs is stopped after TEST_TIMEOUT so it fails instead
+## of stalling CI, and a crash prints the crashed thread's backtrace only (all threads of a test
+## run take minutes to symbolicate).
+TEST_TIMEOUT ?= 20m
 test: deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	SWIFT_BACKTRACE=threads=crashed timeout --kill-after=30s $(TEST_TIMEOUT) $(SWIFT) test --skip-build
 
 ## Release build and the pipeline benchmarks (figures go in docs/BENCHMARKS.md).
 bench: deps

@@ -71,7 +71,7 @@ let package = Package(
         ]),
         // The fake Telegram and Slack servers are real HTTP (and WebSocket) servers on loopback.
         .target(name: "TeleOpsTesting", dependencies: [
-            "TeleOpsCore",
+            "TeleOpsCore", "CShims",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "NIOCore", package: "swift-nio"),

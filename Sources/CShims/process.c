@@ -28,6 +28,10 @@ int teleops_spawn_file_actions_addchdir(posix_spawn_file_actions_t *actions, con
     return posix_spawn_file_actions_addchdir_np(actions, path);
 }
 
+int teleops_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *actions, int from) {
+    return posix_spawn_file_actions_addclosefrom_np(actions, from);
+}
+
 int teleops_set_thread_name(const char *name) { return pthread_setname_np(pthread_self(), name); }
 int teleops_get_thread_name(char *buffer, size_t size) { return pthread_getname_np(pthread_self(), buffer, size); }
 

@@ -82,23 +82,46 @@ public struct DeadlineExceeded: Error, CustomStringConvertible {
 }
 
 /// Runs `operation`, failing with `DeadlineExceeded` if it takes longer than `timeout`.
-/// The operation must end when cancelled.
+///
+/// On timeout the operation is cancelled but not waited for: an operation that ignores
+/// cancellation (awaiting another task's `value`, a blocking call) fails the test instead of
+/// hanging the whole run.
 public func withDeadline<T: Sendable>(
     _ timeout: Duration, what: String, _ operation: @escaping @Sendable () async throws -> T
 ) async throws -> T {
-    try await withThrowingTaskGroup(of: Outcome<T>.self) { group in
-        group.addTask { .value(try await operation()) }
-        group.addTask {
-            try? await Task.sleep(for: timeout)
-            return .timedOut
+    let work = Task { try await operation() }
+    let first = FirstResult<T>()
+    return try await withTaskCancellationHandler {
+        try await withCheckedThrowingContinuation { continuation in
+            first.install(continuation)
+            let timer = Task {
+                try await Task.sleep(for: timeout)
+                first.resume(with: .failure(DeadlineExceeded(what: what)))
+                work.cancel()
+            }
+            Task {
+                let result = await work.result
+                timer.cancel()
+                first.resume(with: result)
+            }
         }
-        defer { group.cancelAll() }
-        guard case .value(let value)? = try await group.next() else { throw DeadlineExceeded(what: what) }
-        return value
+    } onCancel: {
+        work.cancel()
     }
 }
 
-private enum Outcome<T: Sendable>: Sendable {
-    case value(T)
-    case timedOut
+/// Resumes a continuation with whichever result comes first; later ones are dropped.
+private final class FirstResult<T: Sendable>: Sendable {
+    private let waiter = Mutex<CheckedContinuation<T, any Error>?>(nil)
+
+    func install(_ continuation: CheckedContinuation<T, any Error>) {
+        waiter.withLock { $0 = continuation }
+    }
+
+    func resume(with result: Result<T, any Error>) {
+        waiter.withLock { waiter in
+            defer { waiter = nil }
+            return waiter
+        }?.resume(with: result)
+    }
 }

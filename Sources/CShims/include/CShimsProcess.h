@@ -9,6 +9,8 @@
 int teleops_pipe_cloexec(int fds[2]);
 /// posix_spawn_file_actions_addchdir_np (glibc >= 2.29): chdir in the child before exec.
 int teleops_spawn_file_actions_addchdir(posix_spawn_file_actions_t *actions, const char *path);
+/// posix_spawn_file_actions_addclosefrom_np (glibc >= 2.34): close every fd from `from` up.
+int teleops_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *actions, int from);
 
 /// Where the child of `teleops_spawn` stopped before it could exec. The parent reports it
 /// together with the errno the child saw.

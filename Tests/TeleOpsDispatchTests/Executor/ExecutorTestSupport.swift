@@ -89,7 +89,7 @@ final class OutputRecorder: Sendable {
         { [self] chunk in
             var name = [CChar](repeating: 0, count: 32)
             teleops_get_thread_name(&name, name.count)
-            let thread = String(cString: name)
+            let thread = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             state.withLock {
                 $0.chunks.append(chunk)
                 $0.threads.insert(thread)

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Testing
 @testable import TeleOpsDispatch
+import TeleOpsTesting
 
 /// Orphaned grandchildren of test commands are reparented to the test process, so the executor
 /// can reap them (PID 1 on this VM does not).
@@ -32,19 +33,11 @@ func eventually(_ what: String, timeout: Duration = .seconds(5),
     throw TimedOut(what: what)
 }
 
-/// Runs `operation`, failing with `TimedOut` if it takes longer than `timeout`.
+/// Runs `operation`, failing if it takes longer than `timeout` (without waiting for an
+/// operation that ignores cancellation: see TeleOpsTesting's `withDeadline`).
 func withDeadline<T: Sendable>(_ what: String, _ timeout: Duration = .seconds(10),
                                _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await operation() }
-        group.addTask {
-            try await Task.sleep(for: timeout)
-            return nil
-        }
-        defer { group.cancelAll() }
-        guard let first = try await group.next(), let value = first else { throw TimedOut(what: what) }
-        return value
-    }
+    try await TeleOpsTesting.withDeadline(timeout, what: what, operation)
 }
 
 /// Processes whose process group is `pgid`, from /proc/*/stat: (pid, state letter).
