@@ -41,6 +41,7 @@ extension WorkerAgent {
             }
             let now = clock.now
             if now >= session.nextBeat {
+                if parentIsGone() { break }
                 if session.registered {
                     send(.heartbeat(Heartbeat(inFlight: state.withLock { $0.inFlight.count })), on: socket)
                 } else {
@@ -62,6 +63,21 @@ extension WorkerAgent {
             nextOutput = outputDue
             for message in outbox { send(message, on: socket) }
         }
+    }
+
+    /// Whether the controller that started this worker (`--parent-pid`) has exited. The parent
+    /// death signal covers most cases, but one that arrives while the signal handlers are still
+    /// being set up is lost; this check, once per heartbeat, covers the rest. Running tasks are
+    /// killed (nobody is left to read their results) and the worker stops.
+    private func parentIsGone() -> Bool {
+        guard let parent = options.parentPID, currentParent() != parent else { return false }
+        logger.warning("the controller that started this worker has exited; stopping",
+                       metadata: ["parent": "\(parent)", "worker": "\(options.workerID)"])
+        state.withLock { state in
+            state.phase = .stopping
+            for task in state.inFlight.values { task.fire() }
+        }
+        return true
     }
 
     /// What the socket thread knows about its registration.

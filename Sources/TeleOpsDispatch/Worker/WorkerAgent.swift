@@ -63,12 +63,21 @@ public final class WorkerAgent: Service {
         public var description: String
     }
 
-    public init(options: WorkerOptions, executor: any Executor = ProcessExecutor(), logger: Logger,
-                context: ZMQContext = .shared) {
+    /// This process's parent pid (`getppid`); tests give a stand-in to play a lost parent.
+    let currentParent: @Sendable () -> pid_t
+
+    public convenience init(options: WorkerOptions, executor: any Executor = ProcessExecutor(), logger: Logger,
+                            context: ZMQContext = .shared) {
+        self.init(options: options, executor: executor, logger: logger, context: context, currentParent: { getppid() })
+    }
+
+    init(options: WorkerOptions, executor: any Executor, logger: Logger, context: ZMQContext,
+         currentParent: @escaping @Sendable () -> pid_t) {
         self.options = options
         self.executor = executor
         self.logger = logger
         self.context = context
+        self.currentParent = currentParent
     }
 
     public func run() async throws {
@@ -79,8 +88,9 @@ public final class WorkerAgent: Service {
         if let parentPID = options.parentPID {
             _ = teleops_set_parent_death_signal(SIGTERM)
             // The parent may have died before prctl: then no signal will ever come.
-            guard getppid() == parentPID else {
-                throw StartError(description: "parent process \(parentPID) is gone (parent is now \(getppid())); exiting")
+            let parent = currentParent()
+            guard parent == parentPID else {
+                throw StartError(description: "parent process \(parentPID) is gone (parent is now \(parent)); exiting")
             }
         }
         let (requests, sink) = AsyncStream.makeStream(of: TaskRequest.self)

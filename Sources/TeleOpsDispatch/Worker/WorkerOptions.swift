@@ -21,7 +21,8 @@ public struct WorkerOptions: Sendable {
     /// Time between SIGTERM and SIGKILL when a task times out or is cancelled.
     public var killGrace: Duration
     /// When set: the controller process that spawned this worker; the worker gets SIGTERM when it
-    /// dies, and refuses to start if it has already died.
+    /// dies, refuses to start if it has already died, and (should the signal be lost) stops
+    /// within a heartbeat interval of finding itself re-parented.
     public var parentPID: Int32?
     /// The whole environment of every command (already allowlisted). Without PATH a default is used.
     public var environment: [String: String]

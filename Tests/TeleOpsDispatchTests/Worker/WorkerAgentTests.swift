@@ -132,6 +132,38 @@ import Testing
         }
     }
 
+    /// The parent's death signal can be lost (it may arrive while the signal handlers are being
+    /// set up); the worker then notices at a heartbeat that it was re-parented, kills its running
+    /// command and stops without waiting for the controller.
+    @Test func aWorkerWhoseParentIsGoneStopsAndKillsItsCommand() async throws {
+        let parent = Mutex<pid_t>(4242)
+        let executor = WaitForCancelExecutor()
+        try await withBroker(agents: []) { broker, endpoint in
+            var options = Self.options(endpoint)
+            options.parentPID = 4242
+            let agent = WorkerAgent(options: options, executor: executor, logger: testLogger("orphan"),
+                                    context: .shared, currentParent: { parent.withLock { $0 } })
+            let running = Task { try await agent.run() }
+            defer { running.cancel() }
+            try await eventually("registered") { broker.registeredWorkers().map(\.id) == ["agent"] }
+            let log = ProgressLog()
+            let dispatch = Task { await broker.dispatch(request("h", ["wait"]), progress: log.handler) }
+            defer { dispatch.cancel() }
+            try await eventually("the command started") { log.text == "started\n" }
+
+            parent.withLock { $0 = 1 }  // re-parented to init, and no signal came
+            // On timeout the deadline cancels the wait, which stops the agent, so a failure cannot hang.
+            try await withDeadline("the agent stopping on its own") {
+                try await withTaskCancellationHandler { try await running.value } onCancel: { running.cancel() }
+            }
+            let outcome = try await withDeadline("the dispatch") { await dispatch.value }
+            guard case .lost = outcome else {
+                Issue.record("the controller should find the worker lost, not get a DONE")
+                return
+            }
+        }
+    }
+
     @Test func aCommandThatEndsByItselfIsNotCancelled() async throws {
         try await withBroker(agents: []) { broker, endpoint in
             try await withAgent(Self.options(endpoint), executor: ScriptedExecutor([]), registeredWith: broker) {
