@@ -26,7 +26,7 @@ let package = Package(
     ],
     targets: [
         // Native libraries and the C shims Swift cannot call directly
-        // (variadic curl_easy_setopt, prctl, pidfd_open); libcrypto for HMAC-SHA256.
+        // (variadic curl_easy_setopt, prctl, pidfd_open); libcrypto for SHA-256 and HMAC-SHA256.
         .systemLibrary(name: "CZeroMQ", pkgConfig: "libzmq",
                        providers: [.apt(["libzmq3-dev"]), .brew(["zeromq"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl",
@@ -36,6 +36,7 @@ let package = Package(
         .target(name: "CShims", dependencies: ["CCurl"]),
 
         .target(name: "TeleOpsCore", dependencies: [
+            "CCrypto",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),

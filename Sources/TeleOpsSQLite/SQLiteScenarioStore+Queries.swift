@@ -18,28 +18,88 @@ extension SQLiteScenarioStore {
         }
     }
 
-    /// Newest (highest id) first; a `limit` of 0 or less gives none.
+    /// Newest (highest id) first; a `limit` of 0 or less gives none. With search text, the
+    /// full-text index is walked newest scenario first (see `SQLiteHistory.SearchRow`) and each
+    /// scenario it names is checked against the other filters, until the page is full.
     public func scenarios(_ query: ScenarioQuery) async throws -> [Scenario] {
+        let limit = max(0, query.limit)
+        guard limit > 0 else { return [] }
+        let terms = query.text.map(SearchTerms.init) ?? SearchTerms("")
+        var filter = Self.filter(query)
+        guard !terms.isEmpty else {
+            if let beforeID = query.beforeID {
+                filter.conditions.append("id < ?")
+                filter.arguments += [beforeID]
+            }
+            filter.arguments += [limit]
+            let sql = "SELECT \(SQLiteRows.scenarioColumns) FROM scenarios \(filter.whereClause) ORDER BY id DESC LIMIT ?"
+            return try await pool.read { [filter] db in
+                try Row.fetchAll(db, sql: sql, arguments: filter.arguments).map(SQLiteRows.scenario)
+            }
+        }
+        filter.conditions.insert("id = ?", at: 0)
+        let check = "SELECT \(SQLiteRows.scenarioColumns) FROM scenarios \(filter.whereClause)"
+        let upper = query.beforeID.map(SQLiteHistory.SearchRow.first(of:)) ?? Int64.max
+        return try await pool.read { [filter] db in
+            let matches = try Int64.fetchCursor(
+                db, sql: "SELECT rowid FROM search WHERE search MATCH ? AND rowid < ? ORDER BY rowid DESC",
+                arguments: [terms.fts5, upper])
+            let statement = try db.cachedStatement(sql: check)
+            var found: [Scenario] = []
+            var last: Int64?
+            while found.count < limit, let rowID = try matches.next() {
+                let scenarioID = SQLiteHistory.SearchRow.scenarioID(of: rowID)
+                guard scenarioID != last else { continue }
+                last = scenarioID
+                if let row = try Row.fetchOne(statement, arguments: [scenarioID] + filter.arguments) {
+                    found.append(try SQLiteRows.scenario(row))
+                }
+            }
+            return found
+        }
+    }
+
+    public func count(_ query: ScenarioQuery) async throws -> Int {
+        let filter = Self.filter(query)
+        return try await pool.read { db in
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM scenarios \(filter.whereClause)", arguments: filter.arguments) ?? 0
+        }
+    }
+
+    public func verifyChain() async throws -> ChainReport {
+        try await pool.read { db in try SQLiteHistory.verify(db) }
+    }
+
+    /// SQL conditions for every filter of `query` but `text`, `beforeID` and `limit`.
+    struct Filter: Sendable {
         var conditions: [String] = []
         var arguments: StatementArguments = []
-        if let status = query.status {
-            conditions.append("status = ?")
-            arguments += [status.rawValue]
+
+        var whereClause: String { conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ") }
+
+        mutating func add(_ condition: String, _ value: (any DatabaseValueConvertible & Sendable)?) {
+            guard let value else { return }
+            conditions.append(condition)
+            arguments += [value]
         }
-        if let host = query.host {
-            conditions.append("host = ?")
-            arguments += [host]
+    }
+
+    static func filter(_ query: ScenarioQuery) -> Filter {
+        var filter = Filter()
+        filter.add("status = ?", query.status?.rawValue)
+        filter.add("host = ?", query.host)
+        filter.add("check_name = ?", query.check)
+        filter.add("source = ?", query.source)
+        filter.add("severity = ?", query.severity?.rawValue)
+        filter.add("fingerprint = ?", query.fingerprint)
+        filter.add("opened_at >= ?", query.openedSince?.millisecondsSince1970)
+        filter.add("opened_at < ?", query.openedBefore?.millisecondsSince1970)
+        if let engineer = query.engineer {
+            filter.conditions.append(
+                "(acknowledged_by = ? OR EXISTS (SELECT 1 FROM events WHERE events.actor = ? AND events.scenario_id = scenarios.id))")
+            filter.arguments += [engineer, engineer]
         }
-        if let beforeID = query.beforeID {
-            conditions.append("id < ?")
-            arguments += [beforeID]
-        }
-        arguments += [max(0, query.limit)]
-        let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-        let sql = "SELECT \(SQLiteRows.scenarioColumns) FROM scenarios \(filter) ORDER BY id DESC LIMIT ?"
-        return try await pool.read { [arguments] db in
-            try Row.fetchAll(db, sql: sql, arguments: arguments).map(SQLiteRows.scenario)
-        }
+        return filter
     }
 
     /// Oldest (lowest id) first; none for an unknown scenario.

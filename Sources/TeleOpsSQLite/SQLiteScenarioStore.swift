@@ -149,6 +149,19 @@ public final class SQLiteScenarioStore: ScenarioStore {
 
     // MARK: Maintenance
 
+    /// Retention: each batch is its own short write transaction, so intake waits at most for
+    /// one batch.
+    public func prune(_ policy: RetentionPolicy, now: Date, batch: Int) async throws -> Int {
+        guard !policy.keepsEverything else { return 0 }
+        let batch = max(1, batch)
+        var removed = 0
+        while true {
+            let count = try await pool.write { db in try SQLiteHistory.prune(db, policy, now: now, batch: batch) }
+            removed += count
+            if count < batch { return removed }
+        }
+    }
+
     /// Copies the WAL into the main file and truncates the WAL (for backups and before shutdown).
     public func checkpoint() async throws {
         try await pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }

@@ -22,6 +22,10 @@ enum SQLiteSchema {
         migrator.registerMigration("v4") { db in
             try db.execute(sql: v4)
         }
+        migrator.registerMigration("v5") { db in
+            try db.execute(sql: v5)
+            try SQLiteHistory.backfill(db)
+        }
         return migrator
     }
 
@@ -205,5 +209,25 @@ enum SQLiteSchema {
         ALTER TABLE outbox ADD COLUMN key TEXT;
         ALTER TABLE messages ADD COLUMN key TEXT;
         CREATE INDEX messages_key ON messages(key) WHERE key IS NOT NULL;
+        """
+
+    /// v5, the shared scenario log:
+    /// - the hash chain (`EventChain`): `events.hash`, and `scenarios.head_hash` (the hash of the
+    ///   scenario's newest event); existing events are chained by the migration;
+    /// - full-text search: `search`, a contentless FTS5 index (the text lives in `alerts` and
+    ///   `events`; see `SQLiteHistory.SearchRow` for its rowids), filled for existing rows;
+    /// - `store_meta`: `pruned_below` (scenario ids below it may have been removed by retention);
+    /// - indexes for the review filters.
+    private static let v5 = """
+        ALTER TABLE events ADD COLUMN hash TEXT;
+        ALTER TABLE scenarios ADD COLUMN head_hash TEXT;
+        CREATE VIRTUAL TABLE search USING fts5(body, content='', tokenize='unicode61 remove_diacritics 2');
+        CREATE TABLE store_meta (
+            name TEXT PRIMARY KEY,
+            value INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX scenarios_status ON scenarios(status, id);
+        CREATE INDEX scenarios_check ON scenarios(check_name, id);
+        CREATE INDEX events_actor ON events(actor, scenario_id);
         """
 }

@@ -77,16 +77,32 @@ struct SQLiteTransaction: ScenarioStoreTransaction {
                 alert.status.rawValue, alert.summary, JSONValue.compactJSON(alert.labels),
                 alert.details?.compactJSON, alert.idempotencyKey, alert.receivedAt.millisecondsSince1970,
             ])
-        return db.lastInsertedRowID
+        let id = db.lastInsertedRowID
+        if let scenarioID {
+            try SQLiteHistory.index(db, SearchText.of(alert), as: .alert(id, scenarioID: scenarioID))
+        }
+        return id
     }
 
+    /// Chains the event to its scenario's head (`EventChain`), moves the head, and indexes the
+    /// event's `SearchText`.
     mutating func insertEvent(_ event: NewEvent) throws -> Int64 {
-        try db.cachedStatement(sql: "INSERT INTO events (scenario_id, at, actor, kind, data) VALUES (?, ?, ?, ?, ?)").execute(
-            arguments: [
+        let data = try event.body.jsonData()
+        let previous = try String.fetchOne(
+            db.cachedStatement(sql: "SELECT head_hash FROM scenarios WHERE id = ?"), arguments: [event.scenarioID])
+        let hash = EventChain.hash(previous: previous, scenarioID: event.scenarioID, at: event.at, actor: event.actor,
+                                   kind: event.body.kind.rawValue, data: data)
+        try db.cachedStatement(sql: "INSERT INTO events (scenario_id, at, actor, kind, data, hash) VALUES (?, ?, ?, ?, ?, ?)")
+            .execute(arguments: [
                 event.scenarioID, event.at.millisecondsSince1970, event.actor, event.body.kind.rawValue,
-                String(decoding: try event.body.jsonData(), as: UTF8.self),
+                String(decoding: data, as: UTF8.self), hash,
             ])
-        return db.lastInsertedRowID
+        let id = db.lastInsertedRowID
+        try db.cachedStatement(sql: "UPDATE scenarios SET head_hash = ? WHERE id = ?").execute(arguments: [hash, event.scenarioID])
+        if let text = SearchText.of(event.body) {
+            try SQLiteHistory.index(db, text, as: .event(id, scenarioID: event.scenarioID))
+        }
+        return id
     }
 
     mutating func insertOutbox(_ draft: OutboxDraft, createdAt: Date) throws -> Int64 {

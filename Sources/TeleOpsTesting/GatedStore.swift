@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 import TeleOpsCore
 
@@ -77,6 +78,11 @@ public final class GatedStore: ScenarioStore {
     public func newestActiveScenario() async throws -> Scenario? { try await inner.newestActiveScenario() }
     public func scenarios(_ query: ScenarioQuery) async throws -> [Scenario] { try await inner.scenarios(query) }
     public func events(of scenarioID: Int64) async throws -> [ScenarioEvent] { try await inner.events(of: scenarioID) }
+    public func count(_ query: ScenarioQuery) async throws -> Int { try await inner.count(query) }
+    public func verifyChain() async throws -> ChainReport { try await inner.verifyChain() }
+    public func prune(_ policy: RetentionPolicy, now: Date, batch: Int) async throws -> Int {
+        try await inner.prune(policy, now: now, batch: batch)
+    }
     public func scenarioID(for message: MessageRef) async throws -> Int64? { try await inner.scenarioID(for: message) }
     public func pendingOutbox(afterID: Int64?, limit: Int) async throws -> [OutboxMessage] {
         try await inner.pendingOutbox(afterID: afterID, limit: limit)

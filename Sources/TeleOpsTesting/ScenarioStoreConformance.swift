@@ -27,6 +27,7 @@ public enum ScenarioStoreConformance {
 
     /// Every case, in a stable order; names are unique.
     public static let cases: [Case] = ingestCases + lifecycleCases + appendCases + outboxCases + queryCases + chatCases
+        + historyCases
 
     /// Runs the case called `name` on `store` (which should be empty).
     /// Throws `ConformanceFailure` for an unknown name, so a renamed case cannot pass silently.

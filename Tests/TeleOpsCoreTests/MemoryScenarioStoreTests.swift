@@ -101,6 +101,11 @@ private struct BrokenStore: ScenarioStore {
     }
 
     func scenarioID(for message: MessageRef) async throws -> Int64? { try await base.scenarioID(for: message) }
+    func count(_ query: ScenarioQuery) async throws -> Int { try await base.count(query) }
+    func verifyChain() async throws -> ChainReport { try await base.verifyChain() }
+    func prune(_ policy: RetentionPolicy, now: Date, batch: Int) async throws -> Int {
+        try await base.prune(policy, now: now, batch: batch)
+    }
 
     func pendingOutbox(afterID: Int64?, limit: Int) async throws -> [OutboxMessage] {
         try await base.pendingOutbox(afterID: afterID, limit: limit)

@@ -1,4 +1,3 @@
-import CCrypto
 import Foundation
 import TeleOpsCore
 
@@ -42,23 +41,13 @@ public struct SlackSignature: Sendable {
             throw .malformedSignature
         }
         let expected = digest(timestamp: timestamp, body: body)
-        let equal = expected.withUnsafeBytes { a in
-            presented.withUnsafeBytes { b in CRYPTO_memcmp(a.baseAddress, b.baseAddress, a.count) == 0 }
-        }
-        guard equal else { throw .mismatch }
+        guard Digest.constantTimeEqual(expected, presented) else { throw .mismatch }
     }
 
     private func digest(timestamp: String, body: some Collection<UInt8>) -> [UInt8] {
         var message = Array("v0:\(timestamp):".utf8)
         message.append(contentsOf: body)
-        var output = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
-        var length: UInt32 = 0
-        key.withUnsafeBufferPointer { key in
-            message.withUnsafeBufferPointer { message in
-                _ = HMAC(EVP_sha256(), key.baseAddress, Int32(key.count), message.baseAddress, message.count, &output, &length)
-            }
-        }
-        return Array(output.prefix(Int(length)))
+        return Digest.hmacSHA256(key: key, data: message)
     }
 }
 

@@ -68,12 +68,45 @@ public final class MemoryScenarioStore: ScenarioStore {
 
     public func scenarios(_ query: ScenarioQuery) async throws -> [Scenario] {
         state.withLock { state in
-            let matching = state.scenarios.reversed().lazy.filter { scenario in
-                (query.status.map { scenario.status == $0 } ?? true)
-                    && (query.host.map { scenario.host == $0 } ?? true)
-                    && (query.beforeID.map { scenario.id < $0 } ?? true)
+            let terms = query.text.map(SearchTerms.init)
+            var found: [Scenario] = []
+            for scenario in state.scenarios.reversed() where found.count < query.limit && state.matches(scenario, query) {
+                if let terms, !terms.isEmpty, !(state.searchText[scenario.id] ?? []).contains(where: terms.matches) { continue }
+                found.append(scenario)
             }
-            return Array(matching.prefix(max(0, query.limit)))
+            return found
+        }
+    }
+
+    public func count(_ query: ScenarioQuery) async throws -> Int {
+        var query = query
+        query.beforeID = nil
+        return state.withLock { state in state.scenarios.count { state.matches($0, query) } }
+    }
+
+    public func verifyChain() async throws -> ChainReport {
+        state.withLock { state in
+            var verifier = ChainVerifier(prunedBelow: state.prunedBelow)
+            for scenario in state.scenarios {
+                let events = (state.eventsByScenario[scenario.id] ?? []).map { event in
+                    ChainVerifier.StoredEvent(id: event.id, at: event.at, actor: event.actor, kind: event.kind.rawValue,
+                                              data: (try? event.body.jsonData()).map(Array.init) ?? [],
+                                              hash: state.eventHashes[event.id])
+                }
+                verifier.check(scenarioID: scenario.id, head: state.heads[scenario.id], events: events)
+            }
+            verifier.finish(lastAllocatedID: state.lastScenarioID)
+            return verifier.report
+        }
+    }
+
+    public func prune(_ policy: RetentionPolicy, now: Date, batch: Int) async throws -> Int {
+        guard !policy.keepsEverything else { return 0 }
+        var removed = 0
+        while true {
+            let count = state.withLock { $0.prune(policy, now: now, batch: max(1, batch)) }
+            removed += count
+            if count < max(1, batch) { return removed }
         }
     }
 
@@ -149,9 +182,58 @@ extension MemoryScenarioStore {
         var inbox: [InboxRow] = []
         var deliveries: Set<String> = []
         var cursors: [String: String] = [:]
+        /// The chain (`EventChain`): each event's hash, and each scenario's head.
+        var eventHashes: [Int64: String] = [:]
+        var heads: [Int64: String] = [:]
+        /// What search looks through, per scenario: its alerts' and events' `SearchText`.
+        var searchText: [Int64: [String]] = [:]
+        var lastScenarioID: Int64 = 0
+        /// Scenario ids below this one may be missing: retention removed them.
+        var prunedBelow: Int64 = 0
+
+        func matches(_ scenario: Scenario, _ query: ScenarioQuery) -> Bool {
+            guard query.matchesColumns(scenario) else { return false }
+            guard let engineer = query.engineer else { return true }
+            return scenario.acknowledgedBy == engineer
+                || (eventsByScenario[scenario.id] ?? []).contains { $0.actor == engineer }
+        }
+
+        /// Removes up to `batch` of the oldest resolved scenarios that `policy` does not keep.
+        mutating func prune(_ policy: RetentionPolicy, now: Date, batch: Int) -> Int {
+            let cutoff = policy.maxAge.map { now.addingTimeInterval(-$0.secondsValue) }
+            let overCount = policy.maxCount.map { max(0, scenarios.count - $0) } ?? 0
+            var doomed: Set<Int64> = []
+            for (index, scenario) in scenarios.enumerated() where !scenario.status.isActive && doomed.count < batch {
+                let tooOld = cutoff.map { (scenario.resolvedAt ?? scenario.updatedAt) < $0 } ?? false
+                if tooOld || index < overCount { doomed.insert(scenario.id) }
+            }
+            guard !doomed.isEmpty else { return 0 }
+            for id in doomed {
+                for event in eventsByScenario.removeValue(forKey: id) ?? [] { eventHashes[event.id] = nil }
+                heads[id] = nil
+                searchText[id] = nil
+                announcements[id] = nil
+            }
+            scenarios.removeAll { doomed.contains($0.id) }
+            alerts.removeAll { $0.scenarioID.map(doomed.contains) ?? false }
+            messages = messages.filter { !doomed.contains($0.value) }
+            outbox.removeAll { $0.draft.scenarioID.map(doomed.contains) ?? false }
+            prunedBelow = max(prunedBelow, (doomed.max() ?? 0) + 1)
+            return doomed.count
+        }
 
         func scenario(id: Int64) -> Scenario? {
-            scenarios.indices.contains(Int(id) - 1) ? scenarios[Int(id) - 1] : nil
+            index(of: id).map { scenarios[$0] }
+        }
+
+        /// Scenarios are kept in id order (retention may leave gaps): a binary search.
+        func index(of id: Int64) -> Int? {
+            var low = 0, high = scenarios.count
+            while low < high {
+                let middle = (low + high) / 2
+                if scenarios[middle].id < id { low = middle + 1 } else { high = middle }
+            }
+            return low < scenarios.count && scenarios[low].id == id ? low : nil
         }
 
         func activeScenario(fingerprint: String) -> Scenario? {
@@ -169,18 +251,20 @@ extension MemoryScenarioStore {
 
         mutating func insertScenario(_ scenario: Scenario) -> Int64 {
             var scenario = scenario
-            scenario.id = Int64(scenarios.count + 1)
+            lastScenarioID += 1
+            scenario.id = lastScenarioID
             scenarios.append(scenario)
             return scenario.id
         }
 
         mutating func updateScenario(_ scenario: Scenario) throws {
-            guard self.scenario(id: scenario.id) != nil else { throw ScenarioStoreError.scenarioNotFound(scenario.id) }
-            scenarios[Int(scenario.id) - 1] = scenario
+            guard let index = index(of: scenario.id) else { throw ScenarioStoreError.scenarioNotFound(scenario.id) }
+            scenarios[index] = scenario
         }
 
         mutating func insertAlert(_ alert: Alert, scenarioID: Int64?) -> Int64 {
             alerts.append((alert, scenarioID))
+            if let scenarioID { searchText[scenarioID, default: []].append(SearchText.of(alert)) }
             return Int64(alerts.count)
         }
 
@@ -188,6 +272,12 @@ extension MemoryScenarioStore {
             eventCount += 1
             let stored = ScenarioEvent(id: eventCount, scenarioID: event.scenarioID, at: event.at, actor: event.actor, body: event.body)
             eventsByScenario[event.scenarioID, default: []].append(stored)
+            let hash = EventChain.hash(previous: heads[event.scenarioID], scenarioID: event.scenarioID, at: event.at,
+                                       actor: event.actor, kind: event.body.kind.rawValue,
+                                       data: (try? event.body.jsonData()) ?? Data())
+            eventHashes[eventCount] = hash
+            heads[event.scenarioID] = hash
+            if let text = SearchText.of(event.body) { searchText[event.scenarioID, default: []].append(text) }
             return eventCount
         }
 

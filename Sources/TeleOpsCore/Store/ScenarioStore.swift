@@ -93,21 +93,77 @@ public struct OutboxMessage: Sendable, Equatable {
     }
 }
 
-/// Which scenarios to list.
+/// Which scenarios to list: every filter that is set must hold. Results are newest (highest
+/// id) first; `beforeID` pages backwards and is stable while new scenarios arrive.
 public struct ScenarioQuery: Sendable, Equatable {
     public var status: ScenarioStatus?
     public var host: String?
-    /// At most this many, newest first.
+    public var check: String?
+    public var source: String?
+    public var severity: Severity?
+    public var fingerprint: String?
+    /// Scenarios this engineer acted on (any event with them as its actor), or acknowledged.
+    public var engineer: String?
+    /// Opened at or after this time.
+    public var openedSince: Date?
+    /// Opened before this time.
+    public var openedBefore: Date?
+    /// Full-text search over summaries, alert details and labels, replies, notes, commands and
+    /// their output: words (all must appear, any order, case and accents ignored); a word
+    /// ending in `*` matches as a prefix. See `SearchTerms`.
+    public var text: String?
+    /// At most this many.
     public var limit: Int
     /// Only scenarios with an id below this one (for paging backwards).
     public var beforeID: Int64?
 
-    public init(status: ScenarioStatus? = nil, host: String? = nil, limit: Int = 50, beforeID: Int64? = nil) {
+    public init(status: ScenarioStatus? = nil, host: String? = nil, check: String? = nil, source: String? = nil,
+                severity: Severity? = nil, fingerprint: String? = nil, engineer: String? = nil,
+                openedSince: Date? = nil, openedBefore: Date? = nil, text: String? = nil, limit: Int = 50,
+                beforeID: Int64? = nil) {
         self.status = status
         self.host = host
+        self.check = check
+        self.source = source
+        self.severity = severity
+        self.fingerprint = fingerprint
+        self.engineer = engineer
+        self.openedSince = openedSince
+        self.openedBefore = openedBefore
+        self.text = text
         self.limit = limit
         self.beforeID = beforeID
     }
+
+    /// Whether `scenario` passes every filter but `engineer` and `text` (which need its events).
+    public func matchesColumns(_ scenario: Scenario) -> Bool {
+        if let status, scenario.status != status { return false }
+        if let host, scenario.host != host { return false }
+        if let check, scenario.check != check { return false }
+        if let source, scenario.source != source { return false }
+        if let severity, scenario.severity != severity { return false }
+        if let fingerprint, scenario.fingerprint != fingerprint { return false }
+        // Stores keep milliseconds: compare at that precision.
+        if let openedSince, scenario.openedAt < openedSince.truncatedToMilliseconds { return false }
+        if let openedBefore, scenario.openedAt >= openedBefore.truncatedToMilliseconds { return false }
+        if let beforeID, scenario.id >= beforeID { return false }
+        return true
+    }
+}
+
+/// What retention keeps: resolved scenarios older than `maxAge` (by when they resolved) and
+/// beyond the newest `maxCount` scenarios are removed with their events, alerts and messages.
+/// Active scenarios are always kept. Nil keeps everything on that measure.
+public struct RetentionPolicy: Sendable, Equatable {
+    public var maxAge: Duration?
+    public var maxCount: Int?
+
+    public init(maxAge: Duration? = nil, maxCount: Int? = nil) {
+        self.maxAge = maxAge
+        self.maxCount = maxCount
+    }
+
+    public var keepsEverything: Bool { maxAge == nil && maxCount == nil }
 }
 
 extension ScenarioStore {
@@ -181,6 +237,13 @@ public protocol ScenarioStore: ChatInbox {
     func scenarios(_ query: ScenarioQuery) async throws -> [Scenario]
     /// A scenario's events, oldest first.
     func events(of scenarioID: Int64) async throws -> [ScenarioEvent]
+    /// How many scenarios match `query` (its `limit`, `beforeID` and `text` are ignored).
+    func count(_ query: ScenarioQuery) async throws -> Int
+    /// Walks every scenario's hash chain (`EventChain`) and reports the first break.
+    func verifyChain() async throws -> ChainReport
+    /// Removes what `policy` does not keep, at most `batch` scenarios per transaction so that
+    /// intake is never held up for long; returns how many scenarios were removed.
+    func prune(_ policy: RetentionPolicy, now: Date, batch: Int) async throws -> Int
     /// The scenario a chat message belongs to, when it is one TeleOps sent.
     func scenarioID(for message: MessageRef) async throws -> Int64?
     /// Where the scenario was announced (one ref per transport it was announced on),

@@ -1,4 +1,3 @@
-import CCrypto
 import TeleOpsCore
 import Foundation
 
@@ -61,32 +60,16 @@ public struct RequestAuthenticator: Sendable {
 
     // MARK: Primitives
 
-    public static func hmacSHA256(key: [UInt8], data: [UInt8]) -> [UInt8] {
-        var output = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
-        var length: UInt32 = 0
-        key.withUnsafeBufferPointer { key in
-            data.withUnsafeBufferPointer { data in
-                _ = HMAC(EVP_sha256(), key.baseAddress, Int32(key.count), data.baseAddress, data.count, &output, &length)
-            }
-        }
-        return Array(output.prefix(Int(length)))
-    }
+    public static func hmacSHA256(key: [UInt8], data: [UInt8]) -> [UInt8] { Digest.hmacSHA256(key: key, data: data) }
 
-    public static func sha256(_ data: [UInt8]) -> [UInt8] {
-        var output = [UInt8](repeating: 0, count: Int(SHA256_DIGEST_LENGTH))
-        data.withUnsafeBufferPointer { data in _ = SHA256(data.baseAddress, data.count, &output) }
-        return output
-    }
+    public static func sha256(_ data: [UInt8]) -> [UInt8] { Digest.sha256(data) }
 
     /// `sha256=<hex>` for `body` under `secret`: what a generic sender puts in `X-TeleOps-Signature`.
     public static func signature(secret: String, body: some Collection<UInt8>) -> String {
         "sha256=" + Hex.string(hmacSHA256(key: Array(secret.utf8), data: Array(body)))
     }
 
-    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        guard a.count == b.count else { return false }
-        return a.withUnsafeBytes { a in b.withUnsafeBytes { b in CRYPTO_memcmp(a.baseAddress, b.baseAddress, a.count) == 0 } }
-    }
+    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool { Digest.constantTimeEqual(a, b) }
 
     private static func matchesAny(_ digest: [UInt8], _ candidates: [[UInt8]]) -> Bool {
         var matched = false

@@ -1,0 +1,173 @@
+import Foundation
+import GRDB
+import TeleOpsCore
+
+/// The scenario log's review side in SQL: the full-text index, the hash chain check, and
+/// retention. Runs on connections the store hands it (inside a transaction for writes).
+enum SQLiteHistory {
+    /// A document in the `search` index. Its rowid puts the scenario id in the high 32 bits, so
+    /// rowid order is scenario order and one scenario's documents are adjacent: a search walks
+    /// the index newest scenario first and stops once it has a page. The low 32 bits hold the
+    /// alert id (with bit 31 set) or the event id, each below 2^31.
+    enum SearchRow {
+        case alert(Int64, scenarioID: Int64)
+        case event(Int64, scenarioID: Int64)
+
+        var rowID: Int64 {
+            switch self {
+            case .alert(let id, let scenarioID): scenarioID << 32 | 1 << 31 | (id & 0x7FFF_FFFF)
+            case .event(let id, let scenarioID): scenarioID << 32 | (id & 0x7FFF_FFFF)
+            }
+        }
+
+        static func scenarioID(of rowID: Int64) -> Int64 { rowID >> 32 }
+        /// The lowest rowid of `scenarioID`'s documents: a search paging below a scenario
+        /// looks at rowids under this.
+        static func first(of scenarioID: Int64) -> Int64 { scenarioID << 32 }
+    }
+
+    static func index(_ db: Database, _ text: String, as row: SearchRow) throws {
+        try db.cachedStatement(sql: "INSERT INTO search (rowid, body) VALUES (?, ?)").execute(arguments: [row.rowID, text])
+    }
+
+    /// The index is contentless: removing a document takes the text it was indexed with.
+    static func unindex(_ db: Database, _ text: String, as row: SearchRow) throws {
+        try db.cachedStatement(sql: "INSERT INTO search (search, rowid, body) VALUES ('delete', ?, ?)")
+            .execute(arguments: [row.rowID, text])
+    }
+
+    // MARK: Migration
+
+    /// Chains and indexes what was stored before v5, scenario by scenario.
+    static func backfill(_ db: Database) throws {
+        let scenarioIDs = try Int64.fetchAll(db, sql: "SELECT id FROM scenarios ORDER BY id")
+        for scenarioID in scenarioIDs {
+            var head: String?
+            let events = try Row.fetchAll(
+                db, sql: "SELECT \(SQLiteRows.eventColumns) FROM events WHERE scenario_id = ? ORDER BY id",
+                arguments: [scenarioID])
+            for row in events {
+                let event = try SQLiteRows.event(row)
+                let data: String = row["data"]
+                let hash = EventChain.hash(previous: head, scenarioID: scenarioID, at: event.at, actor: event.actor,
+                                           kind: event.kind.rawValue, data: Array(data.utf8))
+                try db.execute(sql: "UPDATE events SET hash = ? WHERE id = ?", arguments: [hash, event.id])
+                if let text = SearchText.of(event.body) { try index(db, text, as: .event(event.id, scenarioID: scenarioID)) }
+                head = hash
+            }
+            try db.execute(sql: "UPDATE scenarios SET head_hash = ? WHERE id = ?", arguments: [head, scenarioID])
+            for (alertID, text) in try alertTexts(db, scenarioID: scenarioID) {
+                try index(db, text, as: .alert(alertID, scenarioID: scenarioID))
+            }
+        }
+    }
+
+    /// Each of a scenario's alerts with its `SearchText`.
+    static func alertTexts(_ db: Database, scenarioID: Int64) throws -> [(Int64, String)] {
+        try Row.fetchAll(
+            db, sql: "SELECT id, summary, host, check_name, source, labels, details FROM alerts WHERE scenario_id = ?",
+            arguments: [scenarioID]
+        ).map { row in
+            let labels: [String: String]
+            if case .object(let members)? = try? JSONParser.parse(Data((row["labels"] as String).utf8)) {
+                labels = members.compactMapValues { if case .string(let value) = $0 { value } else { nil } }
+            } else {
+                labels = [:]
+            }
+            let details = (row["details"] as String?).flatMap { try? JSONParser.parse(Data($0.utf8)) }
+            return (row["id"], SearchText.ofAlert(summary: row["summary"], host: row["host"], check: row["check_name"],
+                                                  source: row["source"], labels: labels, details: details))
+        }
+    }
+
+    // MARK: Chain
+
+    /// Walks scenarios in id order, each with its events in id order, without holding more
+    /// than one scenario's events in memory.
+    static func verify(_ db: Database) throws -> ChainReport {
+        let prunedBelow = try Int64.fetchOne(db, sql: "SELECT value FROM store_meta WHERE name = 'pruned_below'") ?? 0
+        var verifier = ChainVerifier(prunedBelow: prunedBelow)
+        let scenarios = try Row.fetchCursor(db, sql: "SELECT id, head_hash FROM scenarios ORDER BY id")
+        let events = try Row.fetchCursor(
+            db, sql: "SELECT id, scenario_id, at, actor, kind, data, hash FROM events ORDER BY scenario_id, id")
+        var pending: (scenarioID: Int64, event: ChainVerifier.StoredEvent)?
+        pending = try events.next().map(storedEvent)
+        while let scenario = try scenarios.next() {
+            let scenarioID: Int64 = scenario["id"]
+            var chain: [ChainVerifier.StoredEvent] = []
+            // Events of scenarios that no longer exist cannot be stored (foreign key); skip any below.
+            while let next = pending, next.scenarioID <= scenarioID {
+                if next.scenarioID == scenarioID { chain.append(next.event) }
+                pending = try events.next().map(storedEvent)
+            }
+            verifier.check(scenarioID: scenarioID, head: scenario["head_hash"], events: chain)
+        }
+        let lastAllocated = try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'scenarios'") ?? 0
+        verifier.finish(lastAllocatedID: lastAllocated)
+        return verifier.report
+    }
+
+    private static func storedEvent(_ row: Row) -> (Int64, ChainVerifier.StoredEvent) {
+        let data: String = row["data"]
+        return (row["scenario_id"], ChainVerifier.StoredEvent(
+            id: row["id"], at: Date(millisecondsSince1970: row["at"]), actor: row["actor"], kind: row["kind"],
+            data: Array(data.utf8), hash: row["hash"]))
+    }
+
+    // MARK: Retention
+
+    /// Removes up to `batch` resolved scenarios that `policy` does not keep, oldest first,
+    /// with everything that refers to them; returns how many.
+    static func prune(_ db: Database, _ policy: RetentionPolicy, now: Date, batch: Int) throws -> Int {
+        var conditions: [String] = []
+        var arguments: StatementArguments = []
+        if let maxAge = policy.maxAge {
+            conditions.append("COALESCE(resolved_at, updated_at) < ?")
+            arguments += [now.addingTimeInterval(-maxAge.secondsValue).millisecondsSince1970]
+        }
+        if let maxCount = policy.maxCount {
+            // The newest `maxCount` scenarios stay: only ids below the oldest of them go.
+            let boundary = maxCount <= 0 ? Int64.max : try Int64.fetchOne(
+                db, sql: "SELECT id FROM scenarios ORDER BY id DESC LIMIT 1 OFFSET ?", arguments: [maxCount - 1])
+            if let boundary {
+                conditions.append("id < ?")
+                arguments += [boundary]
+            }
+        }
+        guard !conditions.isEmpty else { return 0 }
+        arguments += [batch]
+        let doomed = try Int64.fetchAll(
+            db, sql: "SELECT id FROM scenarios WHERE status = 'resolved' AND (\(conditions.joined(separator: " OR "))) ORDER BY id LIMIT ?",
+            arguments: arguments)
+        for scenarioID in doomed { try remove(db, scenarioID: scenarioID) }
+        if let highest = doomed.max() {
+            try db.execute(sql: """
+                INSERT INTO store_meta (name, value) VALUES ('pruned_below', ?)
+                ON CONFLICT (name) DO UPDATE SET value = max(value, excluded.value)
+                """, arguments: [highest + 1])
+        }
+        return doomed.count
+    }
+
+    private static func remove(_ db: Database, scenarioID: Int64) throws {
+        for (alertID, text) in try alertTexts(db, scenarioID: scenarioID) {
+            try unindex(db, text, as: .alert(alertID, scenarioID: scenarioID))
+        }
+        let events = try Row.fetchAll(
+            db, sql: "SELECT \(SQLiteRows.eventColumns) FROM events WHERE scenario_id = ?", arguments: [scenarioID])
+        for row in events {
+            let event = try SQLiteRows.event(row)
+            if let text = SearchText.of(event.body) { try unindex(db, text, as: .event(event.id, scenarioID: scenarioID)) }
+        }
+        for sql in [
+            "UPDATE scenarios SET previous_id = NULL WHERE previous_id = ?",
+            "DELETE FROM messages WHERE scenario_id = ?",
+            "DELETE FROM outbox WHERE scenario_id = ?",
+            "DELETE FROM alerts WHERE scenario_id = ?",
+            "DELETE FROM events WHERE scenario_id = ?",
+            "DELETE FROM scenarios WHERE id = ?",
+        ] {
+            try db.execute(sql: sql, arguments: [scenarioID])
+        }
+    }
+}

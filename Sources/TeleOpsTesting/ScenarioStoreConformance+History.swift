@@ -1,0 +1,118 @@
+import Foundation
+import TeleOpsCore
+
+extension ScenarioStoreConformance {
+    /// The shared log's review side: filters, full-text search, the hash chain, retention.
+    static let historyCases: [Case] = [
+        Case("queries filter by check, source, severity, fingerprint, engineer and opening time, and count") { store, check in
+            let disk = try await store.ingestOne(Fixture.alert("disk", host: "web-1", severity: .warning, at: 0))
+            var cpuAlert = Fixture.alert("cpu", host: "web-2", severity: .critical, at: 60)
+            cpuAlert.source = "prometheus"
+            let cpu = try await store.ingestOne(cpuAlert)
+            let load = try await store.ingestOne(Fixture.alert("load", host: "web-1", severity: .critical, at: 120))
+            try await store.append(
+                [NewEvent(scenarioID: cpu.scenarioID!, actor: "ana", body: .note(NoteFacts(text: "looking")))], outbox: [])
+            try await store.append([NewEvent(scenarioID: load.scenarioID!, actor: "bo", body: .acknowledged)], outbox: [])
+            func checks(_ query: ScenarioQuery) async throws -> [String] { try await store.scenarios(query).map(\.check) }
+
+            try check.equal(try await checks(ScenarioQuery(check: "cpu")), ["cpu"], "check")
+            try check.equal(try await checks(ScenarioQuery(source: "prometheus")), ["cpu"], "source")
+            try check.equal(try await checks(ScenarioQuery(severity: .critical)), ["load", "cpu"], "severity")
+            let fingerprint = try check.unwrap(try await store.scenario(id: disk.scenarioID!)?.fingerprint, "fingerprint")
+            try check.equal(try await checks(ScenarioQuery(fingerprint: fingerprint)), ["disk"], "fingerprint")
+            try check.equal(try await checks(ScenarioQuery(engineer: "ana")), ["cpu"], "an engineer's note")
+            try check.equal(try await checks(ScenarioQuery(engineer: "bo")), ["load"], "an engineer's acknowledgement")
+            try check.equal(try await checks(ScenarioQuery(engineer: "cy")), [], "an engineer who did nothing")
+            try check.equal(try await checks(ScenarioQuery(openedSince: Fixture.time(60))), ["load", "cpu"], "opened since")
+            try check.equal(try await checks(ScenarioQuery(openedBefore: Fixture.time(60))), ["disk"], "opened before")
+            try check.equal(
+                try await checks(ScenarioQuery(host: "web-1", severity: .critical, openedSince: Fixture.time(0))), ["load"],
+                "several filters")
+            try check.equal(try await store.count(ScenarioQuery()), 3, "count of all")
+            try check.equal(try await store.count(ScenarioQuery(host: "web-1", limit: 1, beforeID: 1)), 2,
+                            "count ignores limit and paging")
+            try check.equal(try await store.count(ScenarioQuery(engineer: "ana")), 1, "count by engineer")
+        },
+        Case("search finds words in summaries, details, labels, replies, notes and command output") { store, check in
+            var alert = Fixture.alert("replication", host: "db-1", at: 0, summary: "Replica lag on db-1")
+            alert.details = ["disk": ["device": "/dev/nvme0n1"], "lag_seconds": 42]
+            alert.labels = ["team": "storage"]
+            let db = try check.unwrap(try await store.ingestOne(alert).scenarioID, "db scenario")
+            let web = try check.unwrap(try await store.ingestOne(Fixture.alert("http", host: "web-1", at: 1)).scenarioID, "web")
+            try await store.append([
+                NewEvent(scenarioID: web, actor: "ana", body: .replyReceived(ReplyFacts(transport: "telegram", text: "restart nginx please"))),
+                NewEvent(scenarioID: web, actor: "ana", body: .commandFinished(TaskResult(
+                    taskID: "t1", action: "restart", worker: "w", exitCode: 0, signal: nil, timedOut: false, durationMs: 5,
+                    output: "Stopping nginx... Starting nginx: OK", truncated: false))),
+                NewEvent(scenarioID: db, actor: "bo", body: .note(NoteFacts(text: "Vacuumed the WAL; Café fixed it"))),
+            ], outbox: [])
+            func search(_ text: String, limit: Int = 50, beforeID: Int64? = nil) async throws -> [Int64] {
+                try await store.scenarios(ScenarioQuery(text: text, limit: limit, beforeID: beforeID)).map(\.id)
+            }
+            try check.equal(try await search("replica"), [db], "a word of the summary")
+            try check.equal(try await search("nvme0n1"), [db], "a string in the details")
+            try check.equal(try await search("42"), [db], "a number in the details")
+            try check.equal(try await search("storage"), [db], "a label value")
+            try check.equal(try await search("nginx"), [web], "reply and output, one result per scenario")
+            try check.equal(try await search("Starting OK"), [web], "words of the output, any order")
+            try check.equal(try await search("vacuumed"), [db], "a note")
+            try check.equal(try await search("REPLICA LAG"), [db], "case is ignored")
+            try check.equal(try await search("cafe"), [db], "accents are ignored")
+            try check.equal(try await search("vacu*"), [db], "a prefix")
+            try check.equal(try await search("db-1"), [db], "a word with punctuation")
+            try check.equal(try await search("replica nginx"), [], "all words must appear in one document")
+            try check.equal(try await search("on"), [web, db], "newest first")
+            try check.equal(try await search("on", limit: 1), [web], "page 1")
+            try check.equal(try await search("on", limit: 1, beforeID: web), [db], "page 2")
+            try check.equal(try await search(#"" AND ( NEAR"#), [], "search syntax is taken literally")
+            let filtered = try await store.scenarios(ScenarioQuery(host: "db-1", text: "on"))
+            try check.equal(filtered.map(\.id), [db], "search with a filter")
+        },
+        Case("every event is chained and an untouched log verifies") { store, check in
+            let empty = try await store.verifyChain()
+            try check.equal(empty.firstBreak, nil, "an empty store")
+            for second in 0..<3 { _ = try await store.ingestOne(Fixture.alert("disk", at: Double(second))) }
+            let other = try check.unwrap(try await store.ingestOne(Fixture.alert("cpu", at: 4)).scenarioID, "other")
+            try await store.append([NewEvent(scenarioID: other, actor: "ana", body: .acknowledged)], outbox: [])
+            _ = try await store.ingestOne(Fixture.alert("disk", status: .resolved, at: 5))
+            let report = try await store.verifyChain()
+            try check.equal(report.firstBreak, nil, "first break")
+            try check.equal(report.scenariosChecked, 2, "scenarios checked")
+            try check.equal(report.eventsChecked, 6, "events checked")
+            try check.equal(report.digest.count, 64, "digest is hex SHA-256")
+            _ = try await store.ingestOne(Fixture.alert("cpu", at: 6))
+            let later = try await store.verifyChain()
+            try check.isTrue(later.digest != report.digest, "the digest moves as the log grows")
+        },
+        Case("retention removes old resolved scenarios only, and what is left still verifies") { store, check in
+            var ids: [Int64] = []
+            for (index, name) in ["a", "b", "c", "d"].enumerated() {
+                ids.append(try check.unwrap(try await store.ingestOne(
+                    Fixture.alert(name, at: Double(index * 10), summary: "\(name) filesystem full")).scenarioID, name))
+            }
+            // a and c resolve long ago, b stays open, d resolves now.
+            _ = try await store.ingestOne(Fixture.alert("a", status: .resolved, at: 1))
+            _ = try await store.ingestOne(Fixture.alert("c", status: .resolved, at: 21))
+            _ = try await store.ingestOne(Fixture.alert("d", status: .resolved, at: 3600))
+            let now = Fixture.time(3600)
+            try check.equal(try await store.prune(RetentionPolicy(), now: now, batch: 10), 0, "keep everything")
+            let removed = try await store.prune(RetentionPolicy(maxAge: .seconds(600)), now: now, batch: 1)
+            try check.equal(removed, 2, "the two old resolved ones, one per batch")
+            try check.equal(try await store.scenarios(ScenarioQuery()).map(\.check), ["d", "b"], "left")
+            try check.equal(try await store.events(of: ids[0]), [], "events of a removed scenario")
+            try check.equal(try await store.scenarios(ScenarioQuery(text: "filesystem")).map(\.check), ["d", "b"],
+                            "search no longer finds removed scenarios")
+            let report = try await store.verifyChain()
+            try check.equal(report.firstBreak, nil, "chain after retention")
+            let byCount = try await store.prune(RetentionPolicy(maxCount: 1), now: now, batch: 10)
+            try check.equal(byCount, 0, "the newest is kept and the other left is active")
+            try check.equal(try await store.scenarios(ScenarioQuery()).map(\.check), ["d", "b"], "still left")
+            _ = try await store.ingestOne(Fixture.alert("b", status: .resolved, at: 3601))
+            try check.equal(try await store.prune(RetentionPolicy(maxCount: 1), now: now, batch: 10), 1, "count")
+            try check.equal(try await store.scenarios(ScenarioQuery()).map(\.check), ["d"], "only the newest")
+            try check.equal(try await store.verifyChain().firstBreak, nil, "chain after retention by count")
+            let next = try await store.ingestOne(Fixture.alert("e", at: 3700))
+            try check.isTrue((next.scenarioID ?? 0) > ids[3], "ids are never reused")
+        },
+    ]
+}
