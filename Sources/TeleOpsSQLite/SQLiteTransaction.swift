@@ -26,6 +26,49 @@ struct SQLiteTransaction: ScenarioStoreTransaction {
             arguments: [fingerprint])
     }
 
+    func scenarioCount(fingerprint: String, below: Int64, cap: Int) throws -> Int {
+        try Int.fetchOne(
+            db.cachedStatement(sql: "SELECT count(*) FROM (SELECT 1 FROM scenarios WHERE fingerprint = ? AND id < ? LIMIT ?)"),
+            arguments: [fingerprint, below, cap]) ?? 0
+    }
+
+    func scenarioCount(check: String, otherThanHost: String, below: Int64, cap: Int) throws -> Int {
+        try Int.fetchOne(
+            db.cachedStatement(sql: """
+                SELECT count(*) FROM (SELECT 1 FROM scenarios WHERE check_name = ? AND host != ? AND id < ? LIMIT ?)
+                """),
+            arguments: [check, otherThanHost, below, cap]) ?? 0
+    }
+
+    func newestScenario(fingerprint: String, below: Int64) throws -> Scenario? {
+        try Row.fetchOne(
+            db.cachedStatement(sql: """
+                SELECT \(SQLiteRows.scenarioColumns) FROM scenarios WHERE fingerprint = ? AND id < ? ORDER BY id DESC LIMIT 1
+                """),
+            arguments: [fingerprint, below]
+        ).map(SQLiteRows.scenario)
+    }
+
+    func newestScenario(check: String, otherThanHost: String, below: Int64) throws -> Scenario? {
+        try Row.fetchOne(
+            db.cachedStatement(sql: """
+                SELECT \(SQLiteRows.scenarioColumns) FROM scenarios WHERE check_name = ? AND host != ? AND id < ?
+                ORDER BY id DESC LIMIT 1
+                """),
+            arguments: [check, otherThanHost, below]
+        ).map(SQLiteRows.scenario)
+    }
+
+    func events(of scenarioID: Int64, kinds: [EventKind]) throws -> [ScenarioEvent] {
+        let placeholders = Array(repeating: "?", count: kinds.count).joined(separator: ", ")
+        return try Row.fetchAll(
+            db.cachedStatement(sql: """
+                SELECT \(SQLiteRows.eventColumns) FROM events WHERE scenario_id = ? AND kind IN (\(placeholders)) ORDER BY id
+                """),
+            arguments: StatementArguments([scenarioID] + kinds.map(\.rawValue))
+        ).map(SQLiteRows.event)
+    }
+
     func journaledAlert(idempotencyKey: String) throws -> (alertID: Int64, scenarioID: Int64?)? {
         try Row.fetchOne(
             db.cachedStatement(sql: "SELECT id, scenario_id FROM alerts WHERE idempotency_key = ? ORDER BY id DESC LIMIT 1"),

@@ -68,6 +68,43 @@ extension ScenarioStoreConformance {
             let filtered = try await store.scenarios(ScenarioQuery(host: "db-1", text: "on"))
             try check.equal(filtered.map(\.id), [db], "search with a filter")
         },
+        Case("an alert that comes back carries what was done last time, and the same check elsewhere") { store, check in
+            let fresh = try await store.ingestOne(Fixture.alert("nginx", host: "web-1", at: 0))
+            try check.equal(fresh.seenBefore, nil, "nothing seen before")
+            let first = try check.unwrap(fresh.scenarioID, "first")
+            func result(_ action: String, _ code: Int32) -> TaskResult {
+                TaskResult(taskID: action, action: action, worker: "w", exitCode: code, signal: nil, timedOut: false,
+                           durationMs: 5, output: "", truncated: false)
+            }
+            let at = Fixture.time(60)
+            try await store.append([
+                NewEvent(scenarioID: first, at: at, actor: "ana", body: .replyReceived(ReplyFacts(transport: "telegram", text: "run status"))),
+                NewEvent(scenarioID: first, at: at, actor: "ana", body: .commandDispatched(DispatchFacts(taskID: "1", action: "status", argv: ["x"], host: "web-1"))),
+                NewEvent(scenarioID: first, at: at, actor: "ana", body: .commandFinished(result("status", 0))),
+                NewEvent(scenarioID: first, at: at, actor: "bo", body: .replyReceived(ReplyFacts(transport: "slack", text: "run restart"))),
+                NewEvent(scenarioID: first, at: at, actor: "bo", body: .commandDispatched(DispatchFacts(taskID: "2", action: "restart", argv: ["x"], host: "web-1"))),
+                NewEvent(scenarioID: first, at: at, actor: "bo", body: .commandFinished(result("restart", 0))),
+                NewEvent(scenarioID: first, at: at, actor: "bo", body: .commandDispatched(DispatchFacts(taskID: "3", action: "status", argv: ["x"], host: "web-1"))),
+                NewEvent(scenarioID: first, at: at, actor: "bo", body: .commandFinished(result("status", 1))),
+            ], outbox: [])
+            _ = try await store.ingestOne(Fixture.alert("nginx", host: "web-1", status: .resolved, at: 720))
+            let other = try check.unwrap(try await store.ingestOne(Fixture.alert("nginx", host: "web-2", at: 800)).scenarioID, "web-2")
+            try check.isTrue(try await store.ingestOne(Fixture.alert("nginx", host: "web-2", at: 800)).seenBefore == nil,
+                             "a repeat carries nothing")
+
+            let again = try await store.ingestOne(Fixture.alert("nginx", host: "web-1", at: 900))
+            let seen = try check.unwrap(again.seenBefore, "seen before")
+            try check.equal(seen.times, 1, "times on this host")
+            let last = try check.unwrap(seen.last, "last occurrence")
+            try check.equal(last.scenarioID, first, "last scenario")
+            try check.equal(last.handledBy, ["ana", "bo"], "who handled it")
+            try check.equal(last.actions, ["status", "restart"], "actions, in order first run")
+            try check.equal(last.fix, "restart", "the last action that succeeded before the resolve")
+            try check.isTrue(abs((last.timeToResolve ?? 0) - 720) < 0.01, "720 s to resolve")
+            try check.equal(seen.elsewhere, 1, "the same check on another host")
+            try check.equal(seen.lastElsewhere?.scenarioID, other, "newest elsewhere")
+            try check.equal(seen.lastElsewhere?.fix, nil, "nothing was run there")
+        },
         Case("every event is chained and an untouched log verifies") { store, check in
             let empty = try await store.verifyChain()
             try check.equal(empty.firstBreak, nil, "an empty store")

@@ -66,6 +66,33 @@ import TeleOpsTesting
         #expect(try await server.process.waitForExit() == 0)
     }
 
+    /// An alert that comes back says what fixed it last time, and offers that action as one tap.
+    @Test func aReturningAlertShowsWhatFixedItLastTimeAndTheTapRunsIt() async throws {
+        let server = try await TeleOpsServer(extraYAML: Self.actions)
+        defer { server.stop() }
+        _ = try await server.post(sample: "generic-disk.json")
+        try await server.console("#1 CRITICAL web-1 · disk_usage")
+        server.process.send("run disk")
+        try await server.console("#1 disk on web-1: exit 0")
+        _ = try await server.post(sample: "generic-disk-resolved.json")
+        try await server.console("✅ #1 resolved by generic")
+
+        let before = server.process.stdout.count
+        let reopened = try await server.post(sample: "generic-disk.json")
+        let outcome = try #require((reopened.json["alerts"] as? [[String: Any]])?.first)
+        #expect(outcome["scenario_id"] as? Int == 2)
+        let seen = try #require(outcome["seen_before"] as? [String: Any], "the 202 carries the history")
+        #expect(seen["times"] as? Int == 1)
+        #expect((seen["last"] as? [String: Any])?["fix"] as? String == "disk")
+        try await server.console("🔁 Seen before: once", from: before)
+        try await server.console("Last time: operator handled it; ran disk; resolved", from: before)
+        try await server.console("[▶ disk again: #2 run disk]", from: before)
+
+        // The button's command, as a press sends it.
+        server.process.send("#2 run disk")
+        try await server.console("#2 disk on web-1: exit 0", from: before)
+    }
+
     @Test func badInputGetsClearErrors() async throws {
         let server = try await TeleOpsServer()
         defer { server.stop() }

@@ -22,8 +22,12 @@ public struct NotificationComposer: Sendable {
         func reply(_ text: String) -> OutboxDraft { OutboxDraft(scenarioID: scenario.id, purpose: .reply, text: text) }
         switch outcome.disposition {
         case .opened:
-            return [OutboxDraft(
-                scenarioID: scenario.id, purpose: .announcement, text: announcement(scenario), buttons: buttons(for: scenario))]
+            let announcement = OutboxDraft(
+                scenarioID: scenario.id, purpose: .announcement, text: announcement(scenario), buttons: buttons(for: scenario))
+            guard let seen = outcome.seenBefore else { return [announcement] }
+            // In the thread, right under the announcement; never edited, so it stays as it was.
+            return [announcement, OutboxDraft(scenarioID: scenario.id, purpose: .reply, text: seenBefore(seen, scenario: scenario),
+                                              buttons: seenBeforeButtons(seen, scenario: scenario))]
         case .resolved:
             return [reply("✅ #\(scenario.id) resolved by \(alert.source): \(scenario.host) \(scenario.check) — \(alert.summary)"),
                     update(scenario)]
@@ -52,6 +56,50 @@ public struct NotificationComposer: Sendable {
         }
         lines += stateLines(scenario, now: now)
         return lines.joined(separator: "\n")
+    }
+
+    /// What happened the earlier times: how often and when, who handled it last, what they
+    /// ran and which action preceded the resolve, how long it took; then the same check on
+    /// other hosts, in one line.
+    public func seenBefore(_ seen: SeenBefore, scenario: Scenario) -> String {
+        var lines: [String] = []
+        func count(_ times: Int) -> String {
+            times >= SeenBefore.countCap ? "\(times)+ times" : times == 1 ? "once" : "\(times) times"
+        }
+        if let last = seen.last {
+            lines.append("🔁 Seen before: \(count(seen.times)), last on \(Self.time(last.openedAt)) (#\(last.scenarioID)).")
+            var done: [String] = []
+            if !last.handledBy.isEmpty { done.append(last.handledBy.joined(separator: ", ") + " handled it") }
+            if !last.actions.isEmpty { done.append("ran " + last.actions.joined(separator: ", ")) }
+            if let seconds = last.timeToResolve {
+                done.append("resolved \(ChatDuration.format(.seconds(Int64(seconds.rounded())))) after it opened")
+            } else {
+                done.append("it was never resolved")
+            }
+            lines.append("Last time: " + done.joined(separator: "; ") + ".")
+            if let fix = last.fix {
+                lines.append("Before the resolve: \(fix)" + (rerunnable(fix) ? " (one tap below runs it again)." : "."))
+            }
+        }
+        if let other = seen.lastElsewhere {
+            var line = "Same check on other hosts: \(count(seen.elsewhere)), last on \(other.host) (#\(other.scenarioID), \(Self.time(other.openedAt)))"
+            if let fix = other.fix { line += ", after \(fix)" }
+            lines.append(line + ".")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// A one-tap rerun of the action that preceded the last resolve (on this host's alert, else
+    /// on another host's), when it is still configured. Policy still decides when pressed.
+    public func seenBeforeButtons(_ seen: SeenBefore, scenario: Scenario) -> [ChatButton] {
+        guard let fix = seen.last?.fix ?? seen.lastElsewhere?.fix, rerunnable(fix) else { return [] }
+        return [ChatButton(label: "▶ \(fix) again", command: "#\(scenario.id) run \(fix)")]
+    }
+
+    /// Whether `action` can be run by name alone: configured, and with no required argument.
+    private func rerunnable(_ action: String) -> Bool {
+        guard let definition = catalogue[action] else { return false }
+        return definition.parameters.allSatisfy { !$0.required }
     }
 
     private func stateLines(_ scenario: Scenario, now: Date) -> [String] {

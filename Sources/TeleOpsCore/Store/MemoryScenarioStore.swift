@@ -226,6 +226,26 @@ extension MemoryScenarioStore {
             index(of: id).map { scenarios[$0] }
         }
 
+        func scenarioCount(fingerprint: String, below: Int64, cap: Int) -> Int {
+            min(cap, scenarios.count { $0.fingerprint == fingerprint && $0.id < below })
+        }
+
+        func scenarioCount(check: String, otherThanHost: String, below: Int64, cap: Int) -> Int {
+            min(cap, scenarios.count { $0.check == check && $0.host != otherThanHost && $0.id < below })
+        }
+
+        func newestScenario(fingerprint: String, below: Int64) -> Scenario? {
+            scenarios.last { $0.fingerprint == fingerprint && $0.id < below }
+        }
+
+        func newestScenario(check: String, otherThanHost: String, below: Int64) -> Scenario? {
+            scenarios.last { $0.check == check && $0.host != otherThanHost && $0.id < below }
+        }
+
+        func events(of scenarioID: Int64, kinds: [EventKind]) -> [ScenarioEvent] {
+            (eventsByScenario[scenarioID] ?? []).filter { kinds.contains($0.kind) }
+        }
+
         /// Scenarios are kept in id order (retention may leave gaps): a binary search.
         func index(of id: Int64) -> Int? {
             var low = 0, high = scenarios.count

@@ -23,14 +23,19 @@ public struct IngestOutcome: Sendable, Equatable, Codable {
     public var alertID: Int64
     public var scenarioID: Int64?
     public var disposition: Disposition
+    /// For `.opened`: what happened the earlier times this alert came up, if it did.
+    public var seenBefore: SeenBefore?
 
-    public init(alertID: Int64, scenarioID: Int64?, disposition: Disposition) {
+    public init(alertID: Int64, scenarioID: Int64?, disposition: Disposition, seenBefore: SeenBefore? = nil) {
         self.alertID = alertID
         self.scenarioID = scenarioID
         self.disposition = disposition
+        self.seenBefore = seenBefore
     }
 
-    enum CodingKeys: String, CodingKey { case alertID = "alert_id", scenarioID = "scenario_id", disposition }
+    enum CodingKeys: String, CodingKey {
+        case alertID = "alert_id", scenarioID = "scenario_id", disposition, seenBefore = "seen_before"
+    }
 }
 
 /// A chat message to send, queued in the store's outbox in the same transaction as the

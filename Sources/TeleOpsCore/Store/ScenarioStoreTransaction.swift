@@ -33,6 +33,17 @@ public protocol ScenarioStoreTransaction {
     func activeScenario(fingerprint: String) throws -> Scenario?
     /// The id of the newest (highest id) resolved scenario with `fingerprint`.
     func newestResolvedScenarioID(fingerprint: String) throws -> Int64?
+    /// How many scenarios with `fingerprint` have an id below `below`, counting up to `cap`.
+    func scenarioCount(fingerprint: String, below: Int64, cap: Int) throws -> Int
+    /// How many scenarios of `check` on a host other than `otherThanHost` have an id below
+    /// `below`, counting up to `cap`.
+    func scenarioCount(check: String, otherThanHost: String, below: Int64, cap: Int) throws -> Int
+    /// The scenario with `fingerprint` with the highest id below `below`.
+    func newestScenario(fingerprint: String, below: Int64) throws -> Scenario?
+    /// The scenario of `check` on another host than `otherThanHost` with the highest id below `below`.
+    func newestScenario(check: String, otherThanHost: String, below: Int64) throws -> Scenario?
+    /// A scenario's events of `kinds`, oldest first.
+    func events(of scenarioID: Int64, kinds: [EventKind]) throws -> [ScenarioEvent]
     /// The newest journaled alert with `idempotencyKey`: its id and the scenario it was attached to.
     func journaledAlert(idempotencyKey: String) throws -> (alertID: Int64, scenarioID: Int64?)?
     /// Inserts `scenario`, ignoring its `id`, and returns the id the store gave it.
@@ -68,7 +79,7 @@ extension ScenarioStoreTransaction {
     /// - firing, active scenario: `.alertRepeated`, disposition `.repeated`, or `.escalated`
     ///   when the alert is more severe than the scenario was.
     /// - firing, none: a new scenario (`previousID`: the newest resolved one with the
-    ///   fingerprint), `.alertFired`, disposition `.opened`.
+    ///   fingerprint), `.alertFired`, disposition `.opened`, with its `SeenBefore` history.
     /// - acknowledged, active scenario: `.acknowledged`, disposition `.acknowledged`.
     /// - resolved, active scenario: `.alertResolved`, disposition `.resolved`.
     /// - resolved or acknowledged, none: the alert is journaled with no scenario, disposition `.unmatched`.
@@ -129,7 +140,9 @@ extension ScenarioStoreTransaction {
             let alertID = try insertAlert(alert, scenarioID: opened.id)
             _ = try insertEvent(
                 NewEvent(scenarioID: opened.id, at: alert.receivedAt, actor: alert.source, body: .alertFired(facts(alertID))))
-            return (IngestOutcome(alertID: alertID, scenarioID: opened.id, disposition: .opened), opened)
+            var outcome = IngestOutcome(alertID: alertID, scenarioID: opened.id, disposition: .opened)
+            outcome.seenBefore = try seenBefore(opened)
+            return (outcome, opened)
         case (.acknowledged, let scenario?):
             let alertID = try insertAlert(alert, scenarioID: scenario.id)
             let after = try record(.acknowledged, actor: alert.source, at: alert.receivedAt, on: scenario).scenario
