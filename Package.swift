@@ -102,7 +102,11 @@ let package = Package(
             "TeleOpsHTTP", "TeleOpsChat", "TeleOpsTesting",
         ]),
         // TeleOpsSQLite: to read what a killed server left on disk.
-        .testTarget(name: "TeleOpsAppTests", dependencies: ["TeleOpsApp", "TeleOpsDispatch", "TeleOpsSQLite", "TeleOpsTesting"]),
+        // GRDB: to alter a store file behind the server's back (`scenarios verify` must notice).
+        .testTarget(name: "TeleOpsAppTests", dependencies: [
+            "TeleOpsApp", "TeleOpsDispatch", "TeleOpsSQLite", "TeleOpsTesting",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

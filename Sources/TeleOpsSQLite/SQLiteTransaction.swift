@@ -35,7 +35,7 @@ struct SQLiteTransaction: ScenarioStoreTransaction {
     func scenarioCount(check: String, otherThanHost: String, below: Int64, cap: Int) throws -> Int {
         try Int.fetchOne(
             db.cachedStatement(sql: """
-                SELECT count(*) FROM (SELECT 1 FROM scenarios WHERE check_name = ? AND host != ? AND id < ? LIMIT ?)
+                SELECT count(*) FROM (SELECT 1 FROM scenarios WHERE check_name = ? AND host != ? AND id < ? AND status = 'resolved' LIMIT ?)
                 """),
             arguments: [check, otherThanHost, below, cap]) ?? 0
     }
@@ -53,7 +53,7 @@ struct SQLiteTransaction: ScenarioStoreTransaction {
         try Row.fetchOne(
             db.cachedStatement(sql: """
                 SELECT \(SQLiteRows.scenarioColumns) FROM scenarios WHERE check_name = ? AND host != ? AND id < ?
-                ORDER BY id DESC LIMIT 1
+                    AND status = 'resolved' ORDER BY id DESC LIMIT 1
                 """),
             arguments: [check, otherThanHost, below]
         ).map(SQLiteRows.scenario)

@@ -91,6 +91,10 @@ extension ScenarioStoreConformance {
             let other = try check.unwrap(try await store.ingestOne(Fixture.alert("nginx", host: "web-2", at: 800)).scenarioID, "web-2")
             try check.isTrue(try await store.ingestOne(Fixture.alert("nginx", host: "web-2", at: 800)).seenBefore == nil,
                              "a repeat carries nothing")
+            let spreading = try await store.ingestOne(Fixture.alert("nginx", host: "web-3", at: 810))
+            try check.equal(spreading.seenBefore?.elsewhere, 1, "web-1's resolved scenario; web-2's, still open, is not history")
+            try check.equal(spreading.seenBefore?.lastElsewhere?.scenarioID, first, "the newest resolved one elsewhere")
+            _ = try await store.ingestOne(Fixture.alert("nginx", host: "web-2", status: .resolved, at: 850))
 
             let again = try await store.ingestOne(Fixture.alert("nginx", host: "web-1", at: 900))
             let seen = try check.unwrap(again.seenBefore, "seen before")

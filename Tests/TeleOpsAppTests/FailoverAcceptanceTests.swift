@@ -33,7 +33,7 @@ import TeleOpsTesting
                 let answer = try await slack.waitForMessage(containing: "#1 acknowledged by ana", timeout: .seconds(20))
                 #expect(answer.threadTS == moved.ts)
                 let json = try await server.cli(["scenarios", "show", "1", "--json"])
-                #expect(json.contains("\"acknowledgedBy\" : \"ana\""))
+                #expect(json.contains("\"acknowledged_by\" : \"ana\""))
             }
         } catch {
             await slack.stop()

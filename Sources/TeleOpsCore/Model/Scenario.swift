@@ -36,6 +36,13 @@ public struct Scenario: Sendable, Codable, Equatable, Identifiable {
     /// Repeats and escalations post nothing before this time (`silence 1h` from chat).
     public var silencedUntil: Date?
 
+    /// JSON keys are snake_case, as everywhere TeleOps speaks JSON (`scenarios show --json`, REST).
+    enum CodingKeys: String, CodingKey {
+        case id, fingerprint, source, host, check, severity, summary, status, occurrences
+        case openedAt = "opened_at", updatedAt = "updated_at", resolvedAt = "resolved_at"
+        case acknowledgedBy = "acknowledged_by", previousID = "previous_id", silencedUntil = "silenced_until"
+    }
+
     public init(
         id: Int64, fingerprint: String, source: String, host: String, check: String, severity: Severity,
         summary: String, status: ScenarioStatus, occurrences: Int, openedAt: Date, updatedAt: Date,

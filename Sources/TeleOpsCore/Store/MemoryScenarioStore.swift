@@ -231,7 +231,7 @@ extension MemoryScenarioStore {
         }
 
         func scenarioCount(check: String, otherThanHost: String, below: Int64, cap: Int) -> Int {
-            min(cap, scenarios.count { $0.check == check && $0.host != otherThanHost && $0.id < below })
+            min(cap, scenarios.count { $0.check == check && $0.host != otherThanHost && $0.id < below && $0.status == .resolved })
         }
 
         func newestScenario(fingerprint: String, below: Int64) -> Scenario? {
@@ -239,7 +239,7 @@ extension MemoryScenarioStore {
         }
 
         func newestScenario(check: String, otherThanHost: String, below: Int64) -> Scenario? {
-            scenarios.last { $0.check == check && $0.host != otherThanHost && $0.id < below }
+            scenarios.last { $0.check == check && $0.host != otherThanHost && $0.id < below && $0.status == .resolved }
         }
 
         func events(of scenarioID: Int64, kinds: [EventKind]) -> [ScenarioEvent] {

@@ -35,12 +35,12 @@ public protocol ScenarioStoreTransaction {
     func newestResolvedScenarioID(fingerprint: String) throws -> Int64?
     /// How many scenarios with `fingerprint` have an id below `below`, counting up to `cap`.
     func scenarioCount(fingerprint: String, below: Int64, cap: Int) throws -> Int
-    /// How many scenarios of `check` on a host other than `otherThanHost` have an id below
-    /// `below`, counting up to `cap`.
+    /// How many resolved scenarios of `check` on a host other than `otherThanHost` have an id
+    /// below `below`, counting up to `cap`.
     func scenarioCount(check: String, otherThanHost: String, below: Int64, cap: Int) throws -> Int
     /// The scenario with `fingerprint` with the highest id below `below`.
     func newestScenario(fingerprint: String, below: Int64) throws -> Scenario?
-    /// The scenario of `check` on another host than `otherThanHost` with the highest id below `below`.
+    /// The resolved scenario of `check` on another host than `otherThanHost` with the highest id below `below`.
     func newestScenario(check: String, otherThanHost: String, below: Int64) throws -> Scenario?
     /// A scenario's events of `kinds`, oldest first.
     func events(of scenarioID: Int64, kinds: [EventKind]) throws -> [ScenarioEvent]

@@ -1,14 +1,15 @@
 import Foundation
 
 /// What the team met and did the earlier times an alert came up: the scenarios with the same
-/// fingerprint, and (ranked lower) the same check on other hosts. Looked up when an alert
-/// opens a scenario, in the same transaction, so the notification can say it.
+/// fingerprint, and (ranked lower) the resolved ones of the same check on other hosts (those
+/// still open are the same incident spreading, not history). Looked up when an alert opens a
+/// scenario, in the same transaction, so the notification can say it.
 public struct SeenBefore: Sendable, Equatable, Codable {
     /// Earlier scenarios with the same fingerprint (at most `countCap`).
     public var times: Int
     /// The newest of them.
     public var last: Occurrence?
-    /// Earlier scenarios with the same check on other hosts (at most `countCap`).
+    /// Earlier resolved scenarios with the same check on other hosts (at most `countCap`).
     public var elsewhere: Int
     /// The newest of those.
     public var lastElsewhere: Occurrence?

@@ -1,0 +1,89 @@
+import Foundation
+import GRDB
+import Testing
+import TeleOpsTesting
+
+/// `teleops scenarios list|search|export|verify|prune` on the file a running server writes.
+@Suite(.serialized) struct ScenarioCLITests {
+    /// #1 disk on web-1 (a command ran, resolved), #2 replication on db-1 (open).
+    static func serverWithHistory() async throws -> TeleOpsServer {
+        let server = try await TeleOpsServer()
+        _ = try await server.post(sample: "generic-disk.json")
+        try await server.console("#1 CRITICAL web-1 · disk_usage")
+        server.process.send("run disk")
+        try await server.console("#1 disk on web-1: exit 0")
+        server.process.send("note | looked at /var, cleared old logs")
+        _ = try await server.post(sample: "generic-disk-resolved.json")
+        try await server.console("✅ #1 resolved by generic")
+        let db = #"{"host":"db-1","check":"replication","severity":"warning","status":"firing","summary":"replica lag 42s","details":{"replica":"db-2"}}"#
+        #expect(try await server.post(Data(db.utf8)).status == 202)
+        try await server.console("#2 WARNING db-1 · replication")
+        return server
+    }
+
+    @Test func listSearchExportAndVerifyTheLog() async throws {
+        let server = try await Self.serverWithHistory()
+        defer { server.stop() }
+
+        let resolved = try await server.cli(["scenarios", "list", "--status", "resolved"])
+        #expect(resolved.contains("#1") && !resolved.contains("#2"))
+        let byHost = try await server.cli(["scenarios", "list", "--host", "db-1", "--since", "1h"])
+        #expect(byHost.contains("#2") && !byHost.contains("#1"))
+        #expect(try await server.cli(["scenarios", "list", "--engineer", "operator"]).contains("#1"))
+        #expect(try await server.cli(["scenarios", "list", "--check", "nope"]) == "No scenarios match.")
+
+        // Words from the command's output (df), a note, and alert details.
+        #expect(try await server.cli(["scenarios", "search", "Filesystem"]).contains("#1"))
+        #expect(try await server.cli(["scenarios", "search", "cleared", "logs"]).contains("#1"))
+        let replica = try await server.cli(["scenarios", "search", "db-2", "--json"])
+        let found = try #require(try JSONSerialization.jsonObject(with: Data(replica.utf8)) as? [[String: Any]])
+        #expect(found.map { $0["id"] as? Int } == [2])
+        #expect(found.first?["opened_at"] is String, "snake_case keys")
+
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("teleops-export-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let exported = try await server.cli(["scenarios", "export", "--out", out])
+        #expect(exported.hasPrefix("Exported 2 scenarios"))
+        let markdown = try String(contentsOfFile: "\(out)/1.md", encoding: .utf8)
+        #expect(markdown.hasPrefix("# Scenario #1: web-1 · disk_usage"))
+        #expect(markdown.contains("| Status | resolved |"))
+        #expect(markdown.contains("```text") && markdown.contains("Filesystem"))
+        #expect(markdown.contains("looked at /var, cleared old logs"))
+        let twin = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(out)/1.json"))) as? [String: Any]
+        #expect((twin?["events"] as? [[String: Any]])?.first?["kind"] as? String == "alert_fired")
+        #expect(FileManager.default.fileExists(atPath: "\(out)/2.md"))
+
+        let verified = try await server.cli(["scenarios", "verify"])
+        #expect(verified.hasPrefix("OK: 2 scenarios"))
+        #expect(verified.contains("digest "))
+    }
+
+    @Test func verifyNamesTheEventSomeoneEditedAndFails() async throws {
+        let server = try await Self.serverWithHistory()
+        defer { server.stop() }
+        server.process.signal(SIGTERM)
+        _ = try await server.process.waitForExit()
+        let queue = try DatabaseQueue(path: "\(server.dataDirectory)/teleops.sqlite")
+        let edited = try await queue.write { db in
+            let id = try Int64.fetchOne(db, sql: "SELECT id FROM events WHERE kind = 'command_finished'")!
+            try db.execute(sql: "UPDATE events SET data = json_set(data, '$.exit_code', 0, '$.output', 'all fine') WHERE id = ?",
+                           arguments: [id])
+            return id
+        }
+        try queue.close()
+        let cli = try RunningProcess(executable: TeleOpsServer.executable,
+                                     arguments: ["scenarios", "verify", "--data", server.dataDirectory])
+        #expect(try await cli.waitForExit() == 1)
+        try await cli.waitForOutputEnd()
+        #expect(cli.stdout.all.first == "BROKEN: scenario #1, event \(edited): its hash does not match its contents and the event before it (edited, or an earlier event was removed or edited)")
+    }
+
+    @Test func pruneRemovesOnlyResolvedScenarios() async throws {
+        let server = try await Self.serverWithHistory()
+        defer { server.stop() }
+        #expect(try await server.cli(["scenarios", "prune", "--keep", "0"]) == "Removed 1 resolved scenario.")
+        let left = try await server.cli(["scenarios", "list"])
+        #expect(left.contains("#2") && !left.contains("#1 "))
+        #expect(try await server.cli(["scenarios", "verify"]).hasPrefix("OK: 1 scenarios"))
+    }
+}
