@@ -67,6 +67,7 @@ public func buildController(
     services += [
         .init(service: sender), .init(service: responder), .init(service: intake),
         .init(service: statsd), .init(service: http),
+        .init(service: RetentionService(store: store, settings: config.retention, logger: logger.labelled("retention"))),
     ]
     var groupConfig = ServiceGroupConfiguration(services: services, logger: logger)
     groupConfig.gracefulShutdownSignals = [.sigterm, .sigint]

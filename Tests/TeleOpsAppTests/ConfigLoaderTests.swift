@@ -74,6 +74,13 @@ import TeleOpsCore
         #expect(task.environment == tail.environment && task.limits == tail.limits && task.user == "nobody")
     }
 
+    @Test func retentionKeepsEverythingUnlessConfigured() throws {
+        #expect(try ConfigLoader.parse(yaml: "").retention.policy.keepsEverything)
+        let config = try ConfigLoader.parse(yaml: "retention:\n  max_age: 90d\n  max_count: 500000\n  interval: 10m\n")
+        #expect(config.retention.policy == RetentionPolicy(maxAge: .seconds(90 * 86400), maxCount: 500_000))
+        #expect(config.retention.interval == .seconds(600))
+    }
+
     @Test func configuredActionsJoinAndOverrideTheDefaults() throws {
         let config = try ConfigLoader.parse(yaml: """
             actions:
@@ -104,6 +111,9 @@ import TeleOpsCore
         ("actions:\n  - name: x\n    argv: [echo]\n    cwd: tmp\n", "action 'x': cwd 'tmp' must be an absolute path"),
         ("actions:\n  - name: x\n    argv: [echo]\n    limits: {cpu: 500ms}\n", "actions[0].limits.cpu: the CPU limit must be at least 1s"),
         ("actions:\n  - name: x\n    argv: [echo]\n    limits: {memory: 5}\n", "actions[0].limits.memory: unknown key"),
+        ("retention:\n  max_age: 30s\n", "teleops.yaml:2:12: retention.max_age: must be at least 1m"),
+        ("retention:\n  max_count: 0\n", "retention.max_count: 0 is out of range"),
+        ("retention:\n  keep: 5\n", "retention.keep: unknown key"),
         ("http: [1, 2\n", "is not valid YAML"),
         ("- just\n- a list\n", "expected a mapping, found a list"),
     ])

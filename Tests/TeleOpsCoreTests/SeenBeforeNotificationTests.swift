@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Testing
 @testable import TeleOpsCore
 
@@ -55,5 +56,25 @@ import Testing
         let drafts = Self.composer.drafts(for: alert, outcome: IngestOutcome(alertID: 1, scenarioID: 12, disposition: .opened),
                                           scenario: Self.scenario(12))
         #expect(drafts.map(\.purpose) == [.announcement])
+    }
+}
+
+/// The server's retention pass: old resolved scenarios go, active and recent ones stay.
+@Suite struct RetentionServiceTests {
+    @Test func aPassRemovesOldResolvedScenariosOnly() async throws {
+        let store = MemoryScenarioStore()
+        let start = Date(timeIntervalSince1970: 1_763_800_000)
+        func alert(_ check: String, _ status: AlertStatus, _ seconds: Double) -> Alert {
+            Alert(source: "generic", host: "web-1", check: check, severity: .warning, status: status, summary: check,
+                  receivedAt: start.addingTimeInterval(seconds))
+        }
+        _ = try await store.ingest([alert("old", .firing, 0), alert("old", .resolved, 60), alert("open", .firing, 0),
+                                    alert("recent", .firing, 0), alert("recent", .resolved, 86_000)]) { _, _, _ in [] }
+        let service = RetentionService(
+            store: store, settings: RetentionService.Settings(policy: RetentionPolicy(maxAge: .seconds(3600)), batch: 1),
+            logger: Logger(label: "test"))
+        #expect(await service.pruneOnce(now: start.addingTimeInterval(86_400)) == 1)
+        #expect(try await store.scenarios(ScenarioQuery()).map(\.check) == ["recent", "open"])
+        #expect(await service.pruneOnce(now: start.addingTimeInterval(86_400)) == 0)
     }
 }

@@ -36,7 +36,7 @@ public enum ConfigLoader {
         let top = try YAMLValue(node: root, key: "", file: file)
             .fields(allowed: [
                 "data_dir", "http", "intake", "sources", "statsd", "dispatch", "console", "chat", "engineers", "actions",
-                "default_actions",
+                "default_actions", "retention",
             ])
 
         if let value = top["data_dir"] { config.dataDirectory = try value.string() }
@@ -57,6 +57,7 @@ public enum ConfigLoader {
         }
         if let value = top["chat"] { config.chat = try readChat(value, environment: environment) }
         if let value = top["engineers"] { config.engineers = try readEngineers(value) }
+        if let value = top["retention"] { config.retention = try readRetention(value) }
         var actions = try top["default_actions"]?.bool() ?? true ? ActionCatalogue.defaults.actions : []
         if let value = top["actions"] {
             for action in try readActions(value) {

@@ -20,6 +20,8 @@ public struct TeleOpsConfig: Sendable {
     public var chat = ChatConfig()
     public var engineers: [Engineer] = [Engineer(name: "operator", roles: [Role.responder], identities: ["console": "operator"])]
     public var actions: ActionCatalogue = .defaults
+    /// What the scenario log keeps (`retention:`): everything by default.
+    public var retention = RetentionService.Settings()
 
     public init() {}
 
