@@ -58,8 +58,8 @@ import Testing
         for action in ActionCatalogue.defaults.actions { #expect(help.contains(action.usage)) }
     }
 
-    @Test func onlyStatusAndHelpNeedNoRole() {
+    @Test func onlyCommandsThatReadNeedNoRole() {
         let open = grammar.specs.filter { $0.requiredRole == nil }.map(\.name).sorted()
-        #expect(open == ["help", "status"])
+        #expect(open == ["help", "history", "status"])
     }
 }

@@ -14,6 +14,7 @@ struct ResponderFixture {
 
     static let ana = Engineer(name: "ana", roles: [Role.responder], identities: ["memory": "u-ana"])
     static let viewer = Engineer(name: "vic", roles: [], identities: ["memory": "u-vic"])
+    static let bo = Engineer(name: "bo", roles: [Role.responder], identities: ["memory": "u-bo"])
 
     init(outcome: @escaping @Sendable (TaskRequest) -> TaskOutcome = ResponderFixture.succeed) {
         self.init(dispatcher: ScriptedDispatcher { outcome($0) })
@@ -22,7 +23,7 @@ struct ResponderFixture {
     init(dispatcher: ScriptedDispatcher, progress: ProgressSettings = .standard) {
         self.dispatcher = dispatcher
         responder = Responder(
-            transports: [chat], store: store, dispatcher: dispatcher, directory: EngineerDirectory([Self.ana, Self.viewer]),
+            transports: [chat], store: store, dispatcher: dispatcher, directory: EngineerDirectory([Self.ana, Self.viewer, Self.bo]),
             catalogue: .defaults, doorbell: Doorbell(), progress: progress, logger: Logger(label: "test"))
     }
 

@@ -11,6 +11,10 @@ public enum Command: Sendable, Equatable {
     /// Keep repeats and escalations of the scenario out of chat for this long.
     case silence(Duration)
     case status
+    /// The scenario's whole timeline, condensed for a phone.
+    case history
+    /// Give the scenario to another engineer (by their configured name), with a note for them.
+    case handoff(to: String, note: String)
     case help
 }
 
@@ -131,6 +135,25 @@ public struct CommandGrammar: Sendable {
             name: "status", syntax: "status", help: "show the scenario's state and latest events", requiredRole: nil,
             needsScenario: true
         ) { _ in .status },
+        CommandSpec(
+            name: "history", syntax: "history", help: "show the scenario's timeline: alerts, replies, commands and outcomes",
+            requiredRole: nil, needsScenario: true
+        ) { arguments throws(CommandError) in
+            guard arguments.isEmpty else { throw CommandError("history takes no arguments") }
+            return .history
+        },
+        CommandSpec(
+            name: "handoff", syntax: "handoff @NAME [NOTE]",
+            help: "give the scenario to another engineer, with the note they need",
+            requiredRole: Role.responder, needsScenario: true
+        ) { arguments throws(CommandError) in
+            let name = arguments.prefix { !$0.isWhitespace }
+            guard name.hasPrefix("@"), name.count > 1 else {
+                throw CommandError("handoff needs an engineer: handoff @NAME [NOTE], as in: handoff @bo disk is at 97%, logs rotated")
+            }
+            return .handoff(to: String(name.dropFirst()),
+                            note: String(arguments.dropFirst(name.count).drop(while: \.isWhitespace)))
+        },
         CommandSpec(name: "help", syntax: "help", help: "list commands and actions", requiredRole: nil, needsScenario: false)
         { _ in .help },
     ])

@@ -17,6 +17,7 @@ public enum EventKind: String, Sendable, Codable, CaseIterable {
     case resolved
     case note
     case silenced
+    case handedOff = "handed_off"
 }
 
 /// What an event says. Each kind carries its own payload; the JSON form is
@@ -39,6 +40,8 @@ public enum EventBody: Sendable, Equatable {
     case note(NoteFacts)
     /// An engineer silenced the scenario: repeats and escalations say nothing until `until`.
     case silenced(SilenceFacts)
+    /// An engineer handed the scenario to another, with the note they need.
+    case handedOff(HandoffFacts)
 
     public var kind: EventKind {
         switch self {
@@ -57,6 +60,7 @@ public enum EventBody: Sendable, Equatable {
         case .resolved: .resolved
         case .note: .note
         case .silenced: .silenced
+        case .handedOff: .handedOff
         }
     }
 
@@ -77,6 +81,7 @@ public enum EventBody: Sendable, Equatable {
         case .resolved: self = .resolved(try NoteFacts(from: decoder))
         case .note: self = .note(try NoteFacts(from: decoder))
         case .silenced: self = .silenced(try SilenceFacts(from: decoder))
+        case .handedOff: self = .handedOff(try HandoffFacts(from: decoder))
         }
     }
 
@@ -93,6 +98,7 @@ public enum EventBody: Sendable, Equatable {
         case .acknowledged: _ = encoder.container(keyedBy: NoteFacts.CodingKeys.self)
         case .resolved(let facts), .note(let facts): try facts.encode(to: encoder)
         case .silenced(let facts): try facts.encode(to: encoder)
+        case .handedOff(let facts): try facts.encode(to: encoder)
         }
     }
 
@@ -116,6 +122,7 @@ public enum EventBody: Sendable, Equatable {
         case .resolved(let facts): facts.text.isEmpty ? "resolved" : "resolved: \(facts.text)"
         case .note(let facts): "note: \(facts.text)"
         case .silenced(let facts): "silenced until \(facts.until.ISO8601Format())"
+        case .handedOff(let facts): "handed to \(facts.to)" + (facts.note.isEmpty ? "" : ": \(facts.note)")
         }
     }
 }
@@ -232,6 +239,19 @@ public struct LostFacts: Sendable, Equatable, Codable {
     }
 
     enum CodingKeys: String, CodingKey { case taskID = "task_id", action, worker, reason }
+}
+
+/// Who a scenario was handed to, and the note for them.
+public struct HandoffFacts: Sendable, Equatable, Codable {
+    public var to: String
+    public var note: String
+
+    public init(to: String, note: String) {
+        self.to = to
+        self.note = note
+    }
+
+    enum CodingKeys: String, CodingKey { case to, note }
 }
 
 public struct NoteFacts: Sendable, Equatable, Codable {

@@ -98,6 +98,12 @@ public struct Scenario: Sendable, Codable, Equatable, Identifiable {
             }
         case .silenced(let facts):
             next.silencedUntil = facts.until.truncatedToMilliseconds
+        case .handedOff(let facts):
+            // The new owner: an open scenario counts as acknowledged by them.
+            if status.isActive {
+                next.status = .acknowledged
+                next.acknowledgedBy = facts.to
+            }
         default:
             break
         }

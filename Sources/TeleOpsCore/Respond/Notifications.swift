@@ -189,6 +189,56 @@ public struct NotificationComposer: Sendable {
         return lines.joined(separator: "\n")
     }
 
+    /// The whole timeline, condensed for a phone: runs of repeats become one line, commands
+    /// show their outcome; the newest `maxLines` entries when it is longer.
+    public func history(_ scenario: Scenario, events: [ScenarioEvent], maxLines: Int = 40) -> String {
+        var entries: [String] = []
+        var repeats = 0
+        func flushRepeats() {
+            if repeats > 0 { entries.append("  … repeated \(repeats == 1 ? "once" : "\(repeats) times")") }
+            repeats = 0
+        }
+        for event in events {
+            if case .alertRepeated = event.body {
+                repeats += 1
+                continue
+            }
+            flushRepeats()
+            let time = event.at.formatted(Date.ISO8601FormatStyle().time(includingFractionalSeconds: false))
+            switch event.body {
+            case .notified, .commandDispatched:
+                continue  // the reply before and the result after say it
+            case .commandFinished(let result):
+                entries.append("\(time) \(result.action): \(result.outcomeDescription)")
+            default:
+                entries.append("\(time) \(event.actor): \(event.body.summary.prefix(160))")
+            }
+        }
+        flushRepeats()
+        var lines = ["🕘 #\(scenario.id) \(scenario.host) \(scenario.check) · \(scenario.status.rawValue), opened \(Self.time(scenario.openedAt))"
+                        + (scenario.previousID.map { " · seen before: #\($0)" } ?? "")]
+        if entries.count > maxLines {
+            lines.append("… \(entries.count - maxLines) earlier entries (teleops scenarios show \(scenario.id) has them all)")
+        }
+        lines += entries.suffix(maxLines)
+        return lines.joined(separator: "\n")
+    }
+
+    /// What a handoff says in the thread: who takes it, the note, and where things stand.
+    public func handoff(_ scenario: Scenario, events: [ScenarioEvent], from: String, to: String, note: String) -> String {
+        var lines = ["🤝 #\(scenario.id) handed to @\(to) by \(from)" + (note.isEmpty ? "." : ": \(note)")]
+        lines.append("\(scenario.host) \(scenario.check) · \(scenario.severity.rawValue) · seen \(scenario.occurrences)× since \(Self.time(scenario.openedAt))")
+        let results = events.compactMap { if case .commandFinished(let result) = $0.body { result } else { nil } }
+        if results.isEmpty {
+            lines.append("Nothing has been run yet.")
+        } else {
+            lines.append("Run so far: " + results.suffix(5).map { "\($0.action) (\($0.succeeded ? "ok" : $0.outcomeDescription))" }
+                .joined(separator: ", "))
+        }
+        lines.append("@\(to): reply history for the full timeline.")
+        return lines.joined(separator: "\n")
+    }
+
     static func marker(_ severity: Severity) -> String {
         switch severity {
         case .critical: "🔴"

@@ -192,6 +192,26 @@ public final class Responder: Service {
         case .status:
             let events = try await store.events(of: scenario.id)
             try await say(composer.status(scenario, events: events), to: message, scenarioID: scenario.id)
+        case .history:
+            let events = try await store.events(of: scenario.id)
+            try await say(composer.history(scenario, events: events), to: message, scenarioID: scenario.id)
+        case .handoff(let name, let note):
+            guard let target = directory.engineers.first(where: { $0.name.lowercased() == name.lowercased() }) else {
+                let names = directory.engineers.map { "@\($0.name)" }.joined(separator: ", ")
+                try await say("There is no engineer named @\(name); handoff to one of: \(names).", to: message, scenarioID: scenario.id)
+                return
+            }
+            guard target.roles.contains(Role.responder) else {
+                try await say("@\(target.name) is not a responder and cannot take #\(scenario.id).", to: message, scenarioID: scenario.id)
+                return
+            }
+            guard scenario.status.isActive else {
+                try await say("#\(scenario.id) is resolved; there is nothing to hand off.", to: message, scenarioID: scenario.id)
+                return
+            }
+            let events = try await store.events(of: scenario.id)
+            try await record(.handedOff(HandoffFacts(to: target.name, note: note)),
+                             saying: composer.handoff(scenario, events: events, from: who, to: target.name, note: note))
         case .run(_, let arguments, let labels):
             guard let action = request.action else { return }
             try await run(action, arguments: arguments, on: labels, for: scenario, received: received, message: message, engineer: who)

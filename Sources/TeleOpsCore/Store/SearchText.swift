@@ -29,6 +29,7 @@ public enum SearchText {
         case .commandFinished(let result): result.action + "\n" + result.output
         case .commandLost(let facts): facts.action + "\n" + facts.reason
         case .resolved(let facts), .note(let facts): facts.text.isEmpty ? nil : facts.text
+        case .handedOff(let facts): facts.to + "\n" + facts.note
         case .alertFired, .alertRepeated, .alertResolved, .notified, .cancelRequested, .acknowledged, .silenced: nil
         }
     }
