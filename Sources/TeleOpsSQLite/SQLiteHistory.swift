@@ -56,16 +56,31 @@ enum SQLiteHistory {
                 head = hash
             }
             try db.execute(sql: "UPDATE scenarios SET head_hash = ? WHERE id = ?", arguments: [head, scenarioID])
+            // As intake does: the opening alert, and each later one whose summary differs from
+            // the newest firing alert's before it.
+            var summary: String?
+            let alerts = try Row.fetchAll(
+                db, sql: "SELECT id, status, summary FROM alerts WHERE scenario_id = ? ORDER BY id", arguments: [scenarioID])
+            for alert in alerts {
+                let text: String = alert["summary"]
+                if text != summary {
+                    try db.execute(sql: "UPDATE alerts SET searchable = 1 WHERE id = ?", arguments: [alert["id"] as Int64])
+                }
+                if summary == nil || alert["status"] as String == "firing" { summary = text }
+            }
             for (alertID, text) in try alertTexts(db, scenarioID: scenarioID) {
                 try index(db, text, as: .alert(alertID, scenarioID: scenarioID))
             }
         }
     }
 
-    /// Each of a scenario's alerts with its `SearchText`.
+    /// Each of a scenario's indexed (`searchable`) alerts with its `SearchText`.
     static func alertTexts(_ db: Database, scenarioID: Int64) throws -> [(Int64, String)] {
         try Row.fetchAll(
-            db, sql: "SELECT id, summary, host, check_name, source, labels, details FROM alerts WHERE scenario_id = ?",
+            db, sql: """
+                SELECT id, summary, host, check_name, source, labels, details FROM alerts
+                WHERE scenario_id = ? AND searchable = 1
+                """,
             arguments: [scenarioID]
         ).map { row in
             let labels: [String: String]

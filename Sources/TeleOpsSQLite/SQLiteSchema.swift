@@ -216,11 +216,13 @@ enum SQLiteSchema {
     ///   scenario's newest event); existing events are chained by the migration;
     /// - full-text search: `search`, a contentless FTS5 index (the text lives in `alerts` and
     ///   `events`; see `SQLiteHistory.SearchRow` for its rowids), filled for existing rows;
+    ///   `alerts.searchable` marks the alerts indexed (a repeat with the same summary is not);
     /// - `store_meta`: `pruned_below` (scenario ids below it may have been removed by retention);
     /// - indexes for the review filters.
     private static let v5 = """
         ALTER TABLE events ADD COLUMN hash TEXT;
         ALTER TABLE scenarios ADD COLUMN head_hash TEXT;
+        ALTER TABLE alerts ADD COLUMN searchable INTEGER NOT NULL DEFAULT 0;
         CREATE VIRTUAL TABLE search USING fts5(body, content='', tokenize='unicode61 remove_diacritics 2');
         CREATE TABLE store_meta (
             name TEXT PRIMARY KEY,

@@ -109,19 +109,20 @@ struct SQLiteTransaction: ScenarioStoreTransaction {
         if db.changesCount == 0 { throw ScenarioStoreError.scenarioNotFound(scenario.id) }
     }
 
-    mutating func insertAlert(_ alert: Alert, scenarioID: Int64?) throws -> Int64 {
+    mutating func insertAlert(_ alert: Alert, scenarioID: Int64?, searchable: Bool) throws -> Int64 {
         try db.cachedStatement(sql: """
                 INSERT INTO alerts (scenario_id, source, fingerprint, host, check_name, severity, status, summary,
-                    labels, details, idempotency_key, received_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    labels, details, idempotency_key, received_at, searchable)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """).execute(
             arguments: [
                 scenarioID, alert.source, alert.fingerprint, alert.host, alert.check, alert.severity.rawValue,
                 alert.status.rawValue, alert.summary, JSONValue.compactJSON(alert.labels),
                 alert.details?.compactJSON, alert.idempotencyKey, alert.receivedAt.millisecondsSince1970,
+                scenarioID != nil && searchable,
             ])
         let id = db.lastInsertedRowID
-        if let scenarioID {
+        if let scenarioID, searchable {
             try SQLiteHistory.index(db, SearchText.of(alert), as: .alert(id, scenarioID: scenarioID))
         }
         return id

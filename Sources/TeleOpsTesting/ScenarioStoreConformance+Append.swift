@@ -116,6 +116,7 @@ extension Fixture {
         .acknowledged,
         .note(NoteFacts(text: "")),
         .silenced(SilenceFacts(until: Date(millisecondsSince1970: 1_750_000_000_123))),
+        .handedOff(HandoffFacts(to: "bo", note: "disk at 97%; logs rotated")),
         .alertResolved(AlertFacts(alertID: 3, source: "sensu", severity: .info, summary: "ok")),
         .resolved(NoteFacts(text: "fixed by log rotation")),
     ]

@@ -49,7 +49,10 @@ extension ScenarioStoreConformance {
             func search(_ text: String, limit: Int = 50, beforeID: Int64? = nil) async throws -> [Int64] {
                 try await store.scenarios(ScenarioQuery(text: text, limit: limit, beforeID: beforeID)).map(\.id)
             }
+            _ = try await store.ingestOne(Fixture.alert("replication", host: "db-1", at: 2, summary: "Replica lag on db-1"))
+            _ = try await store.ingestOne(Fixture.alert("replication", host: "db-1", at: 3, summary: "Replica lag 90s, WAL growing"))
             try check.equal(try await search("replica"), [db], "a word of the summary")
+            try check.equal(try await search("growing"), [db], "a repeat that says something new")
             try check.equal(try await search("nvme0n1"), [db], "a string in the details")
             try check.equal(try await search("42"), [db], "a number in the details")
             try check.equal(try await search("storage"), [db], "a label value")

@@ -88,6 +88,7 @@ import Testing
                 UPDATE events SET hash = NULL; UPDATE scenarios SET head_hash = NULL; DROP TABLE search;
                 DROP TABLE store_meta; DROP INDEX scenarios_status; DROP INDEX scenarios_check; DROP INDEX events_actor;
                 ALTER TABLE events DROP COLUMN hash; ALTER TABLE scenarios DROP COLUMN head_hash;
+                ALTER TABLE alerts DROP COLUMN searchable;
                 DELETE FROM grdb_migrations WHERE identifier = 'v5';
                 """)
             let store = try SQLiteScenarioStore(path: path)
@@ -95,6 +96,11 @@ import Testing
             #expect(report.firstBreak == nil)
             #expect(report.eventsChecked == 6)
             #expect(try await store.scenarios(ScenarioQuery(text: "load")).map(\.check) == ["load"])
+            // The scenarios with repeats can be pruned: exactly what was indexed is removed.
+            _ = try await store.ingest([SQLiteScenarioStoreTests.alert("disk", status: .resolved, at: 9)]) { _, _, _ in [] }
+            #expect(try await store.prune(RetentionPolicy(maxCount: 1), now: Date(), batch: 10) == 1)
+            #expect(try await store.scenarios(ScenarioQuery(text: "disk")).isEmpty)
+            #expect(try await store.scenarios(ScenarioQuery(text: "broke")).map(\.check) == ["load", "cpu"])
         }
     }
 }

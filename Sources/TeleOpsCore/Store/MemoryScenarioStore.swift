@@ -282,9 +282,9 @@ extension MemoryScenarioStore {
             scenarios[index] = scenario
         }
 
-        mutating func insertAlert(_ alert: Alert, scenarioID: Int64?) -> Int64 {
+        mutating func insertAlert(_ alert: Alert, scenarioID: Int64?, searchable: Bool) -> Int64 {
             alerts.append((alert, scenarioID))
-            if let scenarioID { searchText[scenarioID, default: []].append(SearchText.of(alert)) }
+            if let scenarioID, searchable { searchText[scenarioID, default: []].append(SearchText.of(alert)) }
             return Int64(alerts.count)
         }
 

@@ -50,8 +50,9 @@ public protocol ScenarioStoreTransaction {
     mutating func insertScenario(_ scenario: Scenario) throws -> Int64
     /// Overwrites the stored scenario with the same `id`.
     mutating func updateScenario(_ scenario: Scenario) throws
-    /// Journals `alert` (attached to `scenarioID`, or to nothing) and returns its id.
-    mutating func insertAlert(_ alert: Alert, scenarioID: Int64?) throws -> Int64
+    /// Journals `alert` (attached to `scenarioID`, or to nothing) and returns its id. With
+    /// `searchable`, its `SearchText` joins the scenario's full-text index.
+    mutating func insertAlert(_ alert: Alert, scenarioID: Int64?, searchable: Bool) throws -> Int64
     /// Stores `event` (its scenario exists) and returns its id.
     mutating func insertEvent(_ event: NewEvent) throws -> Int64
     /// Queues `draft` (its scenario, if any, exists) and returns its id.
@@ -123,13 +124,20 @@ extension ScenarioStoreTransaction {
         }
     }
 
+    /// Whether a later alert of `scenario` is worth indexing for search: a flapping alert
+    /// repeats the same text thousands of times, and one copy finds the scenario. Its summary
+    /// must differ from the scenario's (the newest alert's).
+    private func says(_ alert: Alert, more scenario: Scenario) -> Bool {
+        alert.summary != scenario.summary
+    }
+
     private mutating func applyAlert(_ alert: Alert, active: Scenario?) throws -> (IngestOutcome, Scenario?) {
         func facts(_ alertID: Int64) -> AlertFacts {
             AlertFacts(alertID: alertID, source: alert.source, severity: alert.severity, summary: alert.summary)
         }
         switch (alert.status, active) {
         case (.firing, let scenario?):
-            let alertID = try insertAlert(alert, scenarioID: scenario.id)
+            let alertID = try insertAlert(alert, scenarioID: scenario.id, searchable: says(alert, more: scenario))
             let after = try record(.alertRepeated(facts(alertID)), actor: alert.source, at: alert.receivedAt, on: scenario).scenario
             let disposition: IngestOutcome.Disposition = alert.severity > scenario.severity ? .escalated : .repeated
             return (IngestOutcome(alertID: alertID, scenarioID: scenario.id, disposition: disposition), after)
@@ -137,22 +145,22 @@ extension ScenarioStoreTransaction {
             let previousID = try newestResolvedScenarioID(fingerprint: alert.fingerprint)
             var opened = Scenario.opening(with: alert, id: 0, previousID: previousID)
             opened.id = try insertScenario(opened)
-            let alertID = try insertAlert(alert, scenarioID: opened.id)
+            let alertID = try insertAlert(alert, scenarioID: opened.id, searchable: true)
             _ = try insertEvent(
                 NewEvent(scenarioID: opened.id, at: alert.receivedAt, actor: alert.source, body: .alertFired(facts(alertID))))
             var outcome = IngestOutcome(alertID: alertID, scenarioID: opened.id, disposition: .opened)
             outcome.seenBefore = try seenBefore(opened)
             return (outcome, opened)
         case (.acknowledged, let scenario?):
-            let alertID = try insertAlert(alert, scenarioID: scenario.id)
+            let alertID = try insertAlert(alert, scenarioID: scenario.id, searchable: says(alert, more: scenario))
             let after = try record(.acknowledged, actor: alert.source, at: alert.receivedAt, on: scenario).scenario
             return (IngestOutcome(alertID: alertID, scenarioID: scenario.id, disposition: .acknowledged), after)
         case (.resolved, let scenario?):
-            let alertID = try insertAlert(alert, scenarioID: scenario.id)
+            let alertID = try insertAlert(alert, scenarioID: scenario.id, searchable: says(alert, more: scenario))
             let after = try record(.alertResolved(facts(alertID)), actor: alert.source, at: alert.receivedAt, on: scenario).scenario
             return (IngestOutcome(alertID: alertID, scenarioID: scenario.id, disposition: .resolved), after)
         case (.resolved, nil), (.acknowledged, nil):
-            let alertID = try insertAlert(alert, scenarioID: nil)
+            let alertID = try insertAlert(alert, scenarioID: nil, searchable: false)
             return (IngestOutcome(alertID: alertID, scenarioID: nil, disposition: .unmatched), nil)
         }
     }
