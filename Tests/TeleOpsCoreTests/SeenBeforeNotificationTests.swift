@@ -1,5 +1,7 @@
 import Foundation
+import Synchronization
 import Logging
+import ServiceLifecycle
 import Testing
 @testable import TeleOpsCore
 
@@ -76,5 +78,23 @@ import Testing
         #expect(await service.pruneOnce(now: start.addingTimeInterval(86_400)) == 1)
         #expect(try await store.scenarios(ScenarioQuery()).map(\.check) == ["recent", "open"])
         #expect(await service.pruneOnce(now: start.addingTimeInterval(86_400)) == 0)
+    }
+}
+
+extension RetentionServiceTests {
+    /// With nothing to remove, the service still runs until shutdown: a service that returned
+    /// at once would stop the whole controller.
+    @Test func withoutAPolicyItWaitsForShutdownInsteadOfReturning() async throws {
+        let service = RetentionService(store: MemoryScenarioStore(), settings: RetentionService.Settings(), logger: Logger(label: "test"))
+        let group = ServiceGroup(services: [service], logger: Logger(label: "test"))
+        let finished = Mutex(false)
+        let running = Task {
+            defer { finished.withLock { $0 = true } }
+            try await group.run()
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(!finished.withLock { $0 }, "still running")
+        await group.triggerGracefulShutdown()
+        try await running.value  // a service that had ended early would make run() throw
     }
 }

@@ -29,7 +29,11 @@ public struct RetentionService: Service {
     }
 
     public func run() async throws {
-        guard !settings.policy.keepsEverything else { return }
+        guard !settings.policy.keepsEverything else {
+            // Nothing to do, but a service that returns early would stop the whole group.
+            try? await gracefulShutdown()
+            return
+        }
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 await pruneOnce(now: Date())
