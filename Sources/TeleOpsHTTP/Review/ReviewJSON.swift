@@ -29,15 +29,6 @@ enum ReviewJSON {
         var error: String
         var field: String?
         var value: String?
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(error, forKey: .error)
-            try container.encodeIfPresent(field, forKey: .field)
-            try container.encodeIfPresent(value, forKey: .value)
-        }
-
-        enum CodingKeys: String, CodingKey { case error, field, value }
     }
 
     /// One scenario.
