@@ -19,11 +19,13 @@ run: build
 	$(BIN) serve $(ARGS)
 
 ## Build everything (including the teleops binary the acceptance tests start) and run all tests.
+## Installs chromium too (the headless browser test of the scenario pages).
 ## A run takes about a minute; one that hangs is stopped after TEST_TIMEOUT so it fails instead
 ## of stalling CI, and a crash prints the crashed thread's backtrace only (all threads of a test
 ## run take minutes to symbolicate).
 TEST_TIMEOUT ?= 20m
-test: deps
+test:
+	@./scripts/install-deps.sh --test
 	$(SWIFT) build --build-tests
 	SWIFT_BACKTRACE=threads=crashed timeout --kill-after=30s $(TEST_TIMEOUT) $(SWIFT) test --skip-build
 

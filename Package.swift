@@ -23,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         // Already in the graph through Hummingbird; named for the HTTP field types of chat webhooks.
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        // Server-rendered scenario pages (logic-less templates, HTML-escaped by default).
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
         // Native libraries and the C shims Swift cannot call directly
@@ -59,6 +61,7 @@ let package = Package(
             "TeleOpsCore", "CCrypto",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "Mustache", package: "swift-mustache"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),

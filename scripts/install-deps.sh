@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
 # Installs the system packages TeleOps builds against, when any is missing.
+# With --test it also installs what only the tests need: chromium, for the headless browser
+# test of the scenario pages (make test passes it; make run does not need it).
 # As root it runs apt-get; otherwise it prints the exact command to run.
 set -euo pipefail
 
 packages=(libzmq3-dev libcurl4-openssl-dev libssl-dev pkg-config libsqlite3-dev)
+for argument in "$@"; do
+  case "$argument" in
+    --test) packages+=(chromium) ;;
+    *) echo "usage: $0 [--test]  (unknown argument '$argument')" >&2; exit 2 ;;
+  esac
+done
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

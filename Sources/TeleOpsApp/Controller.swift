@@ -54,7 +54,7 @@ public func buildController(
         settings: config.statsd, engine: StatsdEngine(settings: config.statsd), sink: intake, logger: logger.labelled("statsd"))
     let http = buildHTTPService(
         settings: config.http, sink: intake, decoders: alertDecoders, metrics: statsd.engine, webhooks: chat.webhooks,
-        logger: logger.labelled("http"), onRunning: onHTTPRunning)
+        scenarios: store, logger: logger.labelled("http"), onRunning: onHTTPRunning)
 
     var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: broker)]
     if config.dispatch.localWorkers > 0 {

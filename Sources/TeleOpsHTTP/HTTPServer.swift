@@ -11,6 +11,8 @@ public struct HTTPSettings: Sendable, Equatable {
     public var maxBodyBytes: Int
     /// Each alert source's settings by name (`AlertSourceName.all`); all enabled by default.
     public var sources: [String: SourceSettings]
+    /// Who may read the scenario log (`/v1/scenarios`, `/scenarios`): open on loopback, tokens elsewhere.
+    public var review = ReviewSettings()
 
     public init(host: String = "127.0.0.1", port: Int = 8080, maxBodyBytes: Int = 1 << 20) {
         self.host = host
@@ -25,19 +27,22 @@ public struct HTTPSettings: Sendable, Equatable {
     }
 }
 
-/// Builds the controller's HTTP service: alert intake, chat platform webhooks and health. Shared by `teleops serve`
-/// and the tests, so tests exercise the routes users run.
+/// Builds the controller's HTTP service: alert intake, chat platform webhooks, health, and, given the
+/// scenario store, the scenario review API and pages. Shared by `teleops serve` and the tests, so tests
+/// exercise the routes users run.
 ///
 /// ```swift
 /// let http = buildHTTPService(settings: HTTPSettings(port: 0), sink: intake,
-///                             decoders: [GenericAlertDecoder()], logger: logger) { port in print(port) }
+///                             decoders: [GenericAlertDecoder()], scenarios: store, logger: logger) { port in print(port) }
 /// ```
 public func buildHTTPService(
     settings: HTTPSettings, sink: any AlertSink, decoders: [any AlertDecoder], metrics: (any MetricLinesSink)? = nil,
-    webhooks: [any ChatWebhook] = [], logger: Logger, onRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
+    webhooks: [any ChatWebhook] = [], scenarios: (any ScenarioStore)? = nil, logger: Logger,
+    onRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
 ) -> any Service {
     let router = buildRouter(
-        settings: settings, sink: sink, decoders: decoders, metrics: metrics, webhooks: webhooks, logger: logger)
+        settings: settings, sink: sink, decoders: decoders, metrics: metrics, webhooks: webhooks, scenarios: scenarios,
+        logger: logger)
     return Application(
         router: router,
         configuration: ApplicationConfiguration(address: .hostname(settings.host, port: settings.port), serverName: "TeleOps"),
@@ -45,10 +50,11 @@ public func buildHTTPService(
         logger: logger)
 }
 
-/// The router alone, for tests that send requests straight into it.
+/// The router alone, for tests that send requests straight into it. Without `scenarios` there
+/// are no review routes.
 public func buildRouter(
     settings: HTTPSettings, sink: any AlertSink, decoders: [any AlertDecoder], metrics: (any MetricLinesSink)? = nil,
-    webhooks: [any ChatWebhook] = [], logger: Logger
+    webhooks: [any ChatWebhook] = [], scenarios: (any ScenarioStore)? = nil, logger: Logger
 ) -> Router<BasicRequestContext> {
     let router = Router()
     IngestRoutes(
@@ -56,6 +62,9 @@ public func buildRouter(
         logger: logger
     ).register(on: router)
     ChatWebhookRoutes(webhooks: webhooks, maxBodyBytes: settings.maxBodyBytes, logger: logger).register(on: router)
+    if let scenarios {
+        ReviewRoutes(store: scenarios, settings: settings.review, bindHost: settings.host, logger: logger).register(on: router)
+    }
     router.get("/healthz") { _, _ in Response.json(.ok, ["status": "ok"]) }
     return router
 }

@@ -36,12 +36,13 @@ public enum ConfigLoader {
         let top = try YAMLValue(node: root, key: "", file: file)
             .fields(allowed: [
                 "data_dir", "http", "intake", "sources", "statsd", "dispatch", "console", "chat", "engineers", "actions",
-                "default_actions", "retention",
+                "default_actions", "retention", "review",
             ])
 
         if let value = top["data_dir"] { config.dataDirectory = try value.string() }
         let hostValue = try top["http"].flatMap { value throws(ConfigError) in try readHTTP(value, into: &config) }
         if let value = top["sources"] { try readSources(value, into: &config.http) }
+        if let value = top["review"] { config.http.review = try readReview(value) }
         if let value = top["intake"] { try readIntake(value, into: &config.intake) }
         if let value = top["statsd"] { config.statsd = try readStatsd(value) }
         if let host = hostValue, !isLoopback(config.http.host), !config.http.unauthenticatedSources.isEmpty {
