@@ -18,13 +18,15 @@ import TeleOpsCore
 /// - The environment is exactly `spec.environment` (the caller allowlists it), plus a default
 ///   PATH when it has none, plus `TELEOPS_TASK_TOKEN=<128 random bits in hex>` (`TaskMarker`).
 ///   The program is looked up in *that* PATH, in this process.
-/// - `teleops_spawn` (CShims) forks; before exec the child makes itself a process group leader,
-///   resets every signal disposition and empties its mask, reads stdin from /dev/null, writes
-///   stdout and stderr to one pipe (so they interleave as written), leaves no other fd open
-///   across exec, applies `spec.limits` (RLIMIT_CPU, AS, NOFILE, NPROC; RLIMIT_CORE is always 0),
-///   switches to `spec.user`/`spec.group` when this process is root (see `Credentials`), and
-///   changes to `spec.workingDirectory`. A failure at any step comes back as `spawnError`
-///   naming it, with `exitCode` 127 when the program does not exist and 126 otherwise.
+/// - `teleops_spawn` (CShims) starts the child (sharing this process's memory until it execs, as
+///   posix_spawn does; forked when it switches users); before exec the child makes itself a
+///   process group leader, resets every signal disposition and empties its mask, reads stdin
+///   from /dev/null, writes stdout and stderr to one pipe (so they interleave as written),
+///   leaves no other fd open across exec, applies `spec.limits` (RLIMIT_CPU, AS, NOFILE, NPROC;
+///   RLIMIT_CORE is always 0), switches to `spec.user`/`spec.group` when this process is root
+///   (see `Credentials`), and changes to `spec.workingDirectory`. A failure at any step comes
+///   back as `spawnError` naming it, with `exitCode` 127 when the program does not exist and
+///   126 otherwise.
 /// - A dedicated thread (never Swift's cooperative pool) polls the pipe, a pidfd of the main
 ///   process and a cancellation eventfd until the deadline. Each piece of kept output goes to
 ///   `onOutput` as it is read, on that thread; output beyond `outputLimit` is read and dropped

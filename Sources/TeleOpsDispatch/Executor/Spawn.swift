@@ -45,8 +45,8 @@ public let defaultPATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbi
 ///   check that setuid(0) fails;
 /// - `workingDirectory`, entered as the new user.
 ///
-/// The program is looked up in the PATH of `environment` (not ours) before the fork. When this
-/// returns `.success`, the child has exec'd; any failure before that comes back as a
+/// The program is looked up in the PATH of `environment` (not ours) before the child starts.
+/// When this returns `.success`, the child has exec'd; any failure before that comes back as a
 /// `SpawnError` naming the stage ("cannot switch to user 'nobody': setuid: …"), and the child
 /// has been reaped. Blocks until the exec: call it on a dedicated thread.
 ///
