@@ -124,7 +124,9 @@ static void child(const struct teleops_spawn_plan *plan, struct child_report rep
         if (moved < 0) _exit(127);  // cannot even report
         report.fd = moved;
     }
-    if (setpgid(0, 0) != 0) child_fail(report, TELEOPS_SPAWN_STAGE_SETPGID, errno);
+    // A session of its own (and so a process group), both with the child's pid as id: every
+    // process it starts stays in that session unless it starts a session itself.
+    if (setsid() < 0) child_fail(report, TELEOPS_SPAWN_STAGE_SETSID, errno);
 
     // Every disposition back to default (an ignored signal would survive the exec), then an
     // empty mask: the parent blocked everything around the fork, so no handler of its ran here.

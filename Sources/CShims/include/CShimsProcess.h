@@ -18,7 +18,7 @@ typedef enum teleops_spawn_stage {
     TELEOPS_SPAWN_STAGE_NONE = 0,
     TELEOPS_SPAWN_STAGE_PIPE,         // the parent could not create the report pipe
     TELEOPS_SPAWN_STAGE_FORK,         // the parent could not fork
-    TELEOPS_SPAWN_STAGE_SETPGID,
+    TELEOPS_SPAWN_STAGE_SETSID,
     TELEOPS_SPAWN_STAGE_SIGNALS,
     TELEOPS_SPAWN_STAGE_STDIN,        // opening /dev/null or dup2 onto 0
     TELEOPS_SPAWN_STAGE_OUTPUT,       // dup2 of the output pipe onto 1 and 2
@@ -69,10 +69,10 @@ struct teleops_spawn_failure {
     int error;
 };
 
-/// Starts a child that, before it execs `plan->path`: makes itself a process group leader
-/// (setpgid(0, 0)), resets every signal to its default disposition and empties its signal
-/// mask, reads stdin from /dev/null, writes stdout and stderr to `plan->output_fd`, marks every
-/// other fd close-on-exec, applies the limits, switches user, and changes directory.
+/// Starts a child that, before it execs `plan->path`: makes itself the leader of a new session
+/// and process group (setsid()), resets every signal to its default disposition and empties its
+/// signal mask, reads stdin from /dev/null, writes stdout and stderr to `plan->output_fd`, marks
+/// every other fd close-on-exec, applies the limits, switches user, and changes directory.
 ///
 /// The child shares our memory until it execs (clone with CLONE_VM | CLONE_VFORK, as posix_spawn
 /// does: nothing is copied), except when it switches users: then it is forked.

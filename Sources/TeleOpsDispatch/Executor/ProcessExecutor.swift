@@ -2,7 +2,7 @@ import CShims
 import Foundation
 import TeleOpsCore
 
-/// Runs commands as real child processes, each in its own process group, with resource limits,
+/// Runs commands as real child processes, each in its own session, with resource limits,
 /// optionally as another user, with a hard timeout and a bounded output buffer; when a run
 /// returns, no process it started is left running or unreaped. docs/isolation.md has the why.
 ///
@@ -20,19 +20,19 @@ import TeleOpsCore
 ///   The program is looked up in *that* PATH, in this process.
 /// - `teleops_spawn` (CShims) starts the child (sharing this process's memory until it execs, as
 ///   posix_spawn does; forked when it switches users); before exec the child makes itself a
-///   process group leader, resets every signal disposition and empties its mask, reads stdin
-///   from /dev/null, writes stdout and stderr to one pipe (so they interleave as written),
-///   leaves no other fd open across exec, applies `spec.limits` (RLIMIT_CPU, AS, NOFILE, NPROC;
-///   RLIMIT_CORE is always 0), switches to `spec.user`/`spec.group` when this process is root
-///   (see `Credentials`), and changes to `spec.workingDirectory`. A failure at any step comes
-///   back as `spawnError` naming it, with `exitCode` 127 when the program does not exist and
-///   126 otherwise.
+///   session and process group leader, resets every signal disposition and empties its mask,
+///   reads stdin from /dev/null, writes stdout and stderr to one pipe (so they interleave as
+///   written), leaves no other fd open across exec, applies `spec.limits` (RLIMIT_CPU, AS,
+///   NOFILE, NPROC; RLIMIT_CORE is always 0), switches to `spec.user`/`spec.group` when this
+///   process is root (see `Credentials`), and changes to `spec.workingDirectory`. A failure at
+///   any step comes back as `spawnError` naming it, with `exitCode` 127 when the program does
+///   not exist and 126 otherwise.
 /// - A dedicated thread (never Swift's cooperative pool) polls the pipe, a pidfd of the main
 ///   process and a cancellation eventfd until the deadline. Each piece of kept output goes to
 ///   `onOutput` as it is read, on that thread; output beyond `outputLimit` is read and dropped
 ///   (`truncated`), so a flood costs bounded memory.
 /// - Timeout, or cancellation of the calling task: SIGTERM to the main process, its group and
-///   every process of the task found in /proc (`TaskTree`: the group, the marker, and the
+///   every process of the task found in /proc (`TaskTree`: the session, the marker, and the
 ///   descendants by parent pid, which catches `setsid` escapees); `killGrace`; then SIGKILL
 ///   rounds until a scan finds nothing alive.
 /// - The main process exited by itself: whatever of the task is still running is a leftover and

@@ -25,6 +25,8 @@ import Testing
         "(setsid sleep 300 & echo $!); sleep 300",
         // No marker in its environment and a session of its own: found as a child of the main process.
         "env -i setsid /bin/sleep 300 & echo $!; sleep 300",
+        // No marker, a process group of its own, and its parent gone: found in the task's session.
+        "(env -i perl -e 'setpgrp(0, 0); exec \"/bin/sleep\", \"300\"' & echo $!); sleep 300",
     ]
 
     @Test(arguments: escapes)
