@@ -1,5 +1,3 @@
-import CShims
-import Foundation
 import TeleOpsCore
 
 /// Runs commands as real child processes, each in its own session, with resource limits,
@@ -27,10 +25,10 @@ import TeleOpsCore
 ///   process is root (see `Credentials`), and changes to `spec.workingDirectory`. A failure at
 ///   any step comes back as `spawnError` naming it, with `exitCode` 127 when the program does
 ///   not exist and 126 otherwise.
-/// - A dedicated thread (never Swift's cooperative pool) polls the pipe, a pidfd of the main
-///   process and a cancellation eventfd until the deadline. Each piece of kept output goes to
-///   `onOutput` as it is read, on that thread; output beyond `outputLimit` is read and dropped
-///   (`truncated`), so a flood costs bounded memory.
+/// - A thread of its own (from `threads`, never Swift's cooperative pool) polls the pipe, a pidfd
+///   of the main process and a cancellation eventfd until the deadline. Each piece of kept
+///   output goes to `onOutput` as it is read, on that thread; output beyond `outputLimit` is
+///   read and dropped (`truncated`), so a flood costs bounded memory.
 /// - Timeout, or cancellation of the calling task: SIGTERM to the main process, its group and
 ///   every process of the task found in /proc (`TaskTree`: the session, the marker, and the
 ///   descendants by parent pid, which catches `setsid` escapees); `killGrace`; then SIGKILL
@@ -46,17 +44,19 @@ import TeleOpsCore
 /// and whose parent has exited before a scan (no parent link) is invisible to the scans; only a
 /// cgroup would close that gap.
 public struct ProcessExecutor: Executor {
+    /// The threads runs block on, shared by every executor in the process: a worker's capacity
+    /// rarely exceeds the parked ones, so a run seldom has to create a thread.
+    static let threads = ThreadPool(name: "teleops-exec", keepIdle: 8)
+
     public init() {}
 
     public func run(_ spec: ExecSpec, onOutput: (@Sendable ([UInt8]) -> Void)?) async -> ExecResult {
         let cancel = WakeSignal()
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<ExecResult, Never>) in
-                let thread = Thread {
-                    teleops_set_thread_name("teleops-exec")  // the OS thread's name, for ps and gdb too
+                Self.threads.run {
                     continuation.resume(returning: ProcessRun(spec: spec, cancel: cancel, onOutput: onOutput).run())
                 }
-                thread.start()
             }
         } onCancel: {
             // The thread treats this like a timeout (SIGTERM, grace, SIGKILL) but reports timedOut=false.
