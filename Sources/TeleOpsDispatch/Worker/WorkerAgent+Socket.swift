@@ -75,7 +75,7 @@ extension WorkerAgent {
                        metadata: ["parent": "\(parent)", "worker": "\(options.workerID)"])
         state.withLock { state in
             state.phase = .stopping
-            for task in state.inFlight.values { task.fire() }
+            for task in state.inFlight.values { task.cancel() }
         }
         return true
     }
@@ -125,7 +125,7 @@ extension WorkerAgent {
         case .cancel(let ref):
             let task = state.withLock { $0.inFlight[ref.taskID] }
             logger.info("cancel requested", metadata: ["task": "\(ref.taskID)", "running": "\(task != nil)"])
-            task?.fire()
+            task?.cancel()
         case .error(let body):
             logger.warning("controller reported an error", metadata: ["code": "\(body.code)", "error": "\(body.message)"])
             switch body.code {
@@ -154,7 +154,7 @@ extension WorkerAgent {
                 return .refuse("worker is at capacity (\(options.capacity) tasks running)")
             }
             guard state.inFlight[request.taskID] == nil else { return .refuse("task id is already running here") }
-            state.inFlight[request.taskID] = OneShot()
+            state.inFlight[request.taskID] = RunningTask()
             return .accept
         }
         switch verdict {
