@@ -161,8 +161,10 @@ extension WorkerAgent {
         case .refuse(let reason):
             send(.error(WireErrorBody(code: .busy, message: reason, taskID: request.taskID)), on: socket)
         case .accept:
-            send(.accepted(TaskRef(taskID: request.taskID)), on: socket)
+            // Handed on first, so that the run starts while ACCEPTED is sent; ACCEPTED still goes
+            // out before the task's OUTPUT and DONE, which this thread sends later in its loop.
             sink.yield(request)
+            send(.accepted(TaskRef(taskID: request.taskID)), on: socket)
         }
     }
 }

@@ -101,7 +101,9 @@ public final class WorkerAgent: Service {
                         await onDedicatedThread(name: "teleops-worker") { [self] in socketThread(sink) }
                     }
                     for await request in requests {
-                        group.addTask { [self] in await execute(request) }
+                        // Runs here until it first waits (for a real command: once it is handed
+                        // to the executor's thread), which saves a hop through the task pool.
+                        group.addImmediateTask { [self] in await execute(request) }
                     }
                 }
             } onGracefulShutdown: { [self] in
@@ -130,7 +132,7 @@ public final class WorkerAgent: Service {
         // whichever comes first, the run's end or the CANCEL. (When this task is cancelled, so is
         // the run, which then ends.)
         let (result, cancelled) = await withTaskGroup(of: ExecResult.self) { group in
-            group.addTask {
+            group.addImmediateTask {
                 let result = await executor.run(spec, onOutput: onOutput)
                 running.finish()
                 return result
