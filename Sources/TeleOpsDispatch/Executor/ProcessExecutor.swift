@@ -44,8 +44,8 @@ import TeleOpsCore
 /// and whose parent has exited before a scan (no parent link) is invisible to the scans; only a
 /// cgroup would close that gap.
 public struct ProcessExecutor: Executor {
-    /// The threads runs block on, shared by every executor in the process: a worker's capacity
-    /// rarely exceeds the parked ones, so a run seldom has to create a thread.
+    /// The threads runs block on, shared by every executor in the process. Up to 8 idle ones stay
+    /// parked, more than a worker usually runs at once, so a run seldom has to create a thread.
     static let threads = ThreadPool(name: "teleops-exec", keepIdle: 8)
 
     public init() {}

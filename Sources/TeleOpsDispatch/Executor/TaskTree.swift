@@ -18,7 +18,8 @@ import Glibc
 /// session 0 as seen from here (kernel threads, sessions begun outside our pid namespace), in our
 /// own session, and in sessions whose leader started before the main process: reading a
 /// process's stat costs far more than the `getsid`, and most processes on a host are in one of
-/// those.
+/// those. (So a process an older program starts there with the task's marker, such as an `at`
+/// job of a running `atd`, is not found.)
 ///
 /// ```swift
 /// var tree = TaskTree(mainPID: pid, marker: marker)
