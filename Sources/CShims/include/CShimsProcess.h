@@ -18,7 +18,7 @@ typedef enum teleops_spawn_stage {
     TELEOPS_SPAWN_STAGE_NONE = 0,
     TELEOPS_SPAWN_STAGE_PIPE,         // the parent could not create the report pipe
     TELEOPS_SPAWN_STAGE_FORK,         // the parent could not fork
-    TELEOPS_SPAWN_STAGE_SETPGID,
+    TELEOPS_SPAWN_STAGE_SETSID,
     TELEOPS_SPAWN_STAGE_SIGNALS,
     TELEOPS_SPAWN_STAGE_STDIN,        // opening /dev/null or dup2 onto 0
     TELEOPS_SPAWN_STAGE_OUTPUT,       // dup2 of the output pipe onto 1 and 2
@@ -69,14 +69,17 @@ struct teleops_spawn_failure {
     int error;
 };
 
-/// Forks a child that, before it execs `plan->path`: makes itself a process group leader
-/// (setpgid(0, 0)), resets every signal to its default disposition and empties its signal
-/// mask, reads stdin from /dev/null, writes stdout and stderr to `plan->output_fd`, marks every
-/// other fd close-on-exec, applies the limits, switches user, and changes directory.
+/// Starts a child that, before it execs `plan->path`: makes itself the leader of a new session
+/// and process group (setsid()), resets every signal to its default disposition and empties its
+/// signal mask, reads stdin from /dev/null, writes stdout and stderr to `plan->output_fd`, marks
+/// every other fd close-on-exec, applies the limits, switches user, and changes directory.
 ///
-/// Returns the child's pid once it has exec'd (the parent waits for that on a close-on-exec
-/// pipe), or -1 with `*failure` filled in; a child that failed has been reaped already.
-/// Blocks the calling thread until the exec: call it from a dedicated thread.
+/// The child shares our memory until it execs (clone with CLONE_VM | CLONE_VFORK, as posix_spawn
+/// does: nothing is copied), except when it switches users: then it is forked.
+///
+/// Returns the child's pid once it has exec'd, or -1 with `*failure` filled in; a child that
+/// failed has been reaped already. Blocks the calling thread until the exec: call it from a
+/// dedicated thread.
 pid_t teleops_spawn(const struct teleops_spawn_plan *plan, struct teleops_spawn_failure *failure);
 
 /// pidfd_send_signal(2): signals exactly the process `pidfd` refers to, never a reused pid.

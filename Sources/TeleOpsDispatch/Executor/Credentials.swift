@@ -1,7 +1,7 @@
 import Glibc
 
 /// The identity a command runs as: uid, primary gid and supplementary groups, resolved from
-/// names in this (parent) process before the fork, since the child may call nothing that takes
+/// names in this (parent) process before the child starts, since the child may call nothing that takes
 /// a lock or reads files (getpwnam does both).
 ///
 /// ```swift

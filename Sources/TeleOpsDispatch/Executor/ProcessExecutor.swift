@@ -1,8 +1,6 @@
-import CShims
-import Foundation
 import TeleOpsCore
 
-/// Runs commands as real child processes, each in its own process group, with resource limits,
+/// Runs commands as real child processes, each in its own session, with resource limits,
 /// optionally as another user, with a hard timeout and a bounded output buffer; when a run
 /// returns, no process it started is left running or unreaped. docs/isolation.md has the why.
 ///
@@ -18,19 +16,21 @@ import TeleOpsCore
 /// - The environment is exactly `spec.environment` (the caller allowlists it), plus a default
 ///   PATH when it has none, plus `TELEOPS_TASK_TOKEN=<128 random bits in hex>` (`TaskMarker`).
 ///   The program is looked up in *that* PATH, in this process.
-/// - `teleops_spawn` (CShims) forks; before exec the child makes itself a process group leader,
-///   resets every signal disposition and empties its mask, reads stdin from /dev/null, writes
-///   stdout and stderr to one pipe (so they interleave as written), leaves no other fd open
-///   across exec, applies `spec.limits` (RLIMIT_CPU, AS, NOFILE, NPROC; RLIMIT_CORE is always 0),
-///   switches to `spec.user`/`spec.group` when this process is root (see `Credentials`), and
-///   changes to `spec.workingDirectory`. A failure at any step comes back as `spawnError`
-///   naming it, with `exitCode` 127 when the program does not exist and 126 otherwise.
-/// - A dedicated thread (never Swift's cooperative pool) polls the pipe, a pidfd of the main
-///   process and a cancellation eventfd until the deadline. Each piece of kept output goes to
-///   `onOutput` as it is read, on that thread; output beyond `outputLimit` is read and dropped
-///   (`truncated`), so a flood costs bounded memory.
+/// - `teleops_spawn` (CShims) starts the child (sharing this process's memory until it execs, as
+///   posix_spawn does; forked when it switches users); before exec the child makes itself a
+///   session and process group leader, resets every signal disposition and empties its mask,
+///   reads stdin from /dev/null, writes stdout and stderr to one pipe (so they interleave as
+///   written), leaves no other fd open across exec, applies `spec.limits` (RLIMIT_CPU, AS,
+///   NOFILE, NPROC; RLIMIT_CORE is always 0), switches to `spec.user`/`spec.group` when this
+///   process is root (see `Credentials`), and changes to `spec.workingDirectory`. A failure at
+///   any step comes back as `spawnError` naming it, with `exitCode` 127 when the program does
+///   not exist and 126 otherwise.
+/// - A thread of its own (from `threads`, never Swift's cooperative pool) polls the pipe, a pidfd
+///   of the main process and a cancellation eventfd until the deadline. Each piece of kept
+///   output goes to `onOutput` as it is read, on that thread; output beyond `outputLimit` is
+///   read and dropped (`truncated`), so a flood costs bounded memory.
 /// - Timeout, or cancellation of the calling task: SIGTERM to the main process, its group and
-///   every process of the task found in /proc (`TaskTree`: the group, the marker, and the
+///   every process of the task found in /proc (`TaskTree`: the session, the marker, and the
 ///   descendants by parent pid, which catches `setsid` escapees); `killGrace`; then SIGKILL
 ///   rounds until a scan finds nothing alive.
 /// - The main process exited by itself: whatever of the task is still running is a leftover and
@@ -44,17 +44,19 @@ import TeleOpsCore
 /// and whose parent has exited before a scan (no parent link) is invisible to the scans; only a
 /// cgroup would close that gap.
 public struct ProcessExecutor: Executor {
+    /// The threads runs block on, shared by every executor in the process. Up to 8 idle ones stay
+    /// parked, more than a worker usually runs at once, so a run seldom has to create a thread.
+    static let threads = ThreadPool(name: "teleops-exec", keepIdle: 8)
+
     public init() {}
 
     public func run(_ spec: ExecSpec, onOutput: (@Sendable ([UInt8]) -> Void)?) async -> ExecResult {
         let cancel = WakeSignal()
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<ExecResult, Never>) in
-                let thread = Thread {
-                    teleops_set_thread_name("teleops-exec")  // the OS thread's name, for ps and gdb too
+                Self.threads.run {
                     continuation.resume(returning: ProcessRun(spec: spec, cancel: cancel, onOutput: onOutput).run())
                 }
-                thread.start()
             }
         } onCancel: {
             // The thread treats this like a timeout (SIGTERM, grace, SIGKILL) but reports timedOut=false.

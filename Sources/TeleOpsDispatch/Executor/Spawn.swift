@@ -36,7 +36,7 @@ public let defaultPATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbi
 /// Spawns `program` (default `argv[0]`) with `argv` and exactly `environment` (plus the default
 /// PATH when it has none), through `teleops_spawn` (CShims), which sets up the child before exec:
 ///
-/// - a new process group whose id is the child's pid (`setpgid(0, 0)`);
+/// - a new session and process group, both with the child's pid as id (`setsid()`);
 /// - every signal at its default disposition and an empty signal mask;
 /// - stdin from /dev/null; stdout and stderr onto `output`; every other fd closed at exec;
 /// - with `limits`: RLIMIT_CPU (soft, hard one second later), RLIMIT_AS, RLIMIT_NOFILE and
@@ -45,8 +45,8 @@ public let defaultPATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbi
 ///   check that setuid(0) fails;
 /// - `workingDirectory`, entered as the new user.
 ///
-/// The program is looked up in the PATH of `environment` (not ours) before the fork. When this
-/// returns `.success`, the child has exec'd; any failure before that comes back as a
+/// The program is looked up in the PATH of `environment` (not ours) before the child starts.
+/// When this returns `.success`, the child has exec'd; any failure before that comes back as a
 /// `SpawnError` naming the stage ("cannot switch to user 'nobody': setuid: …"), and the child
 /// has been reaped. Blocks until the exec: call it on a dedicated thread.
 ///
@@ -139,7 +139,7 @@ extension SpawnError {
         case TELEOPS_SPAWN_STAGE_LIMIT_CORE: self = limit("core file", "RLIMIT_CORE", 0)
         case TELEOPS_SPAWN_STAGE_PIPE: self.init("cannot start '\(program)': pipe: \(reason)")
         case TELEOPS_SPAWN_STAGE_FORK: self.init("cannot start '\(program)': fork: \(reason)")
-        case TELEOPS_SPAWN_STAGE_SETPGID: self.init("cannot start '\(program)': setpgid: \(reason)")
+        case TELEOPS_SPAWN_STAGE_SETSID: self.init("cannot start '\(program)': setsid: \(reason)")
         case TELEOPS_SPAWN_STAGE_SIGNALS: self.init("cannot start '\(program)': resetting signals: \(reason)")
         case TELEOPS_SPAWN_STAGE_STDIN: self.init("cannot start '\(program)': stdin from /dev/null: \(reason)")
         case TELEOPS_SPAWN_STAGE_OUTPUT: self.init("cannot start '\(program)': output pipe: \(reason)")

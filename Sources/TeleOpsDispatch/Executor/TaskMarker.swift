@@ -1,6 +1,7 @@
 /// The variable every command gets in its environment, `TELEOPS_TASK_TOKEN=<32 hex digits>`,
 /// random per run. Children inherit it, so the executor finds the command's processes by it in
-/// `/proc/PID/environ` even after they leave the process group (`setsid`) and lose their parent.
+/// `/proc/PID/environ` even after they start a session of their own (`setsid`) and lose their
+/// parent.
 ///
 /// ```swift
 /// let marker = TaskMarker()

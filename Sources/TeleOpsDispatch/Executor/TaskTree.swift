@@ -5,11 +5,21 @@ import Glibc
 /// through pidfds so that a reused pid is never hit.
 ///
 /// A process belongs to the task when it started no earlier than the main process and
+/// - is in the task's session (whose id is the main process's pid; the task's process group is
+///   part of it), or
 /// - carries the task's marker in /proc/PID/environ (`TaskMarker`), or
-/// - is in the task's process group (whose id is the main process's pid), or
 /// - is a child of the main process or of a member (found by parent pid, which also covers
 ///   members whose environ cannot be read, or that cleared it), or
 /// - was a member in an earlier scan (members stay members until reaped).
+///
+/// A process only ever joins its parent's session or one it starts itself, so every process the
+/// command starts is in the task's session or in a session started since. A scan therefore
+/// passes over, with one `getsid` each and without reading their /proc files, the processes in
+/// session 0 as seen from here (kernel threads, sessions begun outside our pid namespace), in our
+/// own session, and in sessions whose leader started before the main process: reading a
+/// process's stat costs far more than the `getsid`, and most processes on a host are in one of
+/// those. (So a process an older program starts there with the task's marker, such as an `at`
+/// job of a running `atd`, is not found.)
 ///
 /// ```swift
 /// var tree = TaskTree(mainPID: pid, marker: marker)
@@ -58,9 +68,19 @@ struct TaskTree: ~Copyable {
     @discardableResult
     mutating func scan(includingMain: Bool) -> Set<pid_t> {
         let me = getpid()
+        let ownSession = getsid(0)
+        var olderSessions: [pid_t: Bool] = [:]
         var candidates: [pid_t: ProcStat] = [:]
         var inTask: Set<pid_t> = []
         for pid in proc.pids() where pid != me && pid != 1 {
+            // -1: gone, or not ours to ask; then its stat decides.
+            let session = getsid(pid)
+            if session == 0 || session == ownSession { continue }
+            if session > 0 && session != mainPID {
+                let older = olderSessions[session] ?? sessionStartedEarlier(session)
+                olderSessions[session] = older
+                if older { continue }
+            }
             guard let stat = proc.stat(pid), stat.startTime >= notBefore else { continue }
             if pid == mainPID {
                 if includingMain { inTask.insert(pid) }
@@ -69,7 +89,7 @@ struct TaskTree: ~Copyable {
             candidates[pid] = stat
             if let known = members[pid], known.startTime == stat.startTime {
                 inTask.insert(pid)
-            } else if stat.group == mainPID || (!stat.hasExited && proc.environ(of: pid, contains: marker)) {
+            } else if stat.session == mainPID || (!stat.hasExited && proc.environ(of: pid, contains: marker)) {
                 inTask.insert(pid)
             }
         }
@@ -96,6 +116,15 @@ struct TaskTree: ~Copyable {
             }
         }
         return alive
+    }
+
+    /// Whether `session` was started before the main process, so that none of the task's
+    /// processes can be in it. Its leader is the process whose pid is the session id, as long as
+    /// that process lives (the id cannot be reused while the session has members); a session
+    /// whose leader is gone may be a new one, and is not passed over.
+    private mutating func sessionStartedEarlier(_ session: pid_t) -> Bool {
+        guard getsid(session) == session, let leader = proc.stat(session) else { return false }
+        return leader.startTime < notBefore
     }
 
     /// Sends `signal` to every member that has not exited and has not had it yet, and once to

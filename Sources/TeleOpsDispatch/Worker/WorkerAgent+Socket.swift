@@ -75,7 +75,7 @@ extension WorkerAgent {
                        metadata: ["parent": "\(parent)", "worker": "\(options.workerID)"])
         state.withLock { state in
             state.phase = .stopping
-            for task in state.inFlight.values { task.fire() }
+            for task in state.inFlight.values { task.cancel() }
         }
         return true
     }
@@ -125,7 +125,7 @@ extension WorkerAgent {
         case .cancel(let ref):
             let task = state.withLock { $0.inFlight[ref.taskID] }
             logger.info("cancel requested", metadata: ["task": "\(ref.taskID)", "running": "\(task != nil)"])
-            task?.fire()
+            task?.cancel()
         case .error(let body):
             logger.warning("controller reported an error", metadata: ["code": "\(body.code)", "error": "\(body.message)"])
             switch body.code {
@@ -154,15 +154,17 @@ extension WorkerAgent {
                 return .refuse("worker is at capacity (\(options.capacity) tasks running)")
             }
             guard state.inFlight[request.taskID] == nil else { return .refuse("task id is already running here") }
-            state.inFlight[request.taskID] = OneShot()
+            state.inFlight[request.taskID] = RunningTask()
             return .accept
         }
         switch verdict {
         case .refuse(let reason):
             send(.error(WireErrorBody(code: .busy, message: reason, taskID: request.taskID)), on: socket)
         case .accept:
-            send(.accepted(TaskRef(taskID: request.taskID)), on: socket)
+            // Handed on first, so that the run starts while ACCEPTED is sent; ACCEPTED still goes
+            // out before the task's OUTPUT and DONE, which this thread sends later in its loop.
             sink.yield(request)
+            send(.accepted(TaskRef(taskID: request.taskID)), on: socket)
         }
     }
 }

@@ -39,7 +39,7 @@ public final class WorkerAgent: Service {
         enum Phase { case running, draining, stopping }
         var phase = Phase.running
         var outbox: [WireMessage] = []
-        var inFlight: [String: OneShot] = [:]
+        var inFlight: [String: RunningTask] = [:]
         /// Output of running tasks not yet sent, by task id.
         var output: [String: OutputCoalescer] = [:]
 
@@ -101,7 +101,9 @@ public final class WorkerAgent: Service {
                         await onDedicatedThread(name: "teleops-worker") { [self] in socketThread(sink) }
                     }
                     for await request in requests {
-                        group.addTask { [self] in await execute(request) }
+                        // Runs here until it first waits (for a real command: once it is handed
+                        // to the executor's thread), which saves a hop through the task pool.
+                        group.addImmediateTask { [self] in await execute(request) }
                     }
                 }
             } onGracefulShutdown: { [self] in
@@ -116,30 +118,28 @@ public final class WorkerAgent: Service {
 
     /// Runs one task, streaming its output, then queues its DONE for the socket thread.
     private func execute(_ request: TaskRequest) async {
-        let cancel = state.withLock { state in
+        let running = state.withLock { state in
             state.output[request.taskID] = OutputCoalescer(taskID: request.taskID, limit: request.outputLimit)
             return state.inFlight[request.taskID]
-        } ?? OneShot()
+        } ?? RunningTask()
         let spec = Self.execSpec(request, options)
         let executor = self.executor
         let onOutput: @Sendable ([UInt8]) -> Void = { [self] bytes in
             let now = ContinuousClock.now
             if state.withLock({ $0.output[request.taskID]?.append(bytes, now: now) ?? false }) { wake.signal() }
         }
-        // The first child to finish decides: the run (it ended by itself) or the CANCEL waiter.
-        let (result, cancelled) = await withTaskGroup(of: ExecResult?.self) { group in
-            group.addTask { await executor.run(spec, onOutput: onOutput) }
-            group.addTask {
-                await cancel.wait()
-                return nil
+        // The run is the group's only child, so that a CANCEL can cancel it; this task waits for
+        // whichever comes first, the run's end or the CANCEL. (When this task is cancelled, so is
+        // the run, which then ends.)
+        let (result, cancelled) = await withTaskGroup(of: ExecResult.self) { group in
+            group.addImmediateTask {
+                let result = await executor.run(spec, onOutput: onOutput)
+                running.finish()
+                return result
             }
-            var result: ExecResult?
-            var cancelled = false
-            for await finished in group {
-                if let finished { result = finished } else if result == nil { cancelled = cancel.isFired }
-                group.cancelAll()  // CANCEL arrived: cancels the run; the run ended: stops the waiter
-            }
-            return (result, cancelled)
+            let cancelled = await running.firstEnding() == .cancelled
+            if cancelled { group.cancelAll() }
+            return (await group.next(), cancelled)
         }
         var done = Self.taskResult(request, result, worker: options.workerID)
         done.cancelled = cancelled

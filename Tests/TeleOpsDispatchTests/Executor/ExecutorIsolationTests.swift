@@ -52,6 +52,18 @@ let runningAsRoot = geteuid() == 0
         #expect(String(decoding: output, as: UTF8.self) == "\(coreText)\n\(files.rlim_cur)\n\(geteuid())\n")
     }
 
+    /// The child shares this process's memory until it execs: the limits, signal dispositions,
+    /// directory and process group it sets up are its own, not this process's.
+    @Test func aChildChangesNothingInThisProcess() async {
+        let before = ProcessSettings()
+        let result = await executor.run(execSpec(
+            ["true"], directory: "/usr/share",
+            limits: ResourceLimits(cpuSeconds: 30, addressSpaceBytes: 1 << 30, openFiles: 100, processes: 200)))
+        #expect(result.exitCode == 0)
+        #expect(result.spawnError == nil)
+        #expect(ProcessSettings() == before)
+    }
+
     @Test func cpuLimitStopsABusyLoop() async {
         let result = await executor.run(execSpec(["sh", "-c", "while :; do :; done"], timeout: .seconds(30),
                                                  limits: ResourceLimits(cpuSeconds: 1)))
@@ -150,6 +162,31 @@ let runningAsRoot = geteuid() == 0
         // And this process can still start processes.
         let after = await executor.run(execSpec(["true"]))
         #expect(after.exitCode == 0)
+    }
+}
+
+/// What a child must not change in the process that starts it.
+struct ProcessSettings: Equatable {
+    var limits: [[UInt]]
+    /// Handler (the union's bytes) and flags of every standard signal.
+    var dispositions: [[UInt8]]
+    var directory: String
+    var group: pid_t
+
+    init() {
+        let resources = [RLIMIT_CPU, RLIMIT_AS, RLIMIT_NOFILE, __RLIMIT_NPROC, RLIMIT_CORE]
+        limits = resources.map { resource in
+            var limit = rlimit()
+            getrlimit(Int32(resource.rawValue), &limit)
+            return [UInt(limit.rlim_cur), UInt(limit.rlim_max)]
+        }
+        dispositions = (1..<32).map { (signal: Int32) in
+            var action = sigaction()
+            _ = sigaction(signal, nil, &action)
+            return withUnsafeBytes(of: action.__sigaction_handler) { Array($0) } + withUnsafeBytes(of: action.sa_flags) { Array($0) }
+        }
+        directory = FileManager.default.currentDirectoryPath
+        group = getpgrp()
     }
 }
 

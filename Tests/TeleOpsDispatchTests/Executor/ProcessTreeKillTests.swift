@@ -25,6 +25,8 @@ import Testing
         "(setsid sleep 300 & echo $!); sleep 300",
         // No marker in its environment and a session of its own: found as a child of the main process.
         "env -i setsid /bin/sleep 300 & echo $!; sleep 300",
+        // No marker, a process group of its own, and its parent gone: found in the task's session.
+        "(env -i perl -e 'setpgrp(0, 0); exec \"/bin/sleep\", \"300\"' & echo $!); sleep 300",
     ]
 
     @Test(arguments: escapes)
@@ -87,9 +89,11 @@ import Testing
     }
 
     @Test func leftoversThatIgnoreSigtermGetSigkillAfterTheGrace() async throws {
-        let result = await executor.run(execSpec(
-            ["sh", "-c", "echo $TELEOPS_TASK_TOKEN; (trap '' TERM; setsid sleep 300 & echo $!; exec sleep 301) & echo $!"],
-            grace: .milliseconds(300)))
+        // The command exits only once the subshell ignores SIGTERM and has started its daemon
+        // (it says so through a fifo), so the SIGTERM cannot come first.
+        let script = "echo $TELEOPS_TASK_TOKEN; f=$(mktemp -u); mkfifo $f; "
+            + "(trap '' TERM; setsid sleep 300 & echo $!; echo > $f; exec sleep 301) & echo $!; read _ < $f; rm $f"
+        let result = await executor.run(execSpec(["sh", "-c", script], grace: .milliseconds(300)))
         #expect(result.exitCode == 0)
         #expect(result.duration < .seconds(5))
         let report = try TreeReport(result)

@@ -177,6 +177,35 @@ import Testing
         }
     }
 
+    /// ACCEPTED, then the OUTPUT, then DONE, even when the command ends at once, as seen by a
+    /// hand-written controller.
+    @Test func acceptedGoesOutBeforeTheTasksOutputAndDone() async throws {
+        let endpoint = EndpointBox()
+        let executor = ScriptedExecutor([(.zero, Array("at once\n".utf8))])
+        let types: [String] = try await withThrowingTaskGroup(of: [String]?.self) { group in
+            group.addTask {
+                try await withDeadline("the controller's view") {
+                    try await onDedicatedThread(name: "raw-router") { () -> Result<[String], any Error> in
+                        Result { try playController(publishing: endpoint) }
+                    }.get()
+                }
+            }
+            try await eventually("the raw controller bound") { endpoint.value != nil }
+            let agent = WorkerAgent(options: Self.options(endpoint.value ?? ""), executor: executor,
+                                    logger: testLogger("agent-order"))
+            group.addTask {
+                try await agent.run()
+                return nil
+            }
+            defer { group.cancelAll() }
+            while let next = try await group.next() {
+                if let next { return next }
+            }
+            return []
+        }
+        #expect(types == ["ACCEPTED", "OUTPUT", "DONE"])
+    }
+
     /// With the real executor: the first line reaches the controller while the command still
     /// runs. The command waits for a file the progress handler creates on seeing that line, so
     /// the test does not depend on timing: without streaming it runs into its timeout.
@@ -211,4 +240,33 @@ func processExecutorStreams() async -> Bool {
         seen.withLock { $0 = true }
     }
     return seen.withLock { $0 }
+}
+
+/// The endpoint a raw controller bound, for the agent to connect to.
+final class EndpointBox: Sendable {
+    private let endpoint = Mutex<String?>(nil)
+    var value: String? { endpoint.withLock { $0 } }
+    func set(_ value: String) { endpoint.withLock { $0 = value } }
+}
+
+/// A controller written by hand on a raw ROUTER: welcomes the first worker, sends it one TASK,
+/// and returns the types of the worker's messages about it, up to its DONE.
+func playController(publishing endpoint: EndpointBox) throws -> [String] {
+    let router = try ZMQSocket(context: .shared, type: .router)
+    try router.bind("tcp://127.0.0.1:*")
+    endpoint.set(try router.lastEndpoint())
+    var frames = try receiveFrames(router)
+    let identity = frames[0]
+    try router.send([identity] + WireCodec.encode(.welcome(Welcome(heartbeatIntervalMs: 1000, heartbeatTimeoutMs: 5000))))
+    try router.send([identity] + WireCodec.encode(.task(request("h", ["scripted"], id: "order"))))
+    var types: [String] = []
+    while types.last != "DONE" {
+        frames = try receiveFrames(router)
+        let message = try WireCodec.decode(Array(frames.dropFirst())).get()
+        switch message {
+        case .hello, .heartbeat: continue
+        default: types.append(message.type)
+        }
+    }
+    return types
 }
