@@ -311,6 +311,9 @@ extension ReviewPageModels {
         case .silenced(let facts):
             row.headline = "Silenced"
             row.detail = "until \(ReviewFormat.time(facts.until))"
+        case .handedOff(let facts):
+            row.headline = "Handed off"
+            row.detail = "to \(facts.to)" + (facts.note.isEmpty ? "" : ": \(facts.note)")
         }
         return row
     }
