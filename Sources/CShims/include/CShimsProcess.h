@@ -17,7 +17,7 @@ int teleops_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *actions,
 typedef enum teleops_spawn_stage {
     TELEOPS_SPAWN_STAGE_NONE = 0,
     TELEOPS_SPAWN_STAGE_PIPE,         // the parent could not create the report pipe
-    TELEOPS_SPAWN_STAGE_FORK,         // the parent could not fork
+    TELEOPS_SPAWN_STAGE_FORK,         // the parent could not fork, clone, or map the child's stack
     TELEOPS_SPAWN_STAGE_SETSID,
     TELEOPS_SPAWN_STAGE_SIGNALS,
     TELEOPS_SPAWN_STAGE_STDIN,        // opening /dev/null or dup2 onto 0
