@@ -4,6 +4,11 @@ import TeleOpsCore
 
 /// The row-level primitives of `ScenarioStoreTransaction` as SQL on one GRDB connection,
 /// used only inside a write transaction (`pool.write`). The semantics live in Core.
+///
+/// Lookups by fingerprint and by check name `INDEXED BY` their index: without planner
+/// statistics SQLite may pick `scenarios_status` for `status = 'resolved' ORDER BY id DESC`
+/// and walk every resolved scenario for a fingerprint never seen, which at a million
+/// scenarios turns one alert's intake into seconds.
 struct SQLiteTransaction: ScenarioStoreTransaction {
     let db: Database
 
@@ -22,20 +27,21 @@ struct SQLiteTransaction: ScenarioStoreTransaction {
 
     func newestResolvedScenarioID(fingerprint: String) throws -> Int64? {
         try Int64.fetchOne(
-            db.cachedStatement(sql: "SELECT id FROM scenarios WHERE fingerprint = ? AND status = 'resolved' ORDER BY id DESC LIMIT 1"),
+            db.cachedStatement(sql: "SELECT id FROM scenarios INDEXED BY scenarios_fingerprint WHERE fingerprint = ? AND status = 'resolved' ORDER BY id DESC LIMIT 1"),
             arguments: [fingerprint])
     }
 
     func scenarioCount(fingerprint: String, below: Int64, cap: Int) throws -> Int {
         try Int.fetchOne(
-            db.cachedStatement(sql: "SELECT count(*) FROM (SELECT 1 FROM scenarios WHERE fingerprint = ? AND id < ? LIMIT ?)"),
+            db.cachedStatement(sql: "SELECT count(*) FROM (SELECT 1 FROM scenarios INDEXED BY scenarios_fingerprint WHERE fingerprint = ? AND id < ? LIMIT ?)"),
             arguments: [fingerprint, below, cap]) ?? 0
     }
 
     func scenarioCount(check: String, otherThanHost: String, below: Int64, cap: Int) throws -> Int {
         try Int.fetchOne(
             db.cachedStatement(sql: """
-                SELECT count(*) FROM (SELECT 1 FROM scenarios WHERE check_name = ? AND host != ? AND id < ? AND status = 'resolved' LIMIT ?)
+                SELECT count(*) FROM (SELECT 1 FROM scenarios INDEXED BY scenarios_check
+                    WHERE check_name = ? AND host != ? AND id < ? AND status = 'resolved' LIMIT ?)
                 """),
             arguments: [check, otherThanHost, below, cap]) ?? 0
     }
@@ -43,7 +49,7 @@ struct SQLiteTransaction: ScenarioStoreTransaction {
     func newestScenario(fingerprint: String, below: Int64) throws -> Scenario? {
         try Row.fetchOne(
             db.cachedStatement(sql: """
-                SELECT \(SQLiteRows.scenarioColumns) FROM scenarios WHERE fingerprint = ? AND id < ? ORDER BY id DESC LIMIT 1
+                SELECT \(SQLiteRows.scenarioColumns) FROM scenarios INDEXED BY scenarios_fingerprint WHERE fingerprint = ? AND id < ? ORDER BY id DESC LIMIT 1
                 """),
             arguments: [fingerprint, below]
         ).map(SQLiteRows.scenario)
@@ -52,8 +58,8 @@ struct SQLiteTransaction: ScenarioStoreTransaction {
     func newestScenario(check: String, otherThanHost: String, below: Int64) throws -> Scenario? {
         try Row.fetchOne(
             db.cachedStatement(sql: """
-                SELECT \(SQLiteRows.scenarioColumns) FROM scenarios WHERE check_name = ? AND host != ? AND id < ?
-                    AND status = 'resolved' ORDER BY id DESC LIMIT 1
+                SELECT \(SQLiteRows.scenarioColumns) FROM scenarios INDEXED BY scenarios_check
+                WHERE check_name = ? AND host != ? AND id < ? AND status = 'resolved' ORDER BY id DESC LIMIT 1
                 """),
             arguments: [check, otherThanHost, below]
         ).map(SQLiteRows.scenario)
