@@ -79,6 +79,27 @@ final class TeleOpsServer: Sendable {
         }
     }
 
+    /// The kinds of scenario `id`'s events, oldest first, from the review API.
+    func eventKinds(of id: Int) async throws -> [String] {
+        let response = try await http.send(method: "GET", url: "\(baseURL)/v1/scenarios/\(id)")
+        guard response.status == 200 else { throw TestSetupError("GET /v1/scenarios/\(id): \(response.status)") }
+        let events = (try JSONSerialization.jsonObject(with: response.body) as? [String: Any])?["events"] as? [[String: Any]]
+        return events?.compactMap { $0["kind"] as? String } ?? []
+    }
+
+    /// Waits until scenario `id` has an event of `kind`. A message shows on the console before
+    /// the sender records it as `notified`, so a test that orders the timeline waits for that.
+    func waitForEvent(_ kind: String, of id: Int, timeout: Duration = .seconds(20)) async throws {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while try await !eventKinds(of: id).contains(kind) {
+            guard clock.now < deadline else {
+                throw TestSetupError("no \(kind) event on scenario #\(id) after \(timeout)\n\(recentOutput)")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
     /// The last lines the server wrote, for failure messages.
     var recentOutput: String {
         "--- server stdout (last 30 lines):\n" + process.stdout.all.suffix(30).joined(separator: "\n")
