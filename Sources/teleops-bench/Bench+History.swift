@@ -30,6 +30,9 @@ struct HistoryOptions: ParsableArguments {
     @Option(help: "Alerts per store per round for the intake figures (single alerts; group commit takes 4 times as many).")
     var historyIntakeAlerts: Int = 1000
 
+    @Option(help: "The figures to measure, comma-separated: list, search, seen, intake.")
+    var historyFigures = "list,search,seen,intake"
+
     @Flag(help: "Stop after generating the store (for estimating the generation rate).")
     var historyGenerateOnly = false
 
@@ -923,70 +926,75 @@ extension Bench {
             return (since, since.addingTimeInterval(7 * 86_400))
         }
 
-        print("list pages of 50 (\(loadAverage()))")
-        record("newest page", try await sample(options) { _ in _ = try await store.scenarios(ScenarioQuery(limit: 50)) })
-        record("page at a random depth (beforeID)", try await sample(options) { _ in
-            _ = try await store.scenarios(ScenarioQuery(limit: 50, beforeID: Int64.random(in: 1...newest, using: &random)))
-        })
-        record("status open", try await sample(options) { _ in _ = try await store.scenarios(ScenarioQuery(status: .open)) })
-        record("status resolved", try await sample(options) { _ in _ = try await store.scenarios(ScenarioQuery(status: .resolved)) })
-        record("host", try await sample(options) { _ in
-            _ = try await store.scenarios(ScenarioQuery(host: stableHosts.randomElement(using: &random)!))
-        })
-        record("check", try await sample(options) { _ in
-            _ = try await store.scenarios(ScenarioQuery(check: checks.randomElement(using: &random)!))
-        })
-        record("engineer", try await sample(options) { _ in
-            _ = try await store.scenarios(ScenarioQuery(engineer: HistoryModel.engineers.randomElement(using: &random)!))
-        })
-        record("opened in the last 24 hours", try await sample(options) { _ in
-            _ = try await store.scenarios(ScenarioQuery(openedSince: HistoryGenerator.end.addingTimeInterval(-86_400)))
-        })
-        record("opened in a week at a random point", try await sample(options) { _ in
-            let (since, before) = week(&random)
-            _ = try await store.scenarios(ScenarioQuery(openedSince: since, openedBefore: before))
-        })
-        record("host + status resolved + engineer", try await sample(options) { _ in
-            _ = try await store.scenarios(ScenarioQuery(status: .resolved, host: stableHosts.randomElement(using: &random)!,
-                                                        engineer: HistoryModel.engineers.randomElement(using: &random)!))
-        })
-        record("count, all", try await sample(options) { _ in _ = try await store.count(ScenarioQuery()) })
-        record("count, host", try await sample(options) { _ in
-            _ = try await store.count(ScenarioQuery(host: stableHosts.randomElement(using: &random)!))
-        })
-
-        // Pod names (each opened one scenario, alerts about pods live once): a term that finds one scenario.
-        var pods: [String] = []
-        while pods.count < 40 {
-            let page = try await store.scenarios(ScenarioQuery(check: "KubePodCrashLooping", limit: 1, beforeID: Int64.random(in: 1...newest, using: &random)))
-            pods += page.map(\.host)
-        }
-        print("search, pages of 50 (\(loadAverage()))")
-        func search(_ name: String, _ texts: [String], _ query: @escaping (String, inout SplitMix64) -> ScenarioQuery = { text, _ in ScenarioQuery(text: text) }) async throws {
-            var found: [Int] = []
-            record(name + " (" + texts.prefix(3).joined(separator: ", ") + (texts.count > 3 ? ", …" : "") + ")", try await sample(options) { index in
-                found.append(try await store.scenarios(query(texts[index % texts.count], &random)).count)
+        let wanted = Set(options.historyFigures.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+        if wanted.contains("list") {
+            print("list pages of 50 (\(loadAverage()))")
+            record("newest page", try await sample(options) { _ in _ = try await store.scenarios(ScenarioQuery(limit: 50)) })
+            record("page at a random depth (beforeID)", try await sample(options) { _ in
+                _ = try await store.scenarios(ScenarioQuery(limit: 50, beforeID: Int64.random(in: 1...newest, using: &random)))
             })
-            print("      pages held \(found.min() ?? 0)–\(found.max() ?? 0) scenarios")
-        }
-        try await search("common word", ["disk", "nginx", "load", "memory", "failed"])
-        try await search("uncommon word", ["segfault"])
-        try await search("pod name (one scenario)", pods)
-        try await search("two words, often together", ["disk full", "replication lag", "backup failed", "load average", "upstream nginx"])
-        try await search("two words, seldom together", ["segfault kubelet", "chrony redis"])
-        try await search("prefix, few words", ["ngin*", "replic*"])
-        try await search("prefix, many words", ["sys*", "co*"])
-        try await search("common word + host", ["disk", "failed"]) { text, random in
-            ScenarioQuery(host: stableHosts.randomElement(using: &random)!, text: text)
-        }
-        try await search("common word + status open", ["disk", "failed"]) { text, _ in ScenarioQuery(status: .open, text: text) }
-        try await search("common word + a week at a random point", ["disk", "failed"]) { text, random in
-            let (since, before) = week(&random)
-            return ScenarioQuery(openedSince: since, openedBefore: before, text: text)
+            record("status open", try await sample(options) { _ in _ = try await store.scenarios(ScenarioQuery(status: .open)) })
+            record("status resolved", try await sample(options) { _ in _ = try await store.scenarios(ScenarioQuery(status: .resolved)) })
+            record("host", try await sample(options) { _ in
+                _ = try await store.scenarios(ScenarioQuery(host: stableHosts.randomElement(using: &random)!))
+            })
+            record("check", try await sample(options) { _ in
+                _ = try await store.scenarios(ScenarioQuery(check: checks.randomElement(using: &random)!))
+            })
+            record("engineer", try await sample(options) { _ in
+                _ = try await store.scenarios(ScenarioQuery(engineer: HistoryModel.engineers.randomElement(using: &random)!))
+            })
+            record("opened in the last 24 hours", try await sample(options) { _ in
+                _ = try await store.scenarios(ScenarioQuery(openedSince: HistoryGenerator.end.addingTimeInterval(-86_400)))
+            })
+            record("opened in a week at a random point", try await sample(options) { _ in
+                let (since, before) = week(&random)
+                _ = try await store.scenarios(ScenarioQuery(openedSince: since, openedBefore: before))
+            })
+            record("host + status resolved + engineer", try await sample(options) { _ in
+                _ = try await store.scenarios(ScenarioQuery(status: .resolved, host: stableHosts.randomElement(using: &random)!,
+                                                            engineer: HistoryModel.engineers.randomElement(using: &random)!))
+            })
+            record("count, all", try await sample(options) { _ in _ = try await store.count(ScenarioQuery()) })
+            record("count, host", try await sample(options) { _ in
+                _ = try await store.count(ScenarioQuery(host: stableHosts.randomElement(using: &random)!))
+            })
         }
 
-        try await seenBeforeFigures(store: store, model: model, record: record)
-        try await intakeFigures(store: store, model: model, scratch: scratch)
+        if wanted.contains("search") {
+            // Pod names (each opened one scenario, alerts about pods live once): a term that finds one scenario.
+            var pods: [String] = []
+            while pods.count < 40 {
+                let page = try await store.scenarios(ScenarioQuery(check: "KubePodCrashLooping", limit: 1, beforeID: Int64.random(in: 1...newest, using: &random)))
+                pods += page.map(\.host)
+            }
+            print("search, pages of 50 (\(loadAverage()))")
+            func search(_ name: String, _ texts: [String], _ query: @escaping (String, inout SplitMix64) -> ScenarioQuery = { text, _ in ScenarioQuery(text: text) }) async throws {
+                var found: [Int] = []
+                record(name + " (" + texts.prefix(3).joined(separator: ", ") + (texts.count > 3 ? ", …" : "") + ")", try await sample(options) { index in
+                    found.append(try await store.scenarios(query(texts[index % texts.count], &random)).count)
+                })
+                print("      pages held \(found.min() ?? 0)–\(found.max() ?? 0) scenarios")
+            }
+            try await search("common word", ["disk", "nginx", "load", "memory", "failed"])
+            try await search("uncommon word", ["segfault"])
+            try await search("pod name (one scenario)", pods)
+            try await search("two words, often together", ["disk full", "replication lag", "backup failed", "load average", "upstream nginx"])
+            try await search("two words, seldom together", ["segfault kubelet", "chrony redis"])
+            try await search("prefix, few words", ["ngin*", "replic*"])
+            try await search("prefix, many words", ["sys*", "co*"])
+            try await search("common word + host", ["disk", "failed"]) { text, random in
+                ScenarioQuery(host: stableHosts.randomElement(using: &random)!, text: text)
+            }
+            try await search("common word + status open", ["disk", "failed"]) { text, _ in ScenarioQuery(status: .open, text: text) }
+            try await search("common word + a week at a random point", ["disk", "failed"]) { text, random in
+                let (since, before) = week(&random)
+                return ScenarioQuery(openedSince: since, openedBefore: before, text: text)
+            }
+        }
+
+        if wanted.contains("seen") { try await seenBeforeFigures(store: store, model: model, record: record) }
+        if wanted.contains("intake") { try await intakeFigures(store: store, model: model, scratch: scratch) }
 
         try await store.checkpoint()
         printFileSize(path: path, scenarios: try await store.count(ScenarioQuery()), events: nil)
