@@ -1043,7 +1043,7 @@ extension Bench {
     /// last occurrence and of the last one elsewhere read), against alerts never seen (new host,
     /// new check: two index probes that find nothing) and alerts of a new host with a known
     /// check (seen elsewhere only). One alert per transaction (what a notification waits for),
-    /// then 20 per transaction, where the commit is shared and the difference is the lookup.
+    /// then 10 per transaction, where the commit is shared and the difference is the lookup.
     private func seenBeforeFigures(store: SQLiteScenarioStore, model: HistoryModel,
                                    record: (String, Samples) -> Void) async throws {
         print("seen before (\(loadAverage()))")
@@ -1081,12 +1081,12 @@ extension Bench {
         }
         var single = kinds.map { _ in Samples() }
         let clock = ContinuousClock()
-        for index in 0..<70 {
+        for index in 0..<45 {
             for (kind, (_, make)) in kinds.enumerated() {
                 pair = make(index)
                 let start = clock.now
                 let outcome = try await store.ingest([pair.0]) { _, _, _ in [] }[0]
-                if index >= 10 { single[kind].add(clock.now - start) }
+                if index >= 5 { single[kind].add(clock.now - start) }
                 guard outcome.disposition == .opened else { throw ValidationError("seen before: \(pair.0.fingerprint) did not open a scenario") }
                 _ = try await store.ingest([pair.1]) { _, _, _ in [] }
             }
@@ -1096,18 +1096,18 @@ extension Bench {
                      milliseconds(single[0].median) - milliseconds(single[1].median), milliseconds(single[2].median) - milliseconds(single[1].median)))
 
         var batched = kinds.map { _ in Samples() }
-        for round in 0..<12 {
+        for round in 0..<7 {
             for (kind, (_, make)) in kinds.enumerated() {
-                let pairs = (0..<20).map { make(1000 + round * 20 + $0) }
+                let pairs = (0..<10).map { make(1000 + round * 10 + $0) }
                 let start = clock.now
                 let outcomes = try await store.ingest(pairs.map(\.0)) { _, _, _ in [] }
                 let elapsed = clock.now - start
-                if round >= 2 { batched[kind].add(elapsed / 20) }
+                if round >= 1 { batched[kind].add(elapsed / 10) }
                 guard outcomes.allSatisfy({ $0.disposition == .opened }) else { throw ValidationError("seen before: a batched alert did not open a scenario") }
                 _ = try await store.ingest(pairs.map(\.1)) { _, _, _ in [] }
             }
         }
-        for (kind, (name, _)) in kinds.enumerated() { record("per alert in a transaction of 20 openings, \(name)", batched[kind]) }
+        for (kind, (name, _)) in kinds.enumerated() { record("per alert in a transaction of 10 openings, \(name)", batched[kind]) }
         print(String(format: "    lookup cost per opening alert (p50 per-alert difference): %.3f ms with a long history, %.3f ms for a known check on a new host",
                      milliseconds(batched[0].median) - milliseconds(batched[1].median), milliseconds(batched[2].median) - milliseconds(batched[1].median)))
     }
