@@ -44,8 +44,8 @@ struct HistoryOptions: ParsableArguments {
 
 // MARK: - The shape of the history
 
-/// A seeded model of what a team's alerting looks like: about 300 hosts in eight roles and
-/// three data centres, 47 checks from six sources, about 5,000 (host, check) fingerprints whose
+/// A seeded model of what a team's alerting looks like: 300 hosts in eight roles and
+/// three data centres, 47 checks from six sources, 5,224 (host, check) fingerprints whose
 /// frequency follows a Zipf law (a few flapping alerts open tens of thousands of scenarios, the
 /// tail a few dozen each), plus pod alerts with fingerprints seen once; eight engineers who
 /// attend to rare alerts more often than to flapping ones.
@@ -1041,7 +1041,7 @@ extension Bench {
     /// The cost an opening alert pays for its history: alerts whose fingerprint opened many
     /// scenarios before (the most frequent fingerprints: counts capped at 1,000, events of the
     /// last occurrence and of the last one elsewhere read), against alerts never seen (new host,
-    /// new check: two index probes that find nothing) and alerts of a new host with a known
+    /// new check: the lookups find nothing) and alerts of a new host with a known
     /// check (seen elsewhere only). One alert per transaction (what a notification waits for),
     /// then 10 per transaction, where the commit is shared and the difference is the lookup.
     private func seenBeforeFigures(store: SQLiteScenarioStore, model: HistoryModel,
@@ -1130,7 +1130,8 @@ extension Bench {
     /// file each round), in interleaved rounds: single alerts (one transaction each, what one
     /// request at a time gets) and group commit (`ingest(batches:)` with 64 one-alert batches
     /// per transaction, what concurrent requests get). The same alerts go to both stores: per
-    /// fingerprint drawn by the model, it fires, repeats twice and resolves.
+    /// fingerprint drawn by the model (pod alerts included, at their share), it fires, repeats
+    /// twice and resolves.
     private func intakeFigures(store: SQLiteScenarioStore, model: HistoryModel, scratch: URL) async throws {
         let options = history
         print("intake, large store against an empty one (\(options.historyRounds) rounds, \(loadAverage()))")
