@@ -50,6 +50,9 @@ struct Bench: AsyncParsableCommand {
     @Flag(help: "Measure only the dispatch figures (round trips, throughput against the spawn floor, worker memory).")
     var dispatchOnly = false
 
+    @OptionGroup(title: "Scenario log at scale")
+    var history: HistoryOptions
+
     func run() async throws {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -62,6 +65,7 @@ struct Bench: AsyncParsableCommand {
 
         print("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, \(ProcessInfo.processInfo.physicalMemory >> 30) GiB; \(Date().ISO8601Format())")
         if dispatchOnly { return try await dispatchFigures() }
+        if history.historyOnly { return try await historyFigures(scratch: scratch) }
         print("baselines")
         let spawn = await spawnBaseline()
         print(spawn.line("  spawn /bin/true (ProcessExecutor)"))
