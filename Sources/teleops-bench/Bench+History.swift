@@ -30,16 +30,11 @@ struct HistoryOptions: ParsableArguments {
     @Option(help: "Alerts per store per round for the intake figures (single alerts; group commit takes 4 times as many).")
     var historyIntakeAlerts: Int = 1000
 
-    @Option(help: "The figures to measure, comma-separated: list, search, seen, intake.")
-    var historyFigures = "list,search,seen,intake"
+    @Option(help: "The figures to measure, comma-separated: list, search, page, seen, intake.")
+    var historyFigures = "list,search,page,seen,intake"
 
     @Flag(help: "Stop after generating the store (for estimating the generation rate).")
     var historyGenerateOnly = false
-
-    @Flag(help: ArgumentHelp(
-        "Generate with planner statistics: the same store calls, but after the first window SQLite is given statistics (ANALYZE with the sqlite3 shell) and they are dropped at the end.",
-        discussion: "Without statistics, SQLite looks up the previous resolved scenario of a fingerprint by walking every resolved scenario newest first, which makes generating a million scenarios take many hours; the rows written are the same either way."))
-    var historyBulk = false
 }
 
 // MARK: - The shape of the history
@@ -612,7 +607,7 @@ extension HistoryModel {
 /// 300 scenarios (or 1%) stay open or acknowledged.
 struct HistoryGenerator {
     let model: HistoryModel
-    var store: SQLiteScenarioStore
+    let store: SQLiteScenarioStore
     let scenarios: Int
     let window: Int
     var random: SplitMix64
@@ -864,8 +859,8 @@ extension Bench {
         let model = HistoryModel(seed: options.historySeed)
         let path = options.historyStore ?? scratch.appendingPathComponent("history.sqlite").path
         print("scenario log at scale: \(path), \(loadAverage())")
-        var store = try SQLiteScenarioStore(path: path)
-        let existing = try await store.count(ScenarioQuery())
+        let store = try SQLiteScenarioStore(path: path)
+        let existing = try await store.count(ScenarioQuery(), upTo: .max)
         let countsFile = path + ".generated"
         if existing == 0 {
             print("generating \(options.historyScenarios) scenarios (seed \(options.historySeed), windows of \(options.historyWindow))")
@@ -877,23 +872,8 @@ extension Bench {
                              counts.scenarios, counts.events, counts.alerts, seconds, Double(counts.scenarios) / seconds,
                              Double(counts.events) / seconds) + loadAverage() + ")")
             }
-            if options.historyBulk {
-                // The first window with the store's plans, then planner statistics for the rest.
-                try await generator.run(until: options.historyWindow, progress: progress)
-                try store.close()
-                try await sqlite(path, "ANALYZE")
-                store = try SQLiteScenarioStore(path: path)
-                generator.store = store
-                print("  planner statistics (ANALYZE) given to the file for the rest of the generation")
-            }
             try await generator.run(until: options.historyScenarios, progress: progress)
             let counts = generator.counts
-            if options.historyBulk {
-                try store.close()
-                try await sqlite(path, "DROP TABLE sqlite_stat1")
-                store = try SQLiteScenarioStore(path: path)
-                print("  planner statistics removed: the file has what the store writes, and nothing else")
-            }
             try await store.checkpoint()
             let seconds = milliseconds(generator.elapsed) / 1000
             let summary = String(format: "%d scenarios, %d events, %d alerts, %d worked on by engineers; generated in %.0f s (%.0f events/s)",
@@ -955,9 +935,9 @@ extension Bench {
                 _ = try await store.scenarios(ScenarioQuery(status: .resolved, host: stableHosts.randomElement(using: &random)!,
                                                             engineer: HistoryModel.engineers.randomElement(using: &random)!))
             })
-            record("count, all", try await sample(options) { _ in _ = try await store.count(ScenarioQuery()) })
+            record("count, all", try await sample(options) { _ in _ = try await store.count(ScenarioQuery(), upTo: .max) })
             record("count, host", try await sample(options) { _ in
-                _ = try await store.count(ScenarioQuery(host: stableHosts.randomElement(using: &random)!))
+                _ = try await store.count(ScenarioQuery(host: stableHosts.randomElement(using: &random)!), upTo: .max)
             })
         }
 
@@ -993,11 +973,36 @@ extension Bench {
             }
         }
 
+        if wanted.contains("page") {
+            // What GET /scenarios reads: a page of 50 and the count of each status and of all,
+            // counts with search words stopping at 1,000 as the page's do.
+            print("review page: a page and its four counts (\(loadAverage()))")
+            func reviewPage(_ query: ScenarioQuery) async throws {
+                _ = try await store.scenarios(query)
+                let cap = query.text == nil ? Int.max : 1000
+                var count = query
+                for status in [ScenarioStatus.open, .acknowledged, .resolved, nil] {
+                    count.status = status
+                    _ = try await store.count(count, upTo: cap)
+                }
+            }
+            record("review page, no filter", try await sample(options) { _ in try await reviewPage(ScenarioQuery()) })
+            record("review page, a host", try await sample(options) { _ in
+                try await reviewPage(ScenarioQuery(host: stableHosts.randomElement(using: &random)!))
+            })
+            record("review page, a common word (disk, failed)", try await sample(options) { index in
+                try await reviewPage(ScenarioQuery(text: ["disk", "failed"][index % 2]))
+            })
+            record("review page, a common word and a host", try await sample(options) { index in
+                try await reviewPage(ScenarioQuery(host: stableHosts.randomElement(using: &random)!, text: ["disk", "failed"][index % 2]))
+            })
+        }
+
         if wanted.contains("seen") { try await seenBeforeFigures(store: store, model: model, record: record) }
         if wanted.contains("intake") { try await intakeFigures(store: store, model: model, scratch: scratch) }
 
         try await store.checkpoint()
-        printFileSize(path: path, scenarios: try await store.count(ScenarioQuery()), events: nil)
+        printFileSize(path: path, scenarios: try await store.count(ScenarioQuery(), upTo: .max), events: nil)
         print("figures (markdown)")
         print("| figure | n | p50 | p95 |")
         print("|---|---|---|---|")
@@ -1199,13 +1204,6 @@ extension Bench {
         }
         print("  large / empty, median of the rounds [range]: single alerts \(summary(ratios.single)), group commit \(summary(ratios.group))")
     }
-}
-
-/// Runs `sql` on the store file with the sqlite3 shell (the store must be closed).
-func sqlite(_ path: String, _ sql: String) async throws {
-    let shell = try RunningProcess(executable: "/usr/bin/sqlite3", arguments: [path, sql])
-    let status = try await shell.waitForExit(timeout: .seconds(600))
-    guard status == 0 else { throw ValidationError("sqlite3 \(path) \"\(sql)\" exited with \(status): \(shell.stderr.all.joined(separator: "\n"))") }
 }
 
 /// The load averages of the machine (1, 5, 15 minutes).
