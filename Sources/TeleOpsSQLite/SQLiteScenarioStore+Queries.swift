@@ -18,88 +18,43 @@ extension SQLiteScenarioStore {
         }
     }
 
-    /// Newest (highest id) first; a `limit` of 0 or less gives none. With search text, the
-    /// full-text index is walked newest scenario first (see `SQLiteHistory.SearchRow`) and each
-    /// scenario it names is checked against the other filters, until the page is full.
+    /// Newest (highest id) first; a `limit` of 0 or less gives none. See `SQLiteQueryPlan`
+    /// for how each filter and the search words are read.
     public func scenarios(_ query: ScenarioQuery) async throws -> [Scenario] {
         let limit = max(0, query.limit)
         guard limit > 0 else { return [] }
         let terms = query.text.map(SearchTerms.init) ?? SearchTerms("")
-        var filter = Self.filter(query)
-        guard !terms.isEmpty else {
-            if let beforeID = query.beforeID {
-                filter.conditions.append("id < ?")
-                filter.arguments += [beforeID]
-            }
-            filter.arguments += [limit]
-            let sql = "SELECT \(SQLiteRows.scenarioColumns) FROM scenarios \(filter.whereClause) ORDER BY id DESC LIMIT ?"
-            return try await pool.read { [filter] db in
-                try Row.fetchAll(db, sql: sql, arguments: filter.arguments).map(SQLiteRows.scenario)
-            }
-        }
-        filter.conditions.insert("id = ?", at: 0)
-        let check = "SELECT \(SQLiteRows.scenarioColumns) FROM scenarios \(filter.whereClause)"
-        let upper = query.beforeID.map(SQLiteHistory.SearchRow.first(of:)) ?? Int64.max
-        return try await pool.read { [filter] db in
-            let matches = try Int64.fetchCursor(
-                db, sql: "SELECT rowid FROM search WHERE search MATCH ? AND rowid < ? ORDER BY rowid DESC",
-                arguments: [terms.fts5, upper])
-            let statement = try db.cachedStatement(sql: check)
+        return try await pool.read { db in
+            let plan = try SQLiteQueryPlan(query, db)
+            guard !terms.isEmpty else { return try plan.page(db, limit: limit) }
             var found: [Scenario] = []
-            var last: Int64?
-            while found.count < limit, let rowID = try matches.next() {
-                let scenarioID = SQLiteHistory.SearchRow.scenarioID(of: rowID)
-                guard scenarioID != last else { continue }
-                last = scenarioID
-                if let row = try Row.fetchOne(statement, arguments: [scenarioID] + filter.arguments) {
-                    found.append(try SQLiteRows.scenario(row))
-                }
+            try plan.search(db, terms: terms) { row in
+                found.append(try SQLiteRows.scenario(row))
+                return found.count < limit
             }
             return found
         }
     }
 
-    public func count(_ query: ScenarioQuery) async throws -> Int {
-        let filter = Self.filter(query)
-        return try await pool.read { db in
-            try Int.fetchOne(db, sql: "SELECT count(*) FROM scenarios \(filter.whereClause)", arguments: filter.arguments) ?? 0
+    public func count(_ query: ScenarioQuery, upTo cap: Int) async throws -> Int {
+        let terms = query.text.map(SearchTerms.init) ?? SearchTerms("")
+        var query = query
+        query.beforeID = nil
+        return try await pool.read { [query] db in
+            let plan = try SQLiteQueryPlan(query, db)
+            guard !terms.isEmpty else { return try plan.count(db, cap: cap) }
+            var count = 0
+            guard cap > 0 else { return 0 }
+            try plan.search(db, terms: terms) { _ in
+                count += 1
+                return count < cap
+            }
+            return count
         }
     }
 
     public func verifyChain() async throws -> ChainReport {
         try await pool.read { db in try SQLiteHistory.verify(db) }
-    }
-
-    /// SQL conditions for every filter of `query` but `text`, `beforeID` and `limit`.
-    struct Filter: Sendable {
-        var conditions: [String] = []
-        var arguments: StatementArguments = []
-
-        var whereClause: String { conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ") }
-
-        mutating func add(_ condition: String, _ value: (any DatabaseValueConvertible & Sendable)?) {
-            guard let value else { return }
-            conditions.append(condition)
-            arguments += [value]
-        }
-    }
-
-    static func filter(_ query: ScenarioQuery) -> Filter {
-        var filter = Filter()
-        filter.add("status = ?", query.status?.rawValue)
-        filter.add("host = ?", query.host)
-        filter.add("check_name = ?", query.check)
-        filter.add("source = ?", query.source)
-        filter.add("severity = ?", query.severity?.rawValue)
-        filter.add("fingerprint = ?", query.fingerprint)
-        filter.add("opened_at >= ?", query.openedSince?.millisecondsSince1970)
-        filter.add("opened_at < ?", query.openedBefore?.millisecondsSince1970)
-        if let engineer = query.engineer {
-            filter.conditions.append(
-                "(acknowledged_by = ? OR EXISTS (SELECT 1 FROM events WHERE events.actor = ? AND events.scenario_id = scenarios.id))")
-            filter.arguments += [engineer, engineer]
-        }
-        return filter
     }
 
     /// Oldest (lowest id) first; none for an unknown scenario.

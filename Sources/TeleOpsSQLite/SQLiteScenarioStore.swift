@@ -24,6 +24,8 @@ import TeleOpsCore
 public final class SQLiteScenarioStore: ScenarioStore {
     /// How long a write waits for another connection's write lock before failing.
     public static let busyTimeout: TimeInterval = 5
+    /// Page cache per connection, in KiB.
+    static let cacheKiB = 32_768
 
     /// The database file.
     public let path: String
@@ -44,6 +46,9 @@ public final class SQLiteScenarioStore: ScenarioStore {
             configuration.label = "TeleOpsSQLite"
             configuration.prepareDatabase { db in
                 try db.execute(sql: "PRAGMA synchronous = FULL")
+                // 32 MiB of page cache per connection (SQLite's default is 2 MiB): the upper
+                // levels of the indexes an alert's intake touches stay in memory in a large log.
+                try db.execute(sql: "PRAGMA cache_size = -\(Self.cacheKiB)")
             }
             pool = try DatabasePool(path: path, configuration: configuration)
             // DatabasePool sets `synchronous = NORMAL` on the writer after `prepareDatabase`

@@ -39,7 +39,7 @@ import Testing
         }
     }
 
-    @Test func aSearchFromTheFormFindsAndSaysCountsIgnoreIt() async throws {
+    @Test func aSearchFromTheFormFindsAndCountsWhatItFound() async throws {
         let store = MemoryScenarioStore()
         try await ReviewFixture.seed(store)
         try await ReviewServer.with(store: store) { server in
@@ -49,7 +49,25 @@ import Testing
             #expect(page.text.contains(#"href="/scenarios/1""#))
             #expect(!page.text.contains(#"href="/scenarios/4""#))
             #expect(page.text.contains(#"value="nginx logs""#))
-            #expect(page.text.contains("Counts apply the filters, not the search words."))
+            #expect(page.text.contains(#">resolved 1</a>"#) && page.text.contains(#">open 0</a>"#), "counts of what the words found")
+            #expect(page.text.contains(#">all 1</a>"#))
+        }
+    }
+
+    @Test func countsOfASearchStopAtTheirCap() async throws {
+        let store = MemoryScenarioStore()
+        let alerts = (0...ReviewRoutes.searchCountCap).map { index in
+            Alert(source: "generic", host: "web-\(index)", check: "disk", severity: .warning, status: .firing,
+                  summary: "disk full on web-\(index)", receivedAt: Date(timeIntervalSince1970: 1_790_000_000 + Double(index)))
+        }
+        _ = try await store.ingest(alerts) { _, _, _ in [] }
+        try await ReviewServer.with(store: store) { server in
+            let page = try await server.get("/scenarios?q=disk")
+            #expect(page.text.contains(">open \(ReviewRoutes.searchCountCap)+</a>"), "a count that stopped says so")
+            #expect(page.text.contains(">all \(ReviewRoutes.searchCountCap)+</a>"))
+            #expect(page.text.contains(#">resolved 0</a>"#))
+            let plain = try await server.get("/scenarios")
+            #expect(plain.text.contains(">all \(ReviewRoutes.searchCountCap + 1)</a>"), "without words, counts are exact")
         }
     }
 

@@ -68,20 +68,26 @@ public final class MemoryScenarioStore: ScenarioStore {
 
     public func scenarios(_ query: ScenarioQuery) async throws -> [Scenario] {
         state.withLock { state in
-            let terms = query.text.map(SearchTerms.init)
+            let terms = query.text.map(SearchTerms.init) ?? SearchTerms("")
             var found: [Scenario] = []
-            for scenario in state.scenarios.reversed() where found.count < query.limit && state.matches(scenario, query) {
-                if let terms, !terms.isEmpty, !(state.searchText[scenario.id] ?? []).contains(where: terms.matches) { continue }
+            for scenario in state.scenarios.reversed() where found.count < query.limit && state.matches(scenario, query, terms) {
                 found.append(scenario)
             }
             return found
         }
     }
 
-    public func count(_ query: ScenarioQuery) async throws -> Int {
+    public func count(_ query: ScenarioQuery, upTo cap: Int) async throws -> Int {
         var query = query
         query.beforeID = nil
-        return state.withLock { state in state.scenarios.count { state.matches($0, query) } }
+        let terms = query.text.map(SearchTerms.init) ?? SearchTerms("")
+        return state.withLock { state in
+            var count = 0
+            for scenario in state.scenarios.reversed() where count < cap && state.matches(scenario, query, terms) {
+                count += 1
+            }
+            return count
+        }
     }
 
     public func verifyChain() async throws -> ChainReport {
@@ -191,11 +197,14 @@ extension MemoryScenarioStore {
         /// Scenario ids below this one may be missing: retention removed them.
         var prunedBelow: Int64 = 0
 
-        func matches(_ scenario: Scenario, _ query: ScenarioQuery) -> Bool {
+        /// Whether `scenario` passes the filters of `query` and has a text with all of `terms`.
+        func matches(_ scenario: Scenario, _ query: ScenarioQuery, _ terms: SearchTerms) -> Bool {
             guard query.matchesColumns(scenario) else { return false }
-            guard let engineer = query.engineer else { return true }
-            return scenario.acknowledgedBy == engineer
-                || (eventsByScenario[scenario.id] ?? []).contains { $0.actor == engineer }
+            if let engineer = query.engineer, scenario.acknowledgedBy != engineer,
+               !(eventsByScenario[scenario.id] ?? []).contains(where: { $0.actor == engineer }) {
+                return false
+            }
+            return terms.isEmpty || (searchText[scenario.id] ?? []).contains(where: terms.matches)
         }
 
         /// Removes up to `batch` of the oldest resolved scenarios that `policy` does not keep.

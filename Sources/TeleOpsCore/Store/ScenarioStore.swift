@@ -242,8 +242,10 @@ public protocol ScenarioStore: ChatInbox {
     func scenarios(_ query: ScenarioQuery) async throws -> [Scenario]
     /// A scenario's events, oldest first.
     func events(of scenarioID: Int64) async throws -> [ScenarioEvent]
-    /// How many scenarios match `query` (its `limit`, `beforeID` and `text` are ignored).
-    func count(_ query: ScenarioQuery) async throws -> Int
+    /// How many scenarios match `query`, search words included (its `limit` and `beforeID`
+    /// are ignored), counting no further than `cap`: a result of `cap` means `cap` or more. A
+    /// count with search words walks the matches, so a page that shows counts caps them.
+    func count(_ query: ScenarioQuery, upTo cap: Int) async throws -> Int
     /// Walks every scenario's hash chain (`EventChain`) and reports the first break.
     func verifyChain() async throws -> ChainReport
     /// Removes what `policy` does not keep, at most `batch` scenarios per transaction so that

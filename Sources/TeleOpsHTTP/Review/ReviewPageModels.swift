@@ -30,7 +30,8 @@ enum ReviewPageModels {
 
     struct StatusCount {
         var status: String
-        var count: Int
+        /// "12", or "1000+" when the count stopped at its cap.
+        var count: String
         var href: String
         var current: Bool
     }
@@ -66,10 +67,8 @@ enum ReviewPageModels {
     /// The scenarios found, counts per status and paging links.
     struct Results {
         var counts: [StatusCount]
-        var allCount: Int
+        var allCount: String
         var allHref: String
-        /// The store counts by the filters only: say so when there are search words.
-        var countsIgnoreSearch: Bool
         var scenarios: [Row]
         var newestHref: String?
         var olderHref: String?
@@ -161,17 +160,17 @@ extension ReviewPageModels {
 
     static func results(
         filter: ScenarioFilter, scenarios: [Scenario], nextBefore: Int64?, counts: [ScenarioStatus: Int], allCount: Int,
-        now: Date
+        cap: Int = .max, now: Date
     ) -> Results {
-        Results(
+        func shown(_ count: Int) -> String { count >= cap ? "\(cap)+" : String(count) }
+        return Results(
             counts: ScenarioStatus.allCases.map { status in
                 StatusCount(
-                    status: status.rawValue, count: counts[status] ?? 0,
+                    status: status.rawValue, count: shown(counts[status] ?? 0),
                     href: href(filter.queryString(with: ["status": status.rawValue, "before": nil])),
                     current: filter.query.status == status)
             },
-            allCount: allCount, allHref: href(filter.queryString(with: ["status": nil, "before": nil])),
-            countsIgnoreSearch: filter.query.text != nil,
+            allCount: shown(allCount), allHref: href(filter.queryString(with: ["status": nil, "before": nil])),
             scenarios: scenarios.map { row($0, now: now) },
             newestHref: filter.query.beforeID == nil ? nil : href(filter.queryString(with: ["before": nil])),
             olderHref: nextBefore.map { href(filter.queryString(with: ["before": String($0)])) })

@@ -159,6 +159,9 @@ struct ReviewRoutes: Sendable {
         }
     }
 
+    /// The most a count on the list page counts when there are search words ("1000+").
+    static let searchCountCap = 1000
+
     private func listPage(_ request: Request, signOut: Bool) async throws -> Response {
         let filter: ScenarioFilter
         do {
@@ -171,16 +174,25 @@ struct ReviewRoutes: Sendable {
             return Self.html(.badRequest, ReviewTemplates.render(model, "list"))
         }
         let (scenarios, nextBefore) = try await page(of: filter)
+        // With search words a count walks the matches, so it stops at `searchCountCap`.
+        let cap = filter.query.text == nil ? Int.max : Self.searchCountCap
+        // Exact counts: nearly every scenario is resolved, and the resolved ones are counted as
+        // what is left, as counting all is quicker than counting the resolved. (Active ones
+        // first: a scenario opened in between is then counted once too many, never negative.)
         var counts: [ScenarioStatus: Int] = [:]
         var countQuery = filter.query
-        for status in ScenarioStatus.allCases {
+        for status in ScenarioStatus.allCases where cap < .max || status.isActive {
             countQuery.status = status
-            counts[status] = try await store.count(countQuery)
+            counts[status] = try await store.count(countQuery, upTo: cap)
         }
         countQuery.status = nil
+        let all = try await store.count(countQuery, upTo: cap)
+        if cap == .max {
+            counts[.resolved] = max(0, all - counts.values.reduce(0, +))
+        }
         let results = ReviewPageModels.results(
             filter: filter, scenarios: scenarios, nextBefore: nextBefore, counts: counts,
-            allCount: try await store.count(countQuery), now: Date())
+            allCount: all, cap: cap, now: Date())
         let model = ReviewPageModels.list(given: filter.given, results: results, signOut: signOut)
         return Self.html(.ok, ReviewTemplates.render(model, "list"))
     }

@@ -133,7 +133,6 @@ enum ReviewTemplates {
         {{#results}}
         <ul class="counts">{{#counts}}<li><a class="s-{{status}}{{#current}} current{{/current}}" href="{{href}}">{{status}} {{count}}</a></li>{{/counts}}\
         <li><a href="{{allHref}}">all {{allCount}}</a></li></ul>
-        {{#countsIgnoreSearch}}<p class="meta">Counts apply the filters, not the search words.</p>{{/countsIgnoreSearch}}
         <ul class="scenarios">
         {{#scenarios}}
         <li>
