@@ -33,6 +33,8 @@ struct SQLiteQueryPlan {
     /// Documents of scenarios the filters ruled out that a search reads past before it starts
     /// its walk of the full-text index again below them.
     static let restartAfter = 1000
+    /// The work a count with search words may do (see `search`): some 20 ms here.
+    static let countBudget = 60_000
 
     init(_ query: ScenarioQuery, _ db: Database) throws {
         let access: String? =
@@ -146,8 +148,14 @@ struct SQLiteQueryPlan {
     /// backwards by loading them), hence `restartAfter`; so a walk never costs more than
     /// twice the better of the two. A prefix term is not restarted: SQLite merges the
     /// documents of every word with that prefix each time.
-    func search(_ db: Database, terms: SearchTerms, visit: (Row) throws -> Bool) throws {
-        guard !isEmpty else { return }
+    ///
+    /// With a `budget`, the walk also stops once it has done that much work (a document read
+    /// counts 1, a step of the filters 20, a restart 1,000, about a microsecond's worth each
+    /// at a million scenarios). Returns whether the walk went to its end or `visit` ended it,
+    /// false when the budget did.
+    @discardableResult
+    func search(_ db: Database, terms: SearchTerms, budget: Int = .max, visit: (Row) throws -> Bool) throws -> Bool {
+        guard !isEmpty else { return true }
         let documents = try db.makeStatement(sql: "SELECT rowid FROM search WHERE search MATCH ? AND rowid < ? ORDER BY rowid DESC")
         func documentsBelow(_ scenarioID: Int64) throws -> RowCursor {
             let upper = scenarioID >= Int64(Int32.max) ? Int64.max : SQLiteHistory.SearchRow.first(of: scenarioID + 1)
@@ -160,25 +168,31 @@ struct SQLiteQueryPlan {
         var ceiling = highest
         var cursor = try documentsBelow(ceiling)
         var skipped = 0
+        var work = 0
         while let document = try cursor.next() {
+            work += 1
+            guard work <= budget else { return false }
             let scenarioID = SQLiteHistory.SearchRow.scenarioID(of: document[0])
             if scenarioID > ceiling {
                 skipped += 1
                 if restartable, skipped >= Self.restartAfter {
                     cursor = try documentsBelow(ceiling)
                     skipped = 0
+                    work += Self.restartAfter
                 }
                 continue
             }
             skipped = 0
-            guard scenarioID >= lowest, let row = try Row.fetchOne(next, arguments: arguments + [scenarioID]) else { return }
+            work += 20
+            guard scenarioID >= lowest, let row = try Row.fetchOne(next, arguments: arguments + [scenarioID]) else { return true }
             let id: Int64 = row["id"]
             if id == scenarioID {
-                guard try visit(row) else { return }
+                guard try visit(row) else { return true }
                 ceiling = id - 1
             } else {
                 ceiling = id
             }
         }
+        return true
     }
 }

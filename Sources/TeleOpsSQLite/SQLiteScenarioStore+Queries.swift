@@ -36,20 +36,26 @@ extension SQLiteScenarioStore {
         }
     }
 
-    public func count(_ query: ScenarioQuery, upTo cap: Int) async throws -> Int {
+    /// Without search words, exact up to `cap`. With them, the walk of `SQLiteQueryPlan.search`
+    /// stops at `cap` matches or after `SQLiteQueryPlan.countBudget` units of work, whichever
+    /// comes first (a partial count either way).
+    public func count(_ query: ScenarioQuery, upTo cap: Int) async throws -> ScenarioCount {
         let terms = query.text.map(SearchTerms.init) ?? SearchTerms("")
         var query = query
         query.beforeID = nil
         return try await pool.read { [query] db in
             let plan = try SQLiteQueryPlan(query, db)
-            guard !terms.isEmpty else { return try plan.count(db, cap: cap) }
+            guard !terms.isEmpty else {
+                let count = try plan.count(db, cap: cap)
+                return ScenarioCount(count, isPartial: count >= cap)
+            }
+            guard cap > 0 else { return ScenarioCount(0, isPartial: true) }
             var count = 0
-            guard cap > 0 else { return 0 }
-            try plan.search(db, terms: terms) { _ in
+            let finished = try plan.search(db, terms: terms, budget: SQLiteQueryPlan.countBudget) { _ in
                 count += 1
                 return count < cap
             }
-            return count
+            return ScenarioCount(count, isPartial: !finished || count >= cap)
         }
     }
 

@@ -77,7 +77,7 @@ public final class MemoryScenarioStore: ScenarioStore {
         }
     }
 
-    public func count(_ query: ScenarioQuery, upTo cap: Int) async throws -> Int {
+    public func count(_ query: ScenarioQuery, upTo cap: Int) async throws -> ScenarioCount {
         var query = query
         query.beforeID = nil
         let terms = query.text.map(SearchTerms.init) ?? SearchTerms("")
@@ -86,7 +86,7 @@ public final class MemoryScenarioStore: ScenarioStore {
             for scenario in state.scenarios.reversed() where count < cap && state.matches(scenario, query, terms) {
                 count += 1
             }
-            return count
+            return ScenarioCount(count, isPartial: count >= cap)
         }
     }
 

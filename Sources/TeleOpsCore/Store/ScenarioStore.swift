@@ -243,9 +243,10 @@ public protocol ScenarioStore: ChatInbox {
     /// A scenario's events, oldest first.
     func events(of scenarioID: Int64) async throws -> [ScenarioEvent]
     /// How many scenarios match `query`, search words included (its `limit` and `beforeID`
-    /// are ignored), counting no further than `cap`: a result of `cap` means `cap` or more. A
-    /// count with search words walks the matches, so a page that shows counts caps them.
-    func count(_ query: ScenarioQuery, upTo cap: Int) async throws -> Int
+    /// are ignored), counting no further than `cap`. A count with search words walks the
+    /// matches, so a page that shows counts caps them, and a store may also stop such a walk
+    /// when going on would cost too much: the count then says it is partial.
+    func count(_ query: ScenarioQuery, upTo cap: Int) async throws -> ScenarioCount
     /// Walks every scenario's hash chain (`EventChain`) and reports the first break.
     func verifyChain() async throws -> ChainReport
     /// Removes what `policy` does not keep, at most `batch` scenarios per transaction so that
@@ -272,4 +273,20 @@ public protocol ScenarioStore: ChatInbox {
     func markSent(outboxID: Int64, as refs: [MessageRef]) async throws
     /// Records a failed attempt; with `giveUp` the message leaves the queue with `reason` kept.
     func markFailed(outboxID: Int64, reason: String, giveUp: Bool) async throws
+}
+
+/// How many scenarios matched a query, and whether that is all of them.
+public struct ScenarioCount: Sendable, Equatable, CustomStringConvertible {
+    public var value: Int
+    /// The count stopped (at its cap, or where the store judged going on too costly): there
+    /// are `value` or more.
+    public var isPartial: Bool
+
+    public init(_ value: Int, isPartial: Bool = false) {
+        self.value = value
+        self.isPartial = isPartial
+    }
+
+    /// "12", or "1000+" for a partial count.
+    public var description: String { isPartial ? "\(value)+" : String(value) }
 }

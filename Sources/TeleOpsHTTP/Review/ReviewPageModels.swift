@@ -30,7 +30,7 @@ enum ReviewPageModels {
 
     struct StatusCount {
         var status: String
-        /// "12", or "1000+" when the count stopped at its cap.
+        /// "12", or "1000+" when the count stopped short (`ScenarioCount`).
         var count: String
         var href: String
         var current: Bool
@@ -159,18 +159,17 @@ extension ReviewPageModels {
     }
 
     static func results(
-        filter: ScenarioFilter, scenarios: [Scenario], nextBefore: Int64?, counts: [ScenarioStatus: Int], allCount: Int,
-        cap: Int = .max, now: Date
+        filter: ScenarioFilter, scenarios: [Scenario], nextBefore: Int64?, counts: [ScenarioStatus: ScenarioCount],
+        allCount: ScenarioCount, now: Date
     ) -> Results {
-        func shown(_ count: Int) -> String { count >= cap ? "\(cap)+" : String(count) }
-        return Results(
+        Results(
             counts: ScenarioStatus.allCases.map { status in
                 StatusCount(
-                    status: status.rawValue, count: shown(counts[status] ?? 0),
+                    status: status.rawValue, count: (counts[status] ?? ScenarioCount(0)).description,
                     href: href(filter.queryString(with: ["status": status.rawValue, "before": nil])),
                     current: filter.query.status == status)
             },
-            allCount: shown(allCount), allHref: href(filter.queryString(with: ["status": nil, "before": nil])),
+            allCount: allCount.description, allHref: href(filter.queryString(with: ["status": nil, "before": nil])),
             scenarios: scenarios.map { row($0, now: now) },
             newestHref: filter.query.beforeID == nil ? nil : href(filter.queryString(with: ["before": nil])),
             olderHref: nextBefore.map { href(filter.queryString(with: ["before": String($0)])) })

@@ -176,23 +176,23 @@ struct ReviewRoutes: Sendable {
         let (scenarios, nextBefore) = try await page(of: filter)
         // With search words a count walks the matches, so it stops at `searchCountCap`.
         let cap = filter.query.text == nil ? Int.max : Self.searchCountCap
-        // Exact counts: nearly every scenario is resolved, and the resolved ones are counted as
-        // what is left, as counting all is quicker than counting the resolved. (Active ones
-        // first: a scenario opened in between is then counted once too many, never negative.)
-        var counts: [ScenarioStatus: Int] = [:]
+        // Nearly every scenario is resolved, and the resolved ones are counted as what is left:
+        // counting all is quicker than counting the resolved, and with search words it is one
+        // walk instead of two. (Active ones first: a scenario opened in between is then counted
+        // once too many, never negative.) A partial count of all leaves "at least" for resolved.
+        var counts: [ScenarioStatus: ScenarioCount] = [:]
         var countQuery = filter.query
-        for status in ScenarioStatus.allCases where cap < .max || status.isActive {
+        for status in ScenarioStatus.allCases where status.isActive {
             countQuery.status = status
             counts[status] = try await store.count(countQuery, upTo: cap)
         }
         countQuery.status = nil
         let all = try await store.count(countQuery, upTo: cap)
-        if cap == .max {
-            counts[.resolved] = max(0, all - counts.values.reduce(0, +))
-        }
+        let active = counts.values.reduce(0) { $0 + $1.value }
+        counts[.resolved] = ScenarioCount(
+            max(0, all.value - active), isPartial: all.isPartial || counts.values.contains(where: \.isPartial))
         let results = ReviewPageModels.results(
-            filter: filter, scenarios: scenarios, nextBefore: nextBefore, counts: counts,
-            allCount: all, cap: cap, now: Date())
+            filter: filter, scenarios: scenarios, nextBefore: nextBefore, counts: counts, allCount: all, now: Date())
         let model = ReviewPageModels.list(given: filter.given, results: results, signOut: signOut)
         return Self.html(.ok, ReviewTemplates.render(model, "list"))
     }
