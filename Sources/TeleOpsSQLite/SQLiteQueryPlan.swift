@@ -92,13 +92,12 @@ struct SQLiteQueryPlan {
     }
 
     /// The conditions with the id range, and their arguments.
-    private func whereClause(below ceiling: Int64? = nil) -> (String, StatementArguments) {
+    private func whereClause() -> (String, StatementArguments) {
         var conditions = conditions
         var arguments = arguments
-        let top = min(highest, ceiling ?? .max)
-        if top < .max {
+        if highest < .max {
             conditions.append("id <= ?")
-            arguments += [top]
+            arguments += [highest]
         }
         if lowest > 1 {
             conditions.append("id >= ?")
@@ -162,7 +161,7 @@ struct SQLiteQueryPlan {
             let upper = scenarioID >= Int64(Int32.max) ? Int64.max : SQLiteHistory.SearchRow.first(of: scenarioID + 1)
             return try Row.fetchCursor(documents, arguments: [terms.fts5, upper])
         }
-        let (clause, arguments) = whereClause(below: nil)
+        let (clause, arguments) = whereClause()
         let next = try db.makeStatement(
             sql: "SELECT \(SQLiteRows.scenarioColumns) FROM scenarios \(clause.isEmpty ? "WHERE" : clause + " AND") id <= ? ORDER BY id DESC LIMIT 1")
         let restartable = !terms.terms.contains(where: \.isPrefix)
