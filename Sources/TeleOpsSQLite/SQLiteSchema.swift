@@ -227,6 +227,8 @@ enum SQLiteSchema {
         -- as a search for "co*" merges the documents of every word it names otherwise.
         CREATE VIRTUAL TABLE search USING fts5(
             body, content='', columnsize=0, prefix='2 3', tokenize='unicode61 remove_diacritics 2');
+        -- Segments are merged between writes (SQLiteScenarioStore.mergeSearchIndex), not in them.
+        INSERT INTO search (search, rank) VALUES ('automerge', 0);
         CREATE TABLE store_meta (
             name TEXT PRIMARY KEY,
             value INTEGER NOT NULL
