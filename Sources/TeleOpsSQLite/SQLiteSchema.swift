@@ -234,9 +234,10 @@ enum SQLiteSchema {
             value INTEGER NOT NULL
         ) WITHOUT ROWID;
         CREATE INDEX scenarios_status ON scenarios(status, id);
-        -- host and status too: "seen before" counts a check's resolved scenarios on other
-        -- hosts (up to 1,000) from the index alone, without reading a row for each.
-        CREATE INDEX scenarios_check ON scenarios(check_name, id, host, status);
+        CREATE INDEX scenarios_check ON scenarios(check_name, id);
+        -- "Seen before": a check's newest resolved scenarios and their hosts, from the index
+        -- alone (no row read for each, and no walk past the scenarios still firing).
+        CREATE INDEX scenarios_check_resolved ON scenarios(check_name, id, host) WHERE status = 'resolved';
         CREATE INDEX scenarios_opened ON scenarios(opened_at);
         CREATE INDEX events_actor ON events(actor, scenario_id);
         """

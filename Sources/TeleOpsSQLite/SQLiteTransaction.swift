@@ -38,12 +38,14 @@ struct SQLiteTransaction: ScenarioStoreTransaction {
     }
 
     func scenarioCount(check: String, otherThanHost: String, below: Int64, cap: Int) throws -> Int {
-        try Int.fetchOne(
+        let count = try Int.fetchOne(
             db.cachedStatement(sql: """
-                SELECT count(*) FROM (SELECT 1 FROM scenarios INDEXED BY scenarios_check
-                    WHERE check_name = ? AND host != ? AND id < ? AND status = 'resolved' LIMIT ?)
+                SELECT count(*) FROM (SELECT host FROM scenarios INDEXED BY scenarios_check_resolved
+                    WHERE check_name = ? AND status = 'resolved' AND id < ? ORDER BY id DESC LIMIT ?)
+                WHERE host != ?
                 """),
-            arguments: [check, otherThanHost, below, cap]) ?? 0
+            arguments: [check, below, SeenBefore.checkWindow, otherThanHost]) ?? 0
+        return min(cap, count)
     }
 
     func newestScenario(fingerprint: String, below: Int64) throws -> Scenario? {
@@ -58,8 +60,8 @@ struct SQLiteTransaction: ScenarioStoreTransaction {
     func newestScenario(check: String, otherThanHost: String, below: Int64) throws -> Scenario? {
         try Row.fetchOne(
             db.cachedStatement(sql: """
-                SELECT \(SQLiteRows.scenarioColumns) FROM scenarios INDEXED BY scenarios_check
-                WHERE check_name = ? AND host != ? AND id < ? AND status = 'resolved' ORDER BY id DESC LIMIT 1
+                SELECT \(SQLiteRows.scenarioColumns) FROM scenarios INDEXED BY scenarios_check_resolved
+                WHERE check_name = ? AND status = 'resolved' AND host != ? AND id < ? ORDER BY id DESC LIMIT 1
                 """),
             arguments: [check, otherThanHost, below]
         ).map(SQLiteRows.scenario)

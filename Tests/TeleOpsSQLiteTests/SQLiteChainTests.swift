@@ -86,7 +86,8 @@ import Testing
             // Back to a v4 file as an older TeleOps wrote it: no hashes, no index.
             try runSQLite(path, """
                 UPDATE events SET hash = NULL; UPDATE scenarios SET head_hash = NULL; DROP TABLE search;
-                DROP TABLE store_meta; DROP INDEX scenarios_status; DROP INDEX scenarios_check; DROP INDEX scenarios_opened;
+                DROP TABLE store_meta; DROP INDEX scenarios_status; DROP INDEX scenarios_check; DROP INDEX scenarios_check_resolved;
+                DROP INDEX scenarios_opened;
                 DROP INDEX events_actor;
                 ALTER TABLE events DROP COLUMN hash; ALTER TABLE scenarios DROP COLUMN head_hash;
                 ALTER TABLE alerts DROP COLUMN searchable;

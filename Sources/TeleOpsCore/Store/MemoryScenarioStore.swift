@@ -240,7 +240,9 @@ extension MemoryScenarioStore {
         }
 
         func scenarioCount(check: String, otherThanHost: String, below: Int64, cap: Int) -> Int {
-            min(cap, scenarios.count { $0.check == check && $0.host != otherThanHost && $0.id < below && $0.status == .resolved })
+            let window = scenarios.reversed().lazy.filter { $0.check == check && $0.id < below && $0.status == .resolved }
+                .prefix(SeenBefore.checkWindow)
+            return min(cap, window.count { $0.host != otherThanHost })
         }
 
         func newestScenario(fingerprint: String, below: Int64) -> Scenario? {

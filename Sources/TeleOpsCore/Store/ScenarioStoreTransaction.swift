@@ -35,8 +35,10 @@ public protocol ScenarioStoreTransaction {
     func newestResolvedScenarioID(fingerprint: String) throws -> Int64?
     /// How many scenarios with `fingerprint` have an id below `below`, counting up to `cap`.
     func scenarioCount(fingerprint: String, below: Int64, cap: Int) throws -> Int
-    /// How many resolved scenarios of `check` on a host other than `otherThanHost` have an id
-    /// below `below`, counting up to `cap`.
+    /// How many of the newest `SeenBefore.checkWindow` resolved scenarios of `check` with an
+    /// id below `below` are on a host other than `otherThanHost` (at most `cap`). The window
+    /// bounds the work whatever the history: a check resolved tens of thousands of times on
+    /// this host alone, or firing on hundreds of hosts and never resolved, costs no more.
     func scenarioCount(check: String, otherThanHost: String, below: Int64, cap: Int) throws -> Int
     /// The scenario with `fingerprint` with the highest id below `below`.
     func newestScenario(fingerprint: String, below: Int64) throws -> Scenario?

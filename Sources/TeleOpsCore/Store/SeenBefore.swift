@@ -16,6 +16,8 @@ public struct SeenBefore: Sendable, Equatable, Codable {
 
     /// Counting stops here, so a lookup costs the same for an alert seen ten thousand times.
     public static let countCap = 1000
+    /// The check's newest resolved scenarios among which `elsewhere` is counted.
+    public static let checkWindow = 5000
 
     public init(times: Int, last: Occurrence?, elsewhere: Int, lastElsewhere: Occurrence?) {
         self.times = times
