@@ -38,14 +38,15 @@ struct SQLiteTransaction: ScenarioStoreTransaction {
     }
 
     func scenarioCount(check: String, otherThanHost: String, below: Int64, cap: Int) throws -> Int {
-        let count = try Int.fetchOne(
+        // The outer LIMIT stops the walk of the window as soon as `cap` are found.
+        try Int.fetchOne(
             db.cachedStatement(sql: """
-                SELECT count(*) FROM (SELECT host FROM scenarios INDEXED BY scenarios_check_resolved
-                    WHERE check_name = ? AND status = 'resolved' AND id < ? ORDER BY id DESC LIMIT ?)
-                WHERE host != ?
+                SELECT count(*) FROM (
+                    SELECT 1 FROM (SELECT host FROM scenarios INDEXED BY scenarios_check_resolved
+                        WHERE check_name = ? AND status = 'resolved' AND id < ? ORDER BY id DESC LIMIT ?)
+                    WHERE host != ? LIMIT ?)
                 """),
-            arguments: [check, below, SeenBefore.checkWindow, otherThanHost]) ?? 0
-        return min(cap, count)
+            arguments: [check, below, SeenBefore.checkWindow, otherThanHost, cap]) ?? 0
     }
 
     func newestScenario(fingerprint: String, below: Int64) throws -> Scenario? {
