@@ -49,6 +49,29 @@ import TeleOpsTesting
         #expect(try await store.pendingOutbox(limit: 10).isEmpty)
     }
 
+    @Test func aBacklogWaitsInTheStoreNotInMemory() async throws {
+        let store = MemoryScenarioStore()
+        let chat = MemoryChatTransport()
+        let doorbell = Doorbell()
+        try await store.append([], outbox: (0..<40).map { OutboxDraft(scenarioID: nil, purpose: .reply, text: "m\($0)") })
+        chat.setDown(ChatFailure(reason: .serverError, message: "502 Bad Gateway"))
+        var settings = Self.quick
+        settings.maxQueued = 6
+        let sender = OutboxSender(store: store, transports: [chat], settings: settings, doorbell: doorbell, logger: Logger(label: "test"))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await sender.run() }
+            defer { group.cancelAll() }
+            doorbell.ring()
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(sender.queuedInMemory == 6, "read ahead up to the limit, the rest left in the store")
+            chat.setDown(nil)
+            _ = try await chat.waitForPost(containing: "m39")
+        }
+        #expect(chat.posted == (0..<40).map { "m\($0)" }, "all of them, in order")
+        #expect(sender.queuedInMemory == 0)
+        #expect(try await store.pendingOutbox(limit: 50).isEmpty)
+    }
+
     @Test func retriesWhatCanPassAndGivesUpOnClientErrors() async throws {
         let store = MemoryScenarioStore()
         let chat = MemoryChatTransport()

@@ -67,7 +67,7 @@ declare -A idle=( [teleops]=$(rss_kb $teleops_pid) [alertmanager]=$(rss_kb $am_p
 # run NAME PORT BATCH -> "requests/s p50_ms p99_ms"
 run() {
   local out
-  out=$(BATCH=$3 wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s scripts/bench/alerts.lua "http://127.0.0.1:$2" 2>&1)
+  out=$(RUN="$1-$3-$(date +%s%N)" BATCH=$3 wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s scripts/bench/alerts.lua "http://127.0.0.1:$2" 2>&1)
   if echo "$out" | grep -q "Non-2xx"; then echo "$1: non-2xx answers:" >&2; echo "$out" | grep -i "non-2xx" >&2; fi
   local rps p50 p99
   rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')

@@ -40,14 +40,19 @@ public final class OutboxSender: Service {
         public var failover: FailoverPolicy?
         /// How often the outbox is read when nobody rings the doorbell.
         public var idleCheck: Duration = .seconds(1)
+        /// The most messages read ahead from the outbox into memory, over all chats. The rest
+        /// wait in the store: during an alert storm the backlog of a chat limited to one
+        /// message a second grows on disk, not in memory.
+        public var maxQueued = 1000
 
         public init(backoff: Backoff = Backoff(), giveUpAfter: Duration = .seconds(86_400), maxParts: Int = 4,
-                    failover: FailoverPolicy? = nil, idleCheck: Duration = .seconds(1)) {
+                    failover: FailoverPolicy? = nil, idleCheck: Duration = .seconds(1), maxQueued: Int = 1000) {
             self.backoff = backoff
             self.giveUpAfter = giveUpAfter
             self.maxParts = maxParts
             self.failover = failover
             self.idleCheck = idleCheck
+            self.maxQueued = max(1, maxQueued)
         }
     }
 
@@ -61,6 +66,10 @@ public final class OutboxSender: Service {
     let globalPacers: [String: RatePacer]
     let health = Mutex([String: TransportHealth]())
     private let lanes = Mutex([LaneKey: Lane]())
+    private let queued = Mutex(0)
+
+    /// Messages read from the outbox and not yet finished (at most `Settings.maxQueued`).
+    public var queuedInMemory: Int { queued.withLock { $0 } }
 
     /// - Parameter transports: the first is the primary (new scenarios are announced there);
     ///   names must differ.
@@ -84,9 +93,16 @@ public final class OutboxSender: Service {
                 // Ids are given in commit order, so each message is read (and queued) once.
                 var lastSeen: Int64?
                 while !Task.isCancelled {
+                    let room = self.settings.maxQueued - self.queuedInMemory
+                    guard room > 0 else {
+                        // Full: a lane that finishes a message rings the doorbell.
+                        await self.doorbell.wait(timeout: self.settings.idleCheck)
+                        continue
+                    }
+                    let limit = min(256, room)
                     let batch: [OutboxMessage]
                     do {
-                        batch = try await self.store.pendingOutbox(afterID: lastSeen, limit: 256)
+                        batch = try await self.store.pendingOutbox(afterID: lastSeen, limit: limit)
                     } catch {
                         self.logger.error("outbox could not be read", metadata: ["error": "\(error)"])
                         await self.doorbell.wait(timeout: self.settings.idleCheck)
@@ -103,11 +119,12 @@ public final class OutboxSender: Service {
                             lanes[key] = lane
                             return (lane, true)
                         }
+                        self.queued.withLock { $0 += 1 }
                         lane.enqueue(message)
                         if isNew { group.addTask { await self.drain(lane) } }
                     }
                     lastSeen = batch.last?.id ?? lastSeen
-                    if batch.count < 256 { await self.doorbell.wait(timeout: self.settings.idleCheck) }
+                    if batch.count < limit { await self.doorbell.wait(timeout: self.settings.idleCheck) }
                 }
             }
         }
@@ -126,6 +143,11 @@ public final class OutboxSender: Service {
                 await deliver(message, pacer: lane.pacer)
             }
             lane.finish(message.id)
+            let wasFull = queued.withLock { count in
+                defer { count -= 1 }
+                return count >= settings.maxQueued
+            }
+            if wasFull { doorbell.ring() }
         }
     }
 
