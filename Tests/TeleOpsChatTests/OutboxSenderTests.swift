@@ -62,7 +62,11 @@ import TeleOpsTesting
             group.addTask { try await sender.run() }
             defer { group.cancelAll() }
             doorbell.ring()
-            try await Task.sleep(for: .milliseconds(300))
+            let clock = ContinuousClock()
+            let deadline = clock.now + .seconds(10)
+            while sender.queuedInMemory < 6, clock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+            doorbell.ring()
+            try await Task.sleep(for: .milliseconds(200))
             #expect(sender.queuedInMemory == 6, "read ahead up to the limit, the rest left in the store")
             chat.setDown(nil)
             _ = try await chat.waitForPost(containing: "m39")
