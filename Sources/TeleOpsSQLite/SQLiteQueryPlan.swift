@@ -16,7 +16,8 @@ import TeleOpsCore
 /// A time range becomes an id range first (`scenarios_opened` holds `opened_at` with the
 /// rowid, so the ids of a range are read from the index alone), because ids follow opening
 /// time closely but not exactly (an alert's `receivedAt` is taken before its transaction).
-/// Reading the range costs about a microsecond per scenario in it; a range of more than
+/// Reading the range is cheap next to reading rows (a week of the benchmark's history, some
+/// 10,000 scenarios, lists in 2 ms with the range read included); a range of more than
 /// `boundsScanLimit` scenarios is not read, and the time condition is then checked row by row.
 struct SQLiteQueryPlan {
     /// SQL conditions and their arguments, for every filter but `text`, `beforeID` and `limit`.
@@ -33,8 +34,9 @@ struct SQLiteQueryPlan {
     /// Documents of scenarios the filters ruled out that a search reads past before it starts
     /// its walk of the full-text index again below them.
     static let restartAfter = 1000
-    /// The work a count with search words may do (see `search`): some 10 ms at a million
-    /// scenarios, so that a page with a search and its counts stays within about 50 ms.
+    /// The work a count with search words may do (see `search`). At a million scenarios,
+    /// halving it from 60,000 took a review page with a word, a host and its counts from 48
+    /// to 32 ms at p50 (73 to 48 at p95): within 50 ms at p95.
     static let countBudget = 30_000
 
     init(_ query: ScenarioQuery, _ db: Database) throws {
@@ -143,16 +145,17 @@ struct SQLiteQueryPlan {
     /// they are few and by starting again below it when they are many. A filter that passes
     /// few scenarios (open ones, one host, one week) is then as quick as the index alone.
     ///
-    /// Starting again costs what reading on past about a thousand documents does (at a million
-    /// scenarios: some 350 µs against 0.4 µs per document, as FTS5 reads a word's documents
-    /// backwards by loading them), hence `restartAfter`; so a walk never costs more than
-    /// twice the better of the two. A prefix term is not restarted: SQLite merges the
-    /// documents of every word with that prefix each time.
+    /// Starting again costs about what reading on past a thousand documents does: at a million
+    /// scenarios, a probe from Python measured 190–410 µs per restart of a common word (FTS5
+    /// reads a word's documents backwards by loading them) and at most 0.4 µs per document
+    /// read on (Python's own cost included). Hence `restartAfter`: like renting before buying,
+    /// a walk then costs at most about twice the better of the two. A prefix term is not
+    /// restarted: SQLite merges the documents of every word with that prefix each time.
     ///
-    /// With a `budget`, the walk also stops once it has done that much work (a document read
-    /// counts 1, a step of the filters 20, a restart 1,000, about a microsecond's worth each
-    /// at a million scenarios). Returns whether the walk went to its end or `visit` ended it,
-    /// false when the budget did.
+    /// With a `budget`, the walk also stops once it has done that much work, in rough weights
+    /// from the same probe: a document read counts 1, a step of the filters 20, a restart
+    /// 1,000. Returns whether the walk went to its end or `visit` ended it, false when the
+    /// budget did.
     @discardableResult
     func search(_ db: Database, terms: SearchTerms, budget: Int = .max, visit: (Row) throws -> Bool) throws -> Bool {
         guard !isEmpty else { return true }

@@ -21,28 +21,11 @@ struct IntakeServer {
     ) async throws {
         var settings = settings
         settings.port = 0
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        let ports = Collector<Int>()
-        let intake = IngestQueue(
-            store: store, composer: NotificationComposer(catalogue: .defaults), doorbell: Doorbell(), settings: queue,
-            logger: logger)
-        let http = buildHTTPService(
-            settings: settings, sink: intake, decoders: decoders, metrics: metrics, webhooks: webhooks, logger: logger,
-            onRunning: { ports.append($0) })
-        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: [.init(service: intake), .init(service: http)], logger: logger))
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            do {
-                let port = try await ports.waitFor(what: "the HTTP server to listen") { _ in true }
-                try await body(IntakeServer(base: "http://127.0.0.1:\(port)"))
-            } catch {
-                await group.triggerGracefulShutdown()
-                throw error
-            }
-            await group.triggerGracefulShutdown()
-            try await tasks.waitForAll()
+        try await withLoopbackHTTPServer(store: store, queue: queue, makeRouter: { intake, logger in
+            buildRouter(
+                settings: settings, sink: intake, decoders: decoders, metrics: metrics, webhooks: webhooks, logger: logger)
+        }) { base in
+            try await body(IntakeServer(base: base))
         }
     }
 

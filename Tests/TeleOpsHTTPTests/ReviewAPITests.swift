@@ -52,13 +52,7 @@ import Testing
         ("host=nowhere", []),
     ] as [(String, [Int64])])
     func filters(query: String, ids: [Int64]) async throws {
-        let store = MemoryScenarioStore()
-        try await ReviewFixture.seed(store)
-        try await ReviewServer.with(store: store) { server in
-            let response = try await server.get("/v1/scenarios?\(query)")
-            #expect(response.status == 200, "\(response.text)")
-            #expect(response.scenarioIDs == ids)
-        }
+        try await Self.expectListed(query, ids)
     }
 
     @Test(arguments: [
@@ -72,6 +66,11 @@ import Testing
         ("q=nothing-like-it", []),
     ] as [(String, [Int64])])
     func fullTextSearch(query: String, ids: [Int64]) async throws {
+        try await Self.expectListed(query, ids)
+    }
+
+    /// `GET /v1/scenarios?query` over the fixture answers 200 with exactly `ids`, in order.
+    static func expectListed(_ query: String, _ ids: [Int64]) async throws {
         let store = MemoryScenarioStore()
         try await ReviewFixture.seed(store)
         try await ReviewServer.with(store: store) { server in

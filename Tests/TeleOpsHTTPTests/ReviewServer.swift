@@ -21,31 +21,10 @@ struct ReviewServer {
     ) async throws {
         var settings = HTTPSettings(host: host, port: 0)
         settings.review = review
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        let intake = IngestQueue(
-            store: store, composer: NotificationComposer(catalogue: .defaults), doorbell: Doorbell(),
-            settings: IngestQueue.Settings(), logger: logger)
-        let router = buildRouter(
-            settings: settings, sink: intake, decoders: [GenericAlertDecoder()], scenarios: store, logger: logger)
-        let ports = Collector<Int>()
-        let http = Application(
-            router: router,
-            configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0), serverName: "TeleOps"),
-            onServerRunning: { ports.append($0.localAddress?.port ?? 0) }, logger: logger)
-        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: [.init(service: intake), .init(service: http)], logger: logger))
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            do {
-                let port = try await ports.waitFor(what: "the HTTP server to listen") { _ in true }
-                try await body(ReviewServer(base: "http://127.0.0.1:\(port)"))
-            } catch {
-                await group.triggerGracefulShutdown()
-                throw error
-            }
-            await group.triggerGracefulShutdown()
-            try await tasks.waitForAll()
+        try await withLoopbackHTTPServer(store: store, makeRouter: { intake, logger in
+            buildRouter(settings: settings, sink: intake, decoders: [GenericAlertDecoder()], scenarios: store, logger: logger)
+        }) { base in
+            try await body(ReviewServer(base: base))
         }
     }
 
