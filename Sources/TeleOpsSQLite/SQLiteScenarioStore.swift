@@ -30,6 +30,9 @@ public final class SQLiteScenarioStore: ScenarioStore {
     /// The database file.
     public let path: String
     let pool: DatabasePool
+    /// Each commit's new outbox messages, in commit order (published on the writer queue,
+    /// after the commit).
+    public let outboxFeed: OutboxFeed? = OutboxFeed()
 
     /// Opens (creating it and its parent directories if needed) and migrates the store at `path`.
     ///
@@ -89,23 +92,27 @@ public final class SQLiteScenarioStore: ScenarioStore {
     public func ingest(
         batches: [[Alert]], compose: @escaping IngestComposer
     ) async throws -> [Result<[IngestOutcome], any Error>] {
-        try await pool.write { db in
+        try await pool.write { [outboxFeed] db in
             let now = Date()
             var results: [Result<[IngestOutcome], any Error>] = []
             results.reserveCapacity(batches.count)
+            var queued: [OutboxMessage] = []
             for batch in batches {
                 do {
                     var outcomes: [IngestOutcome] = []
+                    var transaction = SQLiteTransaction(db: db)
                     try db.inSavepoint {
-                        var transaction = SQLiteTransaction(db: db)
                         outcomes = try transaction.ingest(batch, compose: compose, now: now)
                         return .commit
                     }
+                    // Only batches whose savepoint was released: a failed one left no rows.
+                    queued += transaction.queuedOutbox
                     results.append(.success(outcomes))
                 } catch {
                     results.append(.failure(error))
                 }
             }
+            Self.publishAfterCommit(queued, to: outboxFeed, db)
             return results
         }
     }
@@ -146,10 +153,19 @@ public final class SQLiteScenarioStore: ScenarioStore {
     private func write<T: Sendable>(
         _ body: @escaping @Sendable (inout SQLiteTransaction, Date) throws -> T
     ) async throws -> T {
-        try await pool.write { db in
+        try await pool.write { [outboxFeed] db in
             var transaction = SQLiteTransaction(db: db)
-            return try body(&transaction, Date())
+            let result = try body(&transaction, Date())
+            Self.publishAfterCommit(transaction.queuedOutbox, to: outboxFeed, db)
+            return result
         }
+    }
+
+    /// Hands `messages` to the feed once the current transaction commits (on the writer
+    /// queue, so in commit order); nothing if it rolls back.
+    private static func publishAfterCommit(_ messages: [OutboxMessage], to feed: OutboxFeed?, _ db: Database) {
+        guard let feed, !messages.isEmpty else { return }
+        db.afterNextTransaction { _ in feed.publish(messages) }
     }
 
     // MARK: Maintenance

@@ -11,6 +11,12 @@ import TeleOpsCore
 /// scenarios turns one alert's intake into seconds.
 struct SQLiteTransaction: ScenarioStoreTransaction {
     let db: Database
+    /// The outbox messages this transaction queued, for `OutboxFeed` once it commits.
+    private(set) var queuedOutbox: [OutboxMessage] = []
+
+    init(db: Database) {
+        self.db = db
+    }
 
     func scenario(id: Int64) throws -> Scenario? {
         try Row.fetchOne(
@@ -170,7 +176,9 @@ struct SQLiteTransaction: ScenarioStoreTransaction {
                 draft.replyTo?.transport, draft.replyTo?.chat, draft.replyTo?.messageID, draft.chat,
                 createdAt.millisecondsSince1970, draft.key,
             ])
-        return db.lastInsertedRowID
+        let id = db.lastInsertedRowID
+        queuedOutbox.append(OutboxMessage(id: id, draft: draft, createdAt: createdAt, attempts: 0))
+        return id
     }
 
     func outboxRow(id: Int64) throws -> OutboxRowState? {

@@ -3,6 +3,27 @@ import TeleOpsCore
 
 extension ScenarioStoreConformance {
     static let outboxCases: [Case] = [
+        Case("the outbox feed hands over what each commit queued, in id order, and nothing of a failed batch") { store, check in
+            let feed = try check.unwrap(store.outboxFeed, "outbox feed")
+            _ = feed.take(upTo: .max)
+            // The middle batch fails on its second alert (a draft for a scenario that does not
+            // exist), after its first alert's announcement was queued: that must not be handed over.
+            let results = try await store.ingest(batches: [
+                [Fixture.alert("disk", host: "web-1")],
+                [Fixture.alert("disk", host: "web-2"), Fixture.alert("cpu", host: "web-2")],
+                [Fixture.alert("ntp", host: "web-3")],
+            ]) { alert, outcome, _ in
+                [OutboxDraft(scenarioID: alert.check == "cpu" ? 9999 : outcome.scenarioID, purpose: .announcement,
+                             text: alert.summary)]
+            }
+            try check.equal(results.map { (try? $0.get()) != nil }, [true, false, true], "only the middle batch failed")
+            try await store.append([], outbox: [OutboxDraft(scenarioID: nil, purpose: .reply, text: "help")])
+            let handed = try check.unwrap(feed.take(upTo: .max), "nothing dropped")
+            try check.equal(handed, try await store.pendingOutbox(limit: 10), "exactly what the store reads back as pending")
+            try check.equal(handed.map(\.draft.text), ["disk on web-1 is warning", "ntp on web-3 is warning", "help"],
+                            "in commit order")
+            try check.equal(feed.take(upTo: .max), [], "taken once")
+        },
         Case("markSent maps the message and only announcements append notified") { store, check in
             let id = try check.unwrap(try await store.ingestOne(Fixture.alert()).scenarioID, "scenario")
             try await store.append([], outbox: [

@@ -50,6 +50,9 @@ struct Bench: AsyncParsableCommand {
     @Flag(help: "Measure only the dispatch figures (round trips, throughput against the spawn floor, worker memory).")
     var dispatchOnly = false
 
+    @Flag(help: "Measure only the chat figures (baselines, end to end with the console and with Telegram).")
+    var chatOnly = false
+
     @OptionGroup(title: "Scenario log at scale")
     var history: HistoryOptions
 
@@ -81,6 +84,14 @@ struct Bench: AsyncParsableCommand {
         let telegram = try await telegramEndToEnd(scratch: scratch)
         print(telegram.notify.line("  alert POST → sendMessage arrives"))
         print(telegram.reply.line("  reply in chat → result arrives, /bin/true"))
+        if chatOnly {
+            print("ratios")
+            print(String(format: "  Telegram alert → sendMessage / commit: %.2f",
+                         milliseconds(telegram.notify.median) / milliseconds(commit.median)))
+            print(String(format: "  Telegram reply → result / (spawn + 3 commits): %.2f",
+                         milliseconds(telegram.reply.median) / (milliseconds(spawn.median) + 3 * milliseconds(commit.median))))
+            return
+        }
 
         print("broker (in-process broker, 2 `teleops worker` processes)")
         let (roundTrip, rate) = try await brokerThroughput()

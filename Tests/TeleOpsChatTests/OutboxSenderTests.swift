@@ -76,6 +76,30 @@ import TeleOpsTesting
         #expect(try await store.pendingOutbox(limit: 50).isEmpty)
     }
 
+    /// Messages committed while the sender runs come through the store's feed; when the feed
+    /// dropped them (more than its capacity waited), they are read from the store instead.
+    @Test func messagesTheFeedDroppedAreReadFromTheStore() async throws {
+        let store = MemoryScenarioStore()
+        let feed = try #require(store.outboxFeed)
+        let chat = MemoryChatTransport()
+        let doorbell = Doorbell()
+        var settings = Self.quick
+        settings.maxQueued = 6
+        try await withSender(store: store, transports: [chat], settings: settings, doorbell: doorbell) {
+            try await store.append([], outbox: [OutboxDraft(scenarioID: nil, purpose: .reply, text: "first")])
+            doorbell.ring()
+            _ = try await chat.waitForPost(containing: "first")
+            chat.setDown(ChatFailure(reason: .serverError, message: "502 Bad Gateway"))
+            let count = feed.capacity + 20
+            try await store.append([], outbox: (0..<count).map { OutboxDraft(scenarioID: nil, purpose: .reply, text: "m\($0)") })
+            doorbell.ring()
+            chat.setDown(nil)
+            _ = try await chat.waitForPost(containing: "m\(count - 1)", timeout: .seconds(60))
+            #expect(chat.posted == ["first"] + (0..<count).map { "m\($0)" }, "all of them, once each, in order")
+        }
+        #expect(try await store.pendingOutbox(limit: 10).isEmpty)
+    }
+
     @Test func retriesWhatCanPassAndGivesUpOnClientErrors() async throws {
         let store = MemoryScenarioStore()
         let chat = MemoryChatTransport()

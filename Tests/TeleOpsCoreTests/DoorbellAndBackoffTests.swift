@@ -33,6 +33,34 @@ import Testing
         let elapsed = await clock.measure { await bell.wait(timeout: .milliseconds(50)) }
         #expect(elapsed >= .milliseconds(50))
     }
+
+    @Test func aCancelledWaitEndsAtOnce() async {
+        let bell = Doorbell()
+        let clock = ContinuousClock()
+        let elapsed = await clock.measure {
+            let waiting = Task { await bell.wait(timeout: .seconds(30)) }
+            try? await Task.sleep(for: .milliseconds(20))
+            waiting.cancel()
+            await waiting.value
+        }
+        #expect(elapsed < .seconds(10))
+    }
+
+    /// Each wait's timeout is its own: a short wait after a long one is not held to the long
+    /// one's deadline, and a ring in between leaves no stale timeout behind.
+    @Test func successiveWaitsKeepTheirOwnTimeouts() async {
+        let bell = Doorbell()
+        let clock = ContinuousClock()
+        let first = Task { await bell.wait(timeout: .seconds(30)) }
+        try? await Task.sleep(for: .milliseconds(20))
+        bell.ring()
+        await first.value
+        let elapsed = await clock.measure { await bell.wait(timeout: .milliseconds(50)) }
+        #expect(elapsed >= .milliseconds(50) && elapsed < .seconds(10))
+        bell.ring()
+        let rung = await clock.measure { await bell.wait(timeout: .seconds(30)) }
+        #expect(rung < .seconds(10))
+    }
 }
 
 @Suite struct BackoffTests {

@@ -92,6 +92,12 @@ public final class OutboxSender: Service {
             await withDiscardingTaskGroup { group in
                 // Ids are given in commit order, so each message is read (and queued) once.
                 var lastSeen: Int64?
+                // The store's feed hands over each commit's messages (`OutboxFeed`); the
+                // outbox itself is read at start, when the feed dropped messages, and after
+                // every `idleCheck` without a ring (nothing this process commits is missed,
+                // but another process could queue messages in the same file).
+                let feed = self.store.outboxFeed
+                var readStore = true
                 while !Task.isCancelled {
                     let room = self.settings.maxQueued - self.queuedInMemory
                     guard room > 0 else {
@@ -100,13 +106,22 @@ public final class OutboxSender: Service {
                         continue
                     }
                     let limit = min(256, room)
-                    let batch: [OutboxMessage]
-                    do {
-                        batch = try await self.store.pendingOutbox(afterID: lastSeen, limit: limit)
-                    } catch {
-                        self.logger.error("outbox could not be read", metadata: ["error": "\(error)"])
-                        await self.doorbell.wait(timeout: self.settings.idleCheck)
-                        continue
+                    var batch: [OutboxMessage]
+                    var more: Bool
+                    if !readStore, let feed, let handed = feed.take(upTo: limit) {
+                        batch = handed.filter { $0.id > lastSeen ?? 0 }
+                        more = handed.count == limit
+                    } else {
+                        do {
+                            batch = try await self.store.pendingOutbox(afterID: lastSeen, limit: limit)
+                        } catch {
+                            self.logger.error("outbox could not be read", metadata: ["error": "\(error)"])
+                            await self.doorbell.wait(timeout: self.settings.idleCheck)
+                            continue
+                        }
+                        more = batch.count == limit
+                        // Caught up: whatever is committed from now on is in the feed.
+                        readStore = more
                     }
                     for message in batch {
                         let route = await self.route(for: message.draft)
@@ -124,7 +139,12 @@ public final class OutboxSender: Service {
                         if isNew { group.addTask { await self.drain(lane) } }
                     }
                     lastSeen = batch.last?.id ?? lastSeen
-                    if batch.count < limit { await self.doorbell.wait(timeout: self.settings.idleCheck) }
+                    if !more {
+                        let waited = await ContinuousClock().measure {
+                            await self.doorbell.wait(timeout: self.settings.idleCheck)
+                        }
+                        if waited >= self.settings.idleCheck { readStore = true }
+                    }
                 }
             }
         }

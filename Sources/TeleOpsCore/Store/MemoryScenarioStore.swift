@@ -17,6 +17,8 @@ import Synchronization
 /// `compose` runs under the store's lock: it must not call the store.
 public final class MemoryScenarioStore: ScenarioStore {
     private let state = Mutex(State())
+    /// Each call's new outbox messages, published under the lock (in commit order).
+    public let outboxFeed: OutboxFeed? = OutboxFeed()
 
     public init() {}
 
@@ -152,7 +154,11 @@ public final class MemoryScenarioStore: ScenarioStore {
         try state.withLock { state in
             var copy = state
             let result = try body(&copy)
+            let queued = copy.outbox[state.outbox.count...].map {
+                OutboxMessage(id: $0.id, draft: $0.draft, createdAt: $0.createdAt, attempts: 0)
+            }
             state = copy
+            outboxFeed?.publish(queued)
             return result
         }
     }

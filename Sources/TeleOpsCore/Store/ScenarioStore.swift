@@ -172,6 +172,8 @@ public struct RetentionPolicy: Sendable, Equatable {
 }
 
 extension ScenarioStore {
+    public var outboxFeed: OutboxFeed? { nil }
+
     @discardableResult
     public func append(_ events: [NewEvent], outbox: [OutboxDraft]) async throws -> [ScenarioEvent] {
         try await append(events, outbox: outbox, settling: nil)
@@ -273,6 +275,10 @@ public protocol ScenarioStore: ChatInbox {
     func markSent(outboxID: Int64, as refs: [MessageRef]) async throws
     /// Records a failed attempt; with `giveUp` the message leaves the queue with `reason` kept.
     func markFailed(outboxID: Int64, reason: String, giveUp: Bool) async throws
+
+    /// Where the store hands each commit's new outbox messages to the sender (`OutboxFeed`);
+    /// nil when it does not, and the sender reads `pendingOutbox` after every doorbell.
+    var outboxFeed: OutboxFeed? { get }
 }
 
 /// How many scenarios matched a query, and whether that is all of them.
