@@ -243,10 +243,19 @@ extension Bench {
     }
 }
 
-/// An executor that runs nothing: the broker round trip without a process.
+/// An executor that runs nothing and is done at once: the broker round trip without a process.
+/// `start` completes on the caller's thread (the agent's socket thread), as an executor with no
+/// work has no reason to hand anything to another thread; the hop to a real executor's thread
+/// is part of the throughput figures, which run `/bin/true`.
 struct InstantExecutor: Executor {
-    func run(_ spec: ExecSpec, onOutput: (@Sendable ([UInt8]) -> Void)?) async -> ExecResult {
-        ExecResult(exitCode: 0, signal: nil, timedOut: false, duration: .zero, output: [], truncated: false)
+    static let result = ExecResult(exitCode: 0, signal: nil, timedOut: false, duration: .zero, output: [], truncated: false)
+
+    func run(_ spec: ExecSpec, onOutput: (@Sendable ([UInt8]) -> Void)?) async -> ExecResult { Self.result }
+
+    func start(_ spec: ExecSpec, onOutput: (@Sendable ([UInt8]) -> Void)?,
+               completion: @escaping @Sendable (ExecResult) -> Void) -> ExecStop {
+        completion(Self.result)
+        return ExecStop {}
     }
 }
 

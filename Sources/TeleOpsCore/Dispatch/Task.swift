@@ -330,8 +330,32 @@ public struct ExecResult: Sendable, Equatable {
 /// the process tree as a timeout does (but `timedOut` stays false).
 public protocol Executor: Sendable {
     func run(_ spec: ExecSpec, onOutput: (@Sendable ([UInt8]) -> Void)?) async -> ExecResult
+
+    /// The same run without a calling task, for a caller on a thread of its own (the worker's
+    /// socket thread): returns at once, calls `completion` exactly once, on any thread, and
+    /// `ExecStop.stop()` ends the run as cancelling `run`'s task would. The default runs `run`
+    /// in a new task; an executor with threads of its own can skip the task pool.
+    func start(_ spec: ExecSpec, onOutput: (@Sendable ([UInt8]) -> Void)?,
+               completion: @escaping @Sendable (ExecResult) -> Void) -> ExecStop
+}
+
+/// Stops a run begun with `Executor.start`; stopping one that has ended does nothing.
+public struct ExecStop: Sendable {
+    private let action: @Sendable () -> Void
+
+    public init(_ action: @escaping @Sendable () -> Void) {
+        self.action = action
+    }
+
+    public func stop() { action() }
 }
 
 extension Executor {
     public func run(_ spec: ExecSpec) async -> ExecResult { await run(spec, onOutput: nil) }
+
+    public func start(_ spec: ExecSpec, onOutput: (@Sendable ([UInt8]) -> Void)?,
+                      completion: @escaping @Sendable (ExecResult) -> Void) -> ExecStop {
+        let task = Task { completion(await run(spec, onOutput: onOutput)) }
+        return ExecStop { task.cancel() }
+    }
 }

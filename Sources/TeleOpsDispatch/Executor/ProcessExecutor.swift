@@ -63,4 +63,12 @@ public struct ProcessExecutor: Executor {
             cancel.signal()
         }
     }
+
+    /// Hands the run to a thread of `threads` and returns; `completion` is called on that thread.
+    public func start(_ spec: ExecSpec, onOutput: (@Sendable ([UInt8]) -> Void)?,
+                      completion: @escaping @Sendable (ExecResult) -> Void) -> ExecStop {
+        let cancel = WakeSignal()
+        Self.threads.run { completion(ProcessRun(spec: spec, cancel: cancel, onOutput: onOutput).run()) }
+        return ExecStop { cancel.signal() }
+    }
 }

@@ -1,15 +1,17 @@
 import Synchronization
+import TeleOpsCore
 
 /// One accepted task while its command runs, and how the run ends first: by itself, or stopped
-/// by a CANCEL (or by the controller that started this worker going away). Whichever comes first
-/// decides whether DONE says `cancelled`: a command that ended before its CANCEL arrived was not
-/// cancelled.
+/// by a CANCEL (or by the worker stopping). Whichever comes first decides whether DONE says
+/// `cancelled`: a command that ended before its CANCEL arrived was not cancelled.
 ///
 /// ```swift
 /// let running = RunningTask()
-/// // the run, when it returns:         running.finish()
+/// running.attach(executor.start(spec, onOutput: nil) { result in
+///     let cancelled = running.finish() == .cancelled
+///     // … DONE
+/// })
 /// // the socket thread, on CANCEL:     running.cancel()
-/// if await running.firstEnding() == .cancelled { /* cancel the run */ }
 /// ```
 final class RunningTask: Sendable {
     enum Ending: Sendable {
@@ -19,35 +21,37 @@ final class RunningTask: Sendable {
 
     private struct State {
         var ending: Ending?
-        var waiter: CheckedContinuation<Ending, Never>?
+        var stop: ExecStop?
     }
 
     private let state = Mutex(State())
 
-    /// Stops the run, unless it has ended already.
-    func cancel() { settle(.cancelled) }
-
-    /// The run has returned.
-    func finish() { settle(.finished) }
-
-    /// Waits for the first of `cancel()` and `finish()`. One waiter at a time.
-    func firstEnding() async -> Ending {
-        await withCheckedContinuation { continuation in
-            let ending: Ending? = state.withLock { state in
-                if state.ending == nil { state.waiter = continuation }
-                return state.ending
-            }
-            if let ending { continuation.resume(returning: ending) }
+    /// How to stop the run, once the executor has started it. A task cancelled before that is
+    /// stopped at once.
+    func attach(_ stop: ExecStop) {
+        let cancelled = state.withLock { state -> Bool in
+            state.stop = stop
+            return state.ending == .cancelled
         }
+        if cancelled { stop.stop() }
     }
 
-    private func settle(_ ending: Ending) {
-        let waiter: CheckedContinuation<Ending, Never>? = state.withLock { state in
+    /// Stops the run, unless it has ended already.
+    func cancel() {
+        let stop = state.withLock { state -> ExecStop? in
             guard state.ending == nil else { return nil }
-            state.ending = ending
-            defer { state.waiter = nil }
-            return state.waiter
+            state.ending = .cancelled
+            return state.stop
         }
-        waiter?.resume(returning: ending)
+        stop?.stop()
+    }
+
+    /// The run has returned: how it ended first.
+    @discardableResult
+    func finish() -> Ending {
+        state.withLock { state in
+            if state.ending == nil { state.ending = .finished }
+            return state.ending ?? .finished
+        }
     }
 }

@@ -4,19 +4,17 @@ import Logging
 import TeleOpsCore
 
 extension WorkerAgent {
-    /// Body of the thread that owns the DEALER. Ends on BYE (graceful) or stop (cancellation),
-    /// then finishes `sink` so `run()` can return.
-    func socketThread(_ sink: AsyncStream<TaskRequest>.Continuation) {
-        defer { sink.finish() }
+    /// Body of the thread that owns the DEALER. Ends on BYE (graceful) or stop (cancellation).
+    func socketThread() {
         do {
-            try serve(sink)
+            try serve()
         } catch {
             logger.error("worker socket failed", metadata: ["error": "\(error)"])
             state.withLock { $0.phase = .stopping }
         }
     }
 
-    private func serve(_ sink: AsyncStream<TaskRequest>.Continuation) throws(ZMQError) {
+    private func serve() throws(ZMQError) {
         let socket = try makeDealer()
         // libzmq's ROUTER silently ignores a second connection with a routing id already in use,
         // so the id is the worker id plus a per-connection nonce; the broker registers by HELLO's
@@ -53,7 +51,7 @@ extension WorkerAgent {
             let ready = try socket.poll(alongside: wake.fd, timeoutMs: Int(ProcessRun.millis(from: now, to: wakeAt)))
             if ready.fd { wake.drain() }
             while let frames = try socket.receive() {
-                handle(frames, on: socket, session: &session, sink: sink, now: clock.now)
+                handle(frames, on: socket, session: &session, now: clock.now)
             }
             let (outbox, outputDue) = state.withLock { state in
                 let due = state.collectOutput(now: clock.now)
@@ -100,7 +98,7 @@ extension WorkerAgent {
     }
 
     private func handle(_ frames: [[UInt8]], on socket: borrowing ZMQSocket, session: inout Session,
-                        sink: AsyncStream<TaskRequest>.Continuation, now: ContinuousClock.Instant) {
+                        now: ContinuousClock.Instant) {
         let message: WireMessage
         switch WireCodec.decode(frames) {
         case .success(let decoded): message = decoded
@@ -121,7 +119,7 @@ extension WorkerAgent {
         case .heartbeat:
             break
         case .task(let request):
-            accept(request, on: socket, sink: sink)
+            accept(request, on: socket)
         case .cancel(let ref):
             let task = state.withLock { $0.inFlight[ref.taskID] }
             logger.info("cancel requested", metadata: ["task": "\(ref.taskID)", "running": "\(task != nil)"])
@@ -145,25 +143,26 @@ extension WorkerAgent {
         }
     }
 
-    private func accept(_ request: TaskRequest, on socket: borrowing ZMQSocket,
-                        sink: AsyncStream<TaskRequest>.Continuation) {
-        enum Verdict { case accept, refuse(String) }
+    private func accept(_ request: TaskRequest, on socket: borrowing ZMQSocket) {
+        enum Verdict { case accept(RunningTask), refuse(String) }
         let verdict: Verdict = state.withLock { state in
             guard state.phase == .running else { return .refuse("worker is shutting down") }
             guard state.inFlight.count < options.capacity else {
                 return .refuse("worker is at capacity (\(options.capacity) tasks running)")
             }
             guard state.inFlight[request.taskID] == nil else { return .refuse("task id is already running here") }
-            state.inFlight[request.taskID] = RunningTask()
-            return .accept
+            let running = RunningTask()
+            state.inFlight[request.taskID] = running
+            state.output[request.taskID] = OutputCoalescer(taskID: request.taskID, limit: request.outputLimit)
+            return .accept(running)
         }
         switch verdict {
         case .refuse(let reason):
             send(.error(WireErrorBody(code: .busy, message: reason, taskID: request.taskID)), on: socket)
-        case .accept:
-            // Handed on first, so that the run starts while ACCEPTED is sent; ACCEPTED still goes
+        case .accept(let running):
+            // Started first, so that the run starts while ACCEPTED is sent; ACCEPTED still goes
             // out before the task's OUTPUT and DONE, which this thread sends later in its loop.
-            sink.yield(request)
+            start(request, running: running)
             send(.accepted(TaskRef(taskID: request.taskID)), on: socket)
         }
     }

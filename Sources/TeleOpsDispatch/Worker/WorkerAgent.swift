@@ -42,6 +42,8 @@ public final class WorkerAgent: Service {
         var inFlight: [String: RunningTask] = [:]
         /// Output of running tasks not yet sent, by task id.
         var output: [String: OutputCoalescer] = [:]
+        /// `run()` waiting, after the socket thread ended, for the last running task to end.
+        var idleWaiter: CheckedContinuation<Void, Never>?
 
         /// Moves the OUTPUT chunks due at `now` to the outbox; returns when the next one is due.
         mutating func collectOutput(now: ContinuousClock.Instant) -> ContinuousClock.Instant? {
@@ -93,19 +95,9 @@ public final class WorkerAgent: Service {
                 throw StartError(description: "parent process \(parentPID) is gone (parent is now \(parent)); exiting")
             }
         }
-        let (requests, sink) = AsyncStream.makeStream(of: TaskRequest.self)
         await withTaskCancellationHandler {
             await withGracefulShutdownHandler {
-                await withTaskGroup(of: Void.self) { group in
-                    group.addTask { [self] in
-                        await onDedicatedThread(name: "teleops-worker") { [self] in socketThread(sink) }
-                    }
-                    for await request in requests {
-                        // Runs here until it first waits (for a real command: once it is handed
-                        // to the executor's thread), which saves a hop through the task pool.
-                        group.addImmediateTask { [self] in await execute(request) }
-                    }
-                }
+                await onDedicatedThread(name: "teleops-worker") { [self] in socketThread() }
             } onGracefulShutdown: { [self] in
                 state.withLock { if $0.phase == .running { $0.phase = .draining } }
                 wake.signal()
@@ -114,36 +106,37 @@ public final class WorkerAgent: Service {
             state.withLock { $0.phase = .stopping }
             wake.signal()
         }
+        // Cancelled, the parent gone or the socket failed: stop what still runs, and return
+        // once every run has ended (its process tree killed and reaped).
+        let running = state.withLock { Array($0.inFlight.values) }
+        running.forEach { $0.cancel() }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let idle = state.withLock { state -> Bool in
+                if state.inFlight.isEmpty { return true }
+                state.idleWaiter = continuation
+                return false
+            }
+            if idle { continuation.resume() }
+        }
     }
 
-    /// Runs one task, streaming its output, then queues its DONE for the socket thread.
-    private func execute(_ request: TaskRequest) async {
-        let running = state.withLock { state in
-            state.output[request.taskID] = OutputCoalescer(taskID: request.taskID, limit: request.outputLimit)
-            return state.inFlight[request.taskID]
-        } ?? RunningTask()
-        let spec = Self.execSpec(request, options)
-        let executor = self.executor
+    /// Starts one accepted task on the executor, from the socket thread, without a hop through
+    /// the task pool; its output streams as it comes, and its DONE is queued when it ends.
+    func start(_ request: TaskRequest, running: RunningTask) {
         let onOutput: @Sendable ([UInt8]) -> Void = { [self] bytes in
             let now = ContinuousClock.now
             if state.withLock({ $0.output[request.taskID]?.append(bytes, now: now) ?? false }) { wake.signal() }
         }
-        // The run is the group's only child, so that a CANCEL can cancel it; this task waits for
-        // whichever comes first, the run's end or the CANCEL. (When this task is cancelled, so is
-        // the run, which then ends.)
-        let (result, cancelled) = await withTaskGroup(of: ExecResult.self) { group in
-            group.addImmediateTask {
-                let result = await executor.run(spec, onOutput: onOutput)
-                running.finish()
-                return result
-            }
-            let cancelled = await running.firstEnding() == .cancelled
-            if cancelled { group.cancelAll() }
-            return (await group.next(), cancelled)
-        }
+        running.attach(executor.start(Self.execSpec(request, options), onOutput: onOutput) { [self] result in
+            finish(request, result, cancelled: running.finish() == .cancelled)
+        })
+    }
+
+    /// Queues a task's DONE (after its last OUTPUT) for the socket thread.
+    private func finish(_ request: TaskRequest, _ result: ExecResult, cancelled: Bool) {
         var done = Self.taskResult(request, result, worker: options.workerID)
         done.cancelled = cancelled
-        state.withLock { state in
+        let idleWaiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
             state.inFlight[request.taskID] = nil
             // The last chunk, with any incomplete character, goes out before DONE.
             if var rest = state.output.removeValue(forKey: request.taskID),
@@ -151,8 +144,12 @@ public final class WorkerAgent: Service {
                 state.outbox.append(.output(chunk))
             }
             state.outbox.append(.done(done))
+            guard state.inFlight.isEmpty else { return nil }
+            defer { state.idleWaiter = nil }
+            return state.idleWaiter
         }
         wake.signal()
+        idleWaiter?.resume()
     }
 
     /// What the executor runs for `request` on a worker configured with `options`.

@@ -1,28 +1,40 @@
+import Synchronization
 import Testing
+import TeleOpsCore
 @testable import TeleOpsDispatch
 
-/// The first of a run's end and its CANCEL decides, whichever order they come in, and a waiter
-/// is woken by either.
+/// The first of a run's end and its CANCEL decides, whichever order they come in; a CANCEL
+/// stops the run once (even one that came before the run was attached), and never one that ended.
 @Suite struct RunningTaskTests {
-    @Test func theFirstEndingWinsAndTheSecondChangesNothing() async {
+    @Test func theFirstEndingWinsAndTheSecondChangesNothing() {
         let finishedFirst = RunningTask()
-        finishedFirst.finish()
+        #expect(finishedFirst.finish() == .finished)
         finishedFirst.cancel()
-        #expect(await finishedFirst.firstEnding() == .finished)
+        #expect(finishedFirst.finish() == .finished)
 
         let cancelledFirst = RunningTask()
         cancelledFirst.cancel()
-        cancelledFirst.finish()
-        #expect(await cancelledFirst.firstEnding() == .cancelled)
+        #expect(cancelledFirst.finish() == .cancelled)
     }
 
-    @Test(arguments: [RunningTask.Ending.finished, .cancelled])
-    func aWaiterIsWokenByWhicheverComesLater(_ ending: RunningTask.Ending) async throws {
+    @Test func aCancelStopsTheRunOnceWhenItComes() {
+        let stops = Mutex(0)
         let running = RunningTask()
-        let waiter = Task { await running.firstEnding() }
-        // Give the waiter a moment to wait; either way it must see the ending.
-        try await Task.sleep(for: .milliseconds(20))
-        if ending == .finished { running.finish() } else { running.cancel() }
-        #expect(try await withDeadline("the waiter") { await waiter.value } == ending)
+        running.attach(ExecStop { stops.withLock { $0 += 1 } })
+        #expect(stops.withLock { $0 } == 0)
+        running.cancel()
+        running.cancel()
+        #expect(stops.withLock { $0 } == 1)
+
+        let early = RunningTask()
+        early.cancel()
+        early.attach(ExecStop { stops.withLock { $0 += 1 } })
+        #expect(stops.withLock { $0 } == 2, "cancelled before the run was attached: stopped as it is attached")
+
+        let ended = RunningTask()
+        ended.attach(ExecStop { stops.withLock { $0 += 1 } })
+        ended.finish()
+        ended.cancel()
+        #expect(stops.withLock { $0 } == 2, "a run that ended is not stopped")
     }
 }

@@ -164,6 +164,28 @@ import Testing
         }
     }
 
+    /// Cancelling the agent (the worker told to stop at once) kills its running commands, and
+    /// `run()` returns only once they are gone and reaped.
+    @Test func cancellingTheAgentKillsItsCommandsBeforeItReturns() async throws {
+        try await withBroker(agents: []) { broker, endpoint in
+            let agent = WorkerAgent(options: Self.options(endpoint), logger: testLogger("stopping"))
+            let running = Task { try await agent.run() }
+            defer { running.cancel() }
+            try await eventually("registered") { broker.registeredWorkers().map(\.id) == ["agent"] }
+            let log = ProgressLog()
+            let dispatch = Task {
+                await broker.dispatch(request("h", ["/bin/sh", "-c", "echo $$; exec sleep 300"]), progress: log.handler)
+            }
+            defer { dispatch.cancel() }
+            try await eventually("the command started") { log.text.hasSuffix("\n") }
+            let pid = try #require(pid_t(log.text.trimmingCharacters(in: .whitespacesAndNewlines)))
+            #expect(kill(pid, 0) == 0, "sleep is running")
+            running.cancel()
+            try await withDeadline("the agent stopping") { try await running.value }
+            #expect(kill(pid, 0) == -1 && errno == ESRCH, "killed and reaped before run() returned")
+        }
+    }
+
     @Test func aCommandThatEndsByItselfIsNotCancelled() async throws {
         try await withBroker(agents: []) { broker, endpoint in
             try await withAgent(Self.options(endpoint), executor: ScriptedExecutor([]), registeredWith: broker) {
