@@ -69,6 +69,7 @@ public func buildController(
         .init(service: statsd), .init(service: http),
         .init(service: RetentionService(store: store, settings: config.retention, logger: logger.labelled("retention"))),
         .init(service: SearchIndexMerger(store: store, logger: logger.labelled("search-index"))),
+        .init(service: WALCheckpointer(store: store, logger: logger.labelled("checkpoint"))),
     ]
     var groupConfig = ServiceGroupConfiguration(services: services, logger: logger)
     groupConfig.gracefulShutdownSignals = [.sigterm, .sigint]

@@ -16,8 +16,11 @@ extension SQLiteScenarioStore {
     /// calls this between writes: it merges a level once it holds 4 segments (`usermerge`), as
     /// `automerge` would have, a bounded number of pages at a time. Should merges fall behind,
     /// FTS5 still merges a level that reaches 16 segments by itself (`crisismerge`).
+    ///
+    /// A step does not wait for the disk (`writeUnsynced`): losing one in a power cut leaves the
+    /// index as it was before it, and a sync per step took one from intake for every alert.
     public func mergeSearchIndex(pages: Int = searchMergeStep) async throws -> Bool {
-        try await pool.write { db in
+        try await writeUnsynced { db in
             let before = db.totalChangesCount
             try db.execute(sql: "INSERT INTO search (search, rank) VALUES ('merge', ?)", arguments: [max(1, pages)])
             // FTS5: a difference of 2 or more means the command merged something.

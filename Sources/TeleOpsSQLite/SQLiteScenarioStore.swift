@@ -27,9 +27,16 @@ public final class SQLiteScenarioStore: ScenarioStore {
     /// Page cache per connection, in KiB.
     static let cacheKiB = 32_768
 
+    /// WAL pages past which the writer copies the WAL into the database file itself, inside a
+    /// commit (SQLite's default is 1,000): a backstop, since `checkpointInBackground` normally
+    /// keeps the WAL well below it.
+    static let writerCheckpointPages = 10_000
+
     /// The database file.
     public let path: String
     let pool: DatabasePool
+    /// A connection of its own for `checkpointInBackground`.
+    private let checkpointer: DatabaseQueue
     /// Each commit's new outbox messages, in commit order (published on the writer queue,
     /// after the commit).
     public let outboxFeed: OutboxFeed? = OutboxFeed()
@@ -52,16 +59,24 @@ public final class SQLiteScenarioStore: ScenarioStore {
                 // 32 MiB of page cache per connection (SQLite's default is 2 MiB): the upper
                 // levels of the indexes an alert's intake touches stay in memory in a large log.
                 try db.execute(sql: "PRAGMA cache_size = -\(Self.cacheKiB)")
+                try db.execute(sql: "PRAGMA temp_store = MEMORY")
             }
             pool = try DatabasePool(path: path, configuration: configuration)
             // DatabasePool sets `synchronous = NORMAL` on the writer after `prepareDatabase`
             // when it enables WAL; commits must reach the disk, so set FULL again.
-            try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
+            try pool.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA synchronous = FULL")
+                try db.execute(sql: "PRAGMA wal_autocheckpoint = \(Self.writerCheckpointPages)")
+            }
             let migrator = SQLiteSchema.migrator
             let applied = try pool.read { try migrator.appliedIdentifiers($0) }
             let unknown = applied.subtracting(migrator.migrations)
             guard unknown.isEmpty else { throw Self.newerSchema(path: path, unknown: unknown) }
             try migrator.migrate(pool)
+            var checkpointing = Configuration()
+            checkpointing.busyMode = .timeout(Self.busyTimeout)
+            checkpointing.label = "TeleOpsSQLite.checkpoint"
+            checkpointer = try DatabaseQueue(path: path, configuration: checkpointing)
         } catch let error as ScenarioStoreError {
             throw error
         } catch {
@@ -126,21 +141,13 @@ public final class SQLiteScenarioStore: ScenarioStore {
         try await write { try $0.receive(messages, cursor: cursor, now: $1) }
     }
 
-    /// The one write that does not wait for the disk (`synchronous = NORMAL` for its
-    /// transaction): a power loss right after it may forget that the message was sent, and
-    /// the outbox sends it again, which at-least-once delivery allows anyway. A process crash
-    /// loses nothing (the WAL is written before the call returns), and the next FULL commit
-    /// syncs it. Alert intake and every other write stay FULL, so chat traffic does not halve
-    /// the fsyncs left for intake.
+    /// A write that does not wait for the disk (`writeUnsynced`): a power loss right after it
+    /// may forget that the message was sent, and the outbox sends it again, which at-least-once
+    /// delivery allows anyway.
     public func markSent(outboxID: Int64, as refs: [MessageRef]) async throws {
-        try await pool.writeWithoutTransaction { db in
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
-            defer { try? db.execute(sql: "PRAGMA synchronous = FULL") }
-            try db.inTransaction(.immediate) {
-                var transaction = SQLiteTransaction(db: db)
-                try transaction.markSent(outboxID: outboxID, as: refs, now: Date())
-                return .commit
-            }
+        try await writeUnsynced { db in
+            var transaction = SQLiteTransaction(db: db)
+            try transaction.markSent(outboxID: outboxID, as: refs, now: Date())
         }
     }
 
@@ -157,6 +164,26 @@ public final class SQLiteScenarioStore: ScenarioStore {
             var transaction = SQLiteTransaction(db: db)
             let result = try body(&transaction, Date())
             Self.publishAfterCommit(transaction.queuedOutbox, to: outboxFeed, db)
+            return result
+        }
+    }
+
+    /// One IMMEDIATE write transaction that does not wait for the disk (`synchronous = NORMAL`
+    /// for it), for writes whose loss in a power cut is harmless: a sent-mark (the message is
+    /// sent again) and a merge step of the search index (the index stays as it was). A process
+    /// crash loses nothing (the WAL is written before the call returns), and the next FULL
+    /// commit syncs it. Alert intake and every other write stay FULL, so chat traffic and index
+    /// upkeep do not take fsyncs from intake.
+    func writeUnsynced<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await pool.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            defer { try? db.execute(sql: "PRAGMA synchronous = FULL") }
+            var result: T?
+            try db.inTransaction(.immediate) {
+                result = try body(db)
+                return .commit
+            }
+            guard let result else { preconditionFailure("inTransaction returned without running its body") }
             return result
         }
     }
@@ -183,6 +210,20 @@ public final class SQLiteScenarioStore: ScenarioStore {
         }
     }
 
+    /// Copies what the WAL holds into the database file, from a connection of its own and
+    /// without waiting for the writer or blocking it (a PASSIVE checkpoint): SQLite would
+    /// otherwise do this inside whichever commit crosses 1,000 WAL pages, with an fsync of the
+    /// database file, which held up that commit's alerts (and, the writer being single, every
+    /// alert behind them). Returns the WAL's pages and how many of them are now in the file;
+    /// a WAL whose pages are all copied starts again from its beginning at the next commit.
+    @discardableResult
+    public func checkpointInBackground() async throws -> (walPages: Int, copied: Int) {
+        try await checkpointer.writeWithoutTransaction { db in
+            let result = try db.checkpoint(.passive)
+            return (walPages: result.walFrameCount, copied: result.checkpointedFrameCount)
+        }
+    }
+
     /// Copies the WAL into the main file and truncates the WAL (for backups and before shutdown).
     public func checkpoint() async throws {
         try await pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
@@ -190,6 +231,7 @@ public final class SQLiteScenarioStore: ScenarioStore {
 
     /// Closes the file. Any later call throws.
     public func close() throws {
+        try checkpointer.close()
         try pool.close()
     }
 }

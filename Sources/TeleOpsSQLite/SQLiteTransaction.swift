@@ -172,7 +172,7 @@ struct SQLiteTransaction: ScenarioStoreTransaction {
                 """).execute(
             arguments: [
                 draft.scenarioID, draft.purpose.rawValue, draft.text,
-                draft.buttons.isEmpty ? nil : try SQLiteRows.json(draft.buttons), draft.transport,
+                draft.buttons.isEmpty ? nil : SQLiteRows.json(draft.buttons), draft.transport,
                 draft.replyTo?.transport, draft.replyTo?.chat, draft.replyTo?.messageID, draft.chat,
                 createdAt.millisecondsSince1970, draft.key,
             ])

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import TeleOpsCore
+import TeleOpsTesting
 
 @Suite struct ChatTextTests {
     @Test func shortTextIsOnePart() {
@@ -65,6 +66,37 @@ import Testing
         #expect(Glob.matches("a*b*c", "axxbyyc"))
         #expect(!Glob.matches("a*b*c", "axxcyyb"))
         #expect(!Glob.matches("ab*ba", "aba"))
+        #expect(Glob.matches("*ÜBER*", "Last über 90%"))
+        #expect(!Glob.matches("*é", "cafe"))
+    }
+
+    /// The byte matcher against a plain reference (split at `*`, first part a prefix, last a
+    /// suffix, the ones between in order), on random patterns and names over a small alphabet
+    /// with non-ASCII letters.
+    @Test func globsAgreeWithAReference() {
+        func reference(_ pattern: String, _ text: String) -> Bool {
+            let parts = pattern.lowercased().split(separator: "*", omittingEmptySubsequences: false).map(Array.init)
+            var rest = Array(text.lowercased())
+            guard rest.starts(with: parts[0]) else { return false }
+            rest.removeFirst(parts[0].count)
+            if parts.count == 1 { return rest.isEmpty }
+            for part in parts.dropFirst().dropLast() where !part.isEmpty {
+                guard let start = rest.indices.first(where: { rest[$0...].starts(with: part) }) else { return false }
+                rest.removeFirst(start + part.count)
+            }
+            let last = parts[parts.count - 1]
+            return rest.count >= last.count && Array(rest.suffix(last.count)) == last
+        }
+        var random = SplitMix64(seed: 22)
+        let alphabet: [Character] = ["a", "b", "A", "é", "É", "ß", "-", "*"]
+        func word(_ length: Int, stars: Bool) -> String {
+            String((0..<length).map { _ in alphabet[Int(random.next() % UInt64(stars ? 8 : 7))] })
+        }
+        for _ in 0..<20_000 {
+            let pattern = word(Int(random.next() % 6), stars: true)
+            let text = word(Int(random.next() % 8), stars: false)
+            #expect(Glob.matches(pattern, text) == reference(pattern, text), "\(pattern) against \(text)")
+        }
     }
 
     @Test func theMostSpecificSuggestionWins() {

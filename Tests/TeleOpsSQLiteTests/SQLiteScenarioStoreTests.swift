@@ -145,4 +145,28 @@ struct SQLiteScenarioStoreTests {
             try store.close()
         }
     }
+
+    /// The WAL is copied into the database file beside the writer, which then starts the WAL
+    /// again from its beginning at its next commit; the writer only checkpoints by itself as a
+    /// backstop, far later than SQLite's default of 1,000 pages.
+    @Test func aBackgroundCheckpointLetsTheWriterStartTheWALAgain() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("teleops.sqlite").path
+            let store = try SQLiteScenarioStore(path: path)
+            for index in 0..<40 {
+                _ = try await store.ingest([Self.alert("check-\(index)")], compose: Self.announce)
+            }
+            let first = try await store.checkpointInBackground()
+            #expect(first.walPages > 40, "every commit added pages")
+            #expect(first.copied == first.walPages, "nothing else was writing: all of it copied")
+            _ = try await store.ingest([Self.alert("one-more")], compose: Self.announce)
+            let second = try await store.checkpointInBackground()
+            #expect(second.walPages > 0 && second.walPages < first.walPages, "the WAL started again from its beginning")
+            #expect(try await store.scenarios(ScenarioQuery(limit: 100)).count == 41)
+            try store.close()
+            let reopened = try SQLiteScenarioStore(path: path)
+            #expect(try await reopened.scenarios(ScenarioQuery(limit: 100)).count == 41)
+            try reopened.close()
+        }
+    }
 }

@@ -136,9 +136,11 @@ public struct ActionDefinition: Sendable, Equatable {
     /// Whether this action is the one to suggest for `check`: a pattern matches and it needs
     /// no argument (a button cannot ask for one).
     public func isSuggested(for check: String) -> Bool {
-        !parameters.contains { $0.required && $0.defaultValue == nil }
-            && suggestFor.contains { Glob.matches($0, check) }
+        needsNoArgument && suggestFor.contains { Glob.matches($0, check) }
     }
+
+    /// Whether every parameter is optional or has a default (so a button can run it).
+    var needsNoArgument: Bool { !parameters.contains { $0.required && $0.defaultValue == nil } }
 
     /// `disk [path]`, `restart SERVICE`: how to call it from chat.
     public var usage: String {
@@ -246,9 +248,17 @@ public struct ActionCatalogue: Sendable, Equatable {
     /// The action suggested for `check` (see `ActionDefinition.suggestFor`): the first whose
     /// pattern names the check more closely than a bare `*`, else the first with `*`.
     public func suggested(for check: String) -> ActionDefinition? {
-        let candidates = actions.filter { $0.isSuggested(for: check) }
-        return candidates.first { action in action.suggestFor.contains { $0 != "*" && Glob.matches($0, check) } }
-            ?? candidates.first
+        var lowercased = check.lowercased()
+        return lowercased.withUTF8 { check in
+            var anyCheck: ActionDefinition?
+            for action in actions where action.needsNoArgument {
+                for pattern in action.suggestFor where Glob.matches(pattern, lowercasedUTF8: check) {
+                    if pattern != "*" { return action }
+                    anyCheck = anyCheck ?? action
+                }
+            }
+            return anyCheck
+        }
     }
 
     /// Harmless, read-only actions available with no configuration.
