@@ -1047,7 +1047,7 @@ extension Bench {
     // MARK: Seen before
 
     /// The cost an opening alert pays for its history: alerts whose fingerprint opened many
-    /// scenarios before (the most frequent fingerprints: counts capped at 1,000, events of the
+    /// scenarios before (the most frequent fingerprints: counts capped at `SeenBefore.countCap`, events of the
     /// last occurrence and of the last one elsewhere read), against alerts never seen (new host,
     /// new check: the lookups find nothing) and alerts of a new host with a known
     /// check (seen elsewhere only). One alert per transaction (what a notification waits for),
@@ -1176,8 +1176,10 @@ extension Bench {
                 for alert in alerts { _ = try await target.ingest([alert]) { _, _, _ in [] } }
             }
             // The merges of the full-text index the controller runs between writes
-            // (SearchIndexMerger), counted in the time: all of them, after the alerts.
+            // (SearchIndexMerger), and the copy of the WAL into the file it runs beside the
+            // writer (WALCheckpointer), counted in the time: all of them, after the alerts.
             while try await target.mergeSearchIndex() {}
+            try await target.checkpointInBackground()
             return Double(alerts.count) / (milliseconds(clock.now - start) / 1000)
         }
         var ratios: (single: [Double], group: [Double]) = ([], [])

@@ -28,6 +28,8 @@ import TeleOpsTesting
         server.process.send("#1 run disk")
         try await server.console("#1 disk on web-1: exit 0")
         server.process.send("#1 note rotated nginx logs")
+        // Replies are handled concurrently; an engineer sends the next once the note is taken.
+        try await server.waitForEvent("note", of: 1)
         server.process.send("#1 resolve freed 6 GiB")
         try await server.console("#1 resolved by operator: freed 6 GiB")
 

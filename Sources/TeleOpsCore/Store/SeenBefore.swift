@@ -14,8 +14,10 @@ public struct SeenBefore: Sendable, Equatable, Codable {
     /// The newest of those.
     public var lastElsewhere: Occurrence?
 
-    /// Counting stops here, so a lookup costs the same for an alert seen ten thousand times.
-    public static let countCap = 1000
+    /// Counting stops here ("100+ times"), so a lookup costs the same for an alert seen ten
+    /// thousand times; counting to 1,000 doubled the lookup of a chronic alert at a million
+    /// scenarios (docs/history.md).
+    public static let countCap = 100
     /// The check's newest resolved scenarios among which `elsewhere` is counted.
     public static let checkWindow = 5000
 

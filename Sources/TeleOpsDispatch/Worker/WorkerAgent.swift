@@ -161,12 +161,7 @@ public final class WorkerAgent: Service {
                  user: request.user ?? options.user, group: request.group ?? options.group)
     }
 
-    static func taskResult(_ request: TaskRequest, _ result: ExecResult?, worker: String) -> TaskResult {
-        guard let result else {
-            return TaskResult(taskID: request.taskID, action: request.action, worker: worker, exitCode: nil, signal: nil,
-                              timedOut: false, durationMs: 0, output: "teleops: executor returned no result",
-                              truncated: false)
-        }
+    static func taskResult(_ request: TaskRequest, _ result: ExecResult, worker: String) -> TaskResult {
         let (seconds, attoseconds) = result.duration.components
         var output = String(decoding: result.output, as: UTF8.self)
         if let spawnError = result.spawnError { output = "teleops: \(spawnError)\n" + output }

@@ -49,13 +49,19 @@ import Testing
     @Test func queuesWhenBusyThenRejectsBeyondMaxQueued() async throws {
         try await withBroker(maxQueued: 1, agents: [AgentSpec(id: "solo", capacity: 1)]) { broker, _ in
             let order = Mutex<[String]>([])
-            async let running = broker.dispatch(request("h", ["sleep", "0.3"], id: "running"))
+            // The first task runs until the test lets it end, so the second stays queued however
+            // slowly a loaded machine gets to look.
+            let release = FileManager.default.temporaryDirectory.appendingPathComponent("teleops-release-\(UUID())").path
+            defer { try? FileManager.default.removeItem(atPath: release) }
+            async let running = broker.dispatch(request("h", ["/bin/sh", "-c", "while [ ! -e '\(release)' ]; do sleep 0.01; done"],
+                                                        id: "running"))
             try await eventually("first task in flight") { broker.registeredWorkers().first?.inFlight == 1 }
             async let queued = broker.dispatch(request("h", ["/bin/echo", "queued"], id: "queued"))
             try await eventually("second task queued") { broker.state.withLock { $0.queue == ["queued"] } }
             let overflow = await broker.dispatch(request("h", ["/bin/true"], id: "overflow"))
             #expect(overflow == .rejected(reason: "busy: all 1 worker(s) serving 'h' are at capacity (1 slots) and "
                 + "1 task(s) are already queued (limit 1); retry later"))
+            FileManager.default.createFile(atPath: release, contents: nil)
             for outcome in await [running, queued] {
                 guard case .finished(let result) = outcome else {
                     Issue.record("\(outcome)")
