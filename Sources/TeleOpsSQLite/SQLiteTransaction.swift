@@ -84,6 +84,31 @@ struct SQLiteTransaction: ScenarioStoreTransaction {
         ).map(SQLiteRows.event)
     }
 
+    /// The fields "seen before" needs, read in SQL from each event's JSON, without decoding the
+    /// events (a finished command's output in particular).
+    func occurrenceFacts(of scenarioID: Int64) throws -> [OccurrenceFact] {
+        let kinds = SeenBefore.Occurrence.kinds
+        let placeholders = Array(repeating: "?", count: kinds.count).joined(separator: ", ")
+        let rows = try Row.fetchAll(
+            db.cachedStatement(sql: """
+                SELECT kind, actor, json_extract(data, '$.action') AS action,
+                    json_extract(data, '$.exit_code') IS 0 AND NOT coalesce(json_extract(data, '$.timed_out'), 0)
+                        AND NOT coalesce(json_extract(data, '$.cancelled'), 0) AS succeeded
+                FROM events WHERE scenario_id = ? AND kind IN (\(placeholders)) ORDER BY id
+                """),
+            arguments: StatementArguments([scenarioID] + kinds.map(\.rawValue)))
+        return rows.compactMap { row -> OccurrenceFact? in
+            let action: String = row["action"] ?? ""
+            switch EventKind(rawValue: row["kind"]) {
+            case .replyReceived: return .replied(by: row["actor"])
+            case .commandDispatched: return .dispatched(action: action)
+            case .commandFinished: return .finished(action: action, succeeded: row["succeeded"])
+            case .resolved, .alertResolved: return .resolved
+            default: return nil
+            }
+        }
+    }
+
     func journaledAlert(idempotencyKey: String) throws -> (alertID: Int64, scenarioID: Int64?)? {
         try Row.fetchOne(
             db.cachedStatement(sql: "SELECT id, scenario_id FROM alerts WHERE idempotency_key = ? ORDER BY id DESC LIMIT 1"),

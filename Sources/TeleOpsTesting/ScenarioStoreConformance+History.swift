@@ -170,6 +170,31 @@ extension ScenarioStoreConformance {
             try check.equal(seen.lastElsewhere?.scenarioID, other, "newest elsewhere")
             try check.equal(seen.lastElsewhere?.fix, nil, "nothing was run there")
         },
+        Case("a command that timed out or was cancelled is not the fix, even with exit 0") { store, check in
+            let first = try check.unwrap(try await store.ingestOne(Fixture.alert("ntp", host: "web-1", at: 0)).scenarioID, "first")
+            func finished(_ action: String, exit: Int32?, timedOut: Bool = false, cancelled: Bool = false) -> EventBody {
+                var result = TaskResult(taskID: action, action: action, worker: "w", exitCode: exit, signal: nil,
+                                        timedOut: timedOut, durationMs: 5, output: String(repeating: "x", count: 2000),
+                                        truncated: false)
+                result.cancelled = cancelled
+                return .commandFinished(result)
+            }
+            let at = Fixture.time(60)
+            var events: [NewEvent] = []
+            for (action, body) in [("slow", finished("slow", exit: 0, timedOut: true)),
+                                   ("stopped", finished("stopped", exit: 0, cancelled: true)),
+                                   ("failing", finished("failing", exit: 1))] {
+                events.append(NewEvent(scenarioID: first, at: at, actor: "ana", body: .commandDispatched(
+                    DispatchFacts(taskID: action, action: action, argv: ["x"], host: "web-1"))))
+                events.append(NewEvent(scenarioID: first, at: at, actor: "teleops", body: body))
+            }
+            try await store.append(events, outbox: [])
+            _ = try await store.ingestOne(Fixture.alert("ntp", host: "web-1", status: .resolved, at: 120))
+            let seen = try check.unwrap(try await store.ingestOne(Fixture.alert("ntp", host: "web-1", at: 200)).seenBefore, "seen")
+            try check.equal(seen.last?.actions, ["slow", "stopped", "failing"], "every action run")
+            try check.equal(seen.last?.fix, "failing", "none succeeded: the last one run")
+            try check.equal(seen.last?.handledBy, [], "nobody replied in its thread")
+        },
         Case("every event is chained and an untouched log verifies") { store, check in
             let empty = try await store.verifyChain()
             try check.equal(empty.firstBreak, nil, "an empty store")

@@ -46,6 +46,9 @@ public protocol ScenarioStoreTransaction {
     func newestScenario(check: String, otherThanHost: String, below: Int64) throws -> Scenario?
     /// A scenario's events of `kinds`, oldest first.
     func events(of scenarioID: Int64, kinds: [EventKind]) throws -> [ScenarioEvent]
+    /// What "seen before" reads of an earlier scenario, oldest first. The default decodes its
+    /// events; a store can read just these fields (a command's output can be 64 KiB).
+    func occurrenceFacts(of scenarioID: Int64) throws -> [OccurrenceFact]
     /// The newest journaled alert with `idempotencyKey`: its id and the scenario it was attached to.
     func journaledAlert(idempotencyKey: String) throws -> (alertID: Int64, scenarioID: Int64?)?
     /// Inserts `scenario`, ignoring its `id`, and returns the id the store gave it.

@@ -61,24 +61,27 @@ public struct SeenBefore: Sendable, Equatable, Codable {
 
         /// Reads what was done from `events` (oldest first; only `kinds` are needed).
         public init(_ scenario: Scenario, events: [ScenarioEvent]) {
+            self.init(scenario, facts: events.compactMap(OccurrenceFact.init))
+        }
+
+        /// Reads what was done from `facts` (oldest first).
+        public init(_ scenario: Scenario, facts: [OccurrenceFact]) {
             var handledBy: [String] = []
             var actions: [String] = []
             var lastSucceeded: String?
             var lastRun: String?
             var fixAtResolve: String??
-            for event in events {
-                switch event.body {
-                case .replyReceived:
-                    if !handledBy.contains(event.actor) { handledBy.append(event.actor) }
-                case .commandDispatched(let facts):
-                    if !actions.contains(facts.action) { actions.append(facts.action) }
-                    lastRun = facts.action
-                case .commandFinished(let result):
-                    if result.succeeded { lastSucceeded = result.action }
-                case .resolved, .alertResolved:
+            for fact in facts {
+                switch fact {
+                case .replied(let engineer):
+                    if !handledBy.contains(engineer) { handledBy.append(engineer) }
+                case .dispatched(let action):
+                    if !actions.contains(action) { actions.append(action) }
+                    lastRun = action
+                case .finished(let action, let succeeded):
+                    if succeeded { lastSucceeded = action }
+                case .resolved:
                     if fixAtResolve == nil { fixAtResolve = .some(lastSucceeded ?? lastRun) }
-                default:
-                    break
                 }
             }
             self.init(scenarioID: scenario.id, host: scenario.host, openedAt: scenario.openedAt,
@@ -97,7 +100,33 @@ public struct SeenBefore: Sendable, Equatable, Codable {
     }
 }
 
+/// One event of an earlier scenario as "seen before" reads it (`SeenBefore.Occurrence.kinds`).
+public enum OccurrenceFact: Sendable, Equatable {
+    /// A reply in its thread, by this engineer.
+    case replied(by: String)
+    case dispatched(action: String)
+    /// A command ended; `succeeded` as `TaskResult.succeeded`.
+    case finished(action: String, succeeded: Bool)
+    /// Resolved, by an engineer or by its source.
+    case resolved
+
+    /// The fact an event stands for; nil for other kinds.
+    public init?(_ event: ScenarioEvent) {
+        switch event.body {
+        case .replyReceived: self = .replied(by: event.actor)
+        case .commandDispatched(let facts): self = .dispatched(action: facts.action)
+        case .commandFinished(let result): self = .finished(action: result.action, succeeded: result.succeeded)
+        case .resolved, .alertResolved: self = .resolved
+        default: return nil
+        }
+    }
+}
+
 extension ScenarioStoreTransaction {
+    public func occurrenceFacts(of scenarioID: Int64) throws -> [OccurrenceFact] {
+        try events(of: scenarioID, kinds: SeenBefore.Occurrence.kinds).compactMap(OccurrenceFact.init)
+    }
+
     /// The history of `scenario` (just opened): nil when neither its fingerprint nor its check
     /// elsewhere was seen before. A few index lookups and the events of at most two scenarios.
     public func seenBefore(_ scenario: Scenario) throws -> SeenBefore? {
@@ -107,7 +136,7 @@ extension ScenarioStoreTransaction {
         guard times > 0 || elsewhere > 0 else { return nil }
         func occurrence(_ earlier: Scenario?) throws -> SeenBefore.Occurrence? {
             guard let earlier else { return nil }
-            return SeenBefore.Occurrence(earlier, events: try events(of: earlier.id, kinds: SeenBefore.Occurrence.kinds))
+            return SeenBefore.Occurrence(earlier, facts: try occurrenceFacts(of: earlier.id))
         }
         let last = times > 0 ? try occurrence(try newestScenario(fingerprint: scenario.fingerprint, below: scenario.id)) : nil
         let lastElsewhere = elsewhere > 0
