@@ -241,5 +241,24 @@ extension ScenarioStoreConformance {
             let next = try await store.ingestOne(Fixture.alert("e", at: 3700))
             try check.isTrue((next.scenarioID ?? 0) > ids[3], "ids are never reused")
         },
+        Case("outbox ids are never reused after retention removed a scenario's messages") { store, check in
+            let old = try check.unwrap(try await store.ingestOne(Fixture.alert("a", at: 0)).scenarioID, "a")
+            let kept = try check.unwrap(try await store.ingestOne(Fixture.alert("b", at: 0)).scenarioID, "b")
+            try await store.append([], outbox: [OutboxDraft(scenarioID: old, purpose: .reply, text: "about a"),
+                                                OutboxDraft(scenarioID: kept, purpose: .reply, text: "about b")])
+            let before = try await store.pendingOutbox(limit: 10)
+            _ = try await store.ingestOne(Fixture.alert("a", status: .resolved, at: 1))
+            try check.equal(try await store.prune(RetentionPolicy(maxAge: .seconds(60)), now: Fixture.time(3600), batch: 10), 1,
+                            "a is removed")
+            try check.equal(try await store.pendingOutbox(limit: 10).map(\.draft.text), ["about b"], "a's message went with it")
+            try await store.append([], outbox: [OutboxDraft(scenarioID: kept, purpose: .reply, text: "later")])
+            let pending = try await store.pendingOutbox(limit: 10)
+            try check.equal(pending.map(\.draft.text), ["about b", "later"], "in order")
+            try check.isTrue(pending[1].id > (before.map(\.id).max() ?? 0), "a new id, above every earlier one")
+            try await store.markSent(outboxID: pending[1].id, as: MessageRef(transport: "telegram", chat: "-1", messageID: "7"))
+            try await store.markFailed(outboxID: pending[0].id, reason: "503", giveUp: false)
+            try check.equal(try await store.pendingOutbox(limit: 10).map { "\($0.draft.text) \($0.attempts)" }, ["about b 1"],
+                            "marks reach the right rows")
+        },
     ]
 }

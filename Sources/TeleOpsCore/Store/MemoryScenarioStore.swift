@@ -154,7 +154,7 @@ public final class MemoryScenarioStore: ScenarioStore {
         try state.withLock { state in
             var copy = state
             let result = try body(&copy)
-            let queued = copy.outbox[state.outbox.count...].map {
+            let queued = copy.outbox.reversed().prefix { $0.id > state.lastOutboxID }.reversed().map {
                 OutboxMessage(id: $0.id, draft: $0.draft, createdAt: $0.createdAt, attempts: 0)
             }
             state = copy
@@ -181,13 +181,16 @@ extension MemoryScenarioStore {
         var gaveUpAt: Date?
     }
 
-    /// Everything the store holds. Ids are dense and start at 1, so row `id` sits at index `id - 1`.
+    /// Everything the store holds. Ids start at 1. Inbox rows are never removed, so inbox row
+    /// `id` sits at index `id - 1`; retention removes scenarios and outbox rows, found by id.
     fileprivate struct State: ScenarioStoreTransaction {
         var alerts: [(alert: Alert, scenarioID: Int64?)] = []
         var scenarios: [Scenario] = []
         var eventsByScenario: [Int64: [ScenarioEvent]] = [:]
         var eventCount: Int64 = 0
+        /// In id order; retention removes rows, so ids come from `lastOutboxID`, not positions.
         var outbox: [OutboxRow] = []
+        var lastOutboxID: Int64 = 0
         var messages: [MessageRef: Int64] = [:]
         var announcements: [Int64: [MessageRef]] = [:]
         var keyed: [String: [MessageRef]] = [:]
@@ -319,25 +322,37 @@ extension MemoryScenarioStore {
         }
 
         mutating func insertOutbox(_ draft: OutboxDraft, createdAt: Date) -> Int64 {
-            let id = Int64(outbox.count + 1)
-            outbox.append(OutboxRow(id: id, draft: draft, createdAt: createdAt))
-            return id
+            lastOutboxID += 1
+            outbox.append(OutboxRow(id: lastOutboxID, draft: draft, createdAt: createdAt))
+            return lastOutboxID
+        }
+
+        /// Where the row `id` is (rows are in id order).
+        private func outboxIndex(_ id: Int64) -> Int? {
+            var low = 0
+            var high = outbox.count
+            while low < high {
+                let middle = (low + high) / 2
+                if outbox[middle].id < id { low = middle + 1 } else { high = middle }
+            }
+            return low < outbox.count && outbox[low].id == id ? low : nil
         }
 
         func outboxRow(id: Int64) -> OutboxRowState? {
-            guard outbox.indices.contains(Int(id) - 1) else { return nil }
-            let row = outbox[Int(id) - 1]
-            return OutboxRowState(draft: row.draft, sentAt: row.sentAt)
+            guard let index = outboxIndex(id) else { return nil }
+            return OutboxRowState(draft: outbox[index].draft, sentAt: outbox[index].sentAt)
         }
 
         mutating func setOutboxSent(id: Int64, at: Date) {
-            outbox[Int(id) - 1].sentAt = at
+            guard let index = outboxIndex(id) else { return }
+            outbox[index].sentAt = at
         }
 
         mutating func recordOutboxFailure(id: Int64, reason: String, giveUpAt: Date?) {
-            outbox[Int(id) - 1].attempts += 1
-            outbox[Int(id) - 1].lastError = reason
-            if let giveUpAt { outbox[Int(id) - 1].gaveUpAt = giveUpAt }
+            guard let index = outboxIndex(id) else { return }
+            outbox[index].attempts += 1
+            outbox[index].lastError = reason
+            if let giveUpAt { outbox[index].gaveUpAt = giveUpAt }
         }
 
         mutating func mapMessage(_ ref: MessageRef, to scenarioID: Int64, announcement: Bool, key: String?) {
