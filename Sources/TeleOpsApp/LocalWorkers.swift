@@ -29,7 +29,8 @@ struct LocalWorkers: Service {
         let executable = self.executable
         let broker = self.broker
         try keys?.writeSecretKey()
-        let curveArguments = keys.map { ["--server-key", $0.serverKey.z85, "--secret-key-file", $0.secretKeyFile] } ?? []
+        // Glued with `=`: a Z85 key may begin with `-`, which as a separate argument reads as an option.
+        let curveArguments = keys.map { ["--server-key=\($0.serverKey.z85)", "--secret-key-file=\($0.secretKeyFile)"] } ?? []
         defer { keys?.removeSecretKey() }
         let supervisor = LocalWorkerSupervisor(
             executable: executable, count: count,

@@ -232,10 +232,10 @@ struct ScenarioFilters: ParsableArguments {
 
     /// An ISO 8601 time or date, or an age before `now`.
     static func time(_ text: String, option: String, now: Date) throws -> Date {
-        if let age = ChatDuration.parse(text) { return now.addingTimeInterval(-age.secondsValue) }
-        if let time = try? Date(text, strategy: .iso8601) { return time }
-        if let day = try? Date(text, strategy: Date.ISO8601FormatStyle().year().month().day()) { return day }
-        throw ValidationError("\(option) '\(text)' is neither an ISO 8601 time (2026-11-20T08:00:00Z, 2026-11-20) nor an age (24h, 7d)")
+        guard let time = QueryTime.parse(text, now: now) else {
+            throw ValidationError("\(option) '\(text)' is not a time; expected \(QueryTime.accepted)")
+        }
+        return time
     }
 }
 

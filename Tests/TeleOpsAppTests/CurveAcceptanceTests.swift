@@ -15,6 +15,26 @@ import TeleOpsTesting
         return (status, process.stdout.all.joined(separator: "\n"), process.stderr.all.joined(separator: "\n"))
     }
 
+    /// A Z85 key may begin with `-`: the controller passes it to its local workers glued to the
+    /// option (`--server-key=KEY`), and the worker reads it as the key, not as an option. (A
+    /// controller key beginning with `-` once kept every local worker from starting.)
+    @Test func aServerKeyBeginningWithADashIsReadAsTheKey() async throws {
+        let keys = try CurveKeys()
+        defer { keys.remove() }
+        let path = "\(keys.directory)/worker.key"
+        let dashKey = "-" + String(repeating: "0", count: 39)
+        #expect(try CurveKeyFile.publicKey(fromKeyOrFile: dashKey, what: "--server-key").z85 == dashKey, "a valid key")
+        let worker = try RunningProcess(executable: TeleOpsServer.executable, arguments: [
+            "worker", "--connect", "tcp://127.0.0.1:9", "--server-key=\(dashKey)", "--secret-key-file=\(path)",
+            "--log-level", "info",
+        ])
+        defer { worker.stop() }
+        _ = try await worker.stderr.waitFor(what: "the worker to start connecting", timeout: .seconds(20)) {
+            $0.contains("worker connecting")
+        }
+        #expect(!worker.stderr.all.contains { $0.contains("Missing value") })
+    }
+
     @Test func keygenWritesAKeyPairAndPrintsThePublicKey() async throws {
         let keys = try CurveKeys()
         defer { keys.remove() }

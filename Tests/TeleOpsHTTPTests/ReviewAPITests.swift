@@ -47,6 +47,11 @@ import Testing
         // +01:00 sent without encoding reads as a space (form encoding) and is taken back as +.
         ("since=2026-03-01T12:00:00+01:00", [5, 4, 3]),
         ("since=2026-03-01T12:00:00%2B01:00&until=", [5, 4, 3]),
+        // A day, from its start in UTC, and ages back from now (the fixture is in March 2026).
+        ("since=2026-03-01&until=2026-03-02", [5, 4, 3, 2, 1]),
+        ("until=2026-03-01", []),
+        ("since=1h", []),
+        ("until=1h&status=resolved", [1]),
         ("host=web-1&severity=critical&status=open", [4]),
         ("status=&host=&q=", [5, 4, 3, 2, 1]),
         ("host=nowhere", []),
@@ -115,8 +120,8 @@ import Testing
         ("limit=201", "limit", "201", "1 to 200"),
         ("limit=ten", "limit", "ten", "1 to 200"),
         ("before=-3", "before", "-3", "positive whole number"),
-        ("since=yesterday", "since", "yesterday", "RFC 3339"),
-        ("until=2026-03-01", "until", "2026-03-01", "RFC 3339"),
+        ("since=yesterday", "since", "yesterday", "ISO 8601"),
+        ("until=2026-03-01T09:30", "until", "2026-03-01T09:30", "an age (90m, 24h, 7d)"),
         ("since=2026-03-01T12:00:00Z&until=2026-03-01T11:00:00Z", "until", "2026-03-01T11:00:00Z", "later time"),
         ("q=***", "q", "***", "letters or digits"),
         ("stauts=open", "stauts", "open", "status, host, check"),

@@ -76,7 +76,8 @@ struct ScenarioFilter: Equatable {
 
     init() {}
 
-    init(_ queryString: QueryString) throws(ReviewParameterError) {
+    /// `now`: where ages (`since=24h`) count back from.
+    init(_ queryString: QueryString, now: Date = Date()) throws(ReviewParameterError) {
         for (name, rawValue) in queryString.pairs {
             let value = rawValue.trimmingCharacters(in: .whitespaces)
             guard let parameter = Parameter(rawValue: name) else {
@@ -85,7 +86,7 @@ struct ScenarioFilter: Equatable {
                     problem: "is not a parameter of this endpoint; accepted: \(Self.parameters.joined(separator: ", "))")
             }
             guard !value.isEmpty else { continue }
-            try set(parameter, value)
+            try set(parameter, value, now: now)
             given[name] = value
         }
         if let since = query.openedSince, let until = query.openedBefore, until <= since {
@@ -95,7 +96,7 @@ struct ScenarioFilter: Equatable {
         }
     }
 
-    private mutating func set(_ parameter: Parameter, _ value: String) throws(ReviewParameterError) {
+    private mutating func set(_ parameter: Parameter, _ value: String, now: Date) throws(ReviewParameterError) {
         func invalid(_ problem: String) -> ReviewParameterError {
             ReviewParameterError(parameter: parameter.rawValue, value: value, problem: "'\(value)' \(problem)")
         }
@@ -121,8 +122,8 @@ struct ScenarioFilter: Equatable {
         case .source: query.source = try text()
         case .engineer: query.engineer = try text()
         case .since, .until:
-            guard let time = Self.time(value) else {
-                throw invalid("is not an RFC 3339 time; expected e.g. 2026-03-01T09:30:00Z or 2026-03-01T10:30:00+01:00")
+            guard let time = QueryTime.parse(value, now: now) else {
+                throw invalid("is not a time; expected \(QueryTime.accepted)")
             }
             if parameter == .since { query.openedSince = time } else { query.openedBefore = time }
         case .q:
@@ -142,20 +143,6 @@ struct ScenarioFilter: Equatable {
             }
             query.beforeID = id
         }
-    }
-
-    /// An RFC 3339 time, with or without fractional seconds. A `+` offset sent unencoded reads
-    /// as a space (form encoding); it is taken back as `+`.
-    static func time(_ text: String) -> Date? {
-        let candidates = text.contains(" ") ? [text, text.replacingOccurrences(of: " ", with: "+")] : [text]
-        for candidate in candidates {
-            for options: ISO8601DateFormatter.Options in [[.withInternetDateTime], [.withInternetDateTime, .withFractionalSeconds]] {
-                let formatter = ISO8601DateFormatter()
-                formatter.formatOptions = options
-                if let date = formatter.date(from: candidate) { return date }
-            }
-        }
-        return nil
     }
 
     /// The query string for these filters with `changes` applied (nil removes a parameter), in
