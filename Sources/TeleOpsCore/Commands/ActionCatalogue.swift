@@ -133,13 +133,8 @@ public struct ActionDefinition: Sendable, Equatable {
             workingDirectory: workingDirectory, user: user, group: group, limits: limits, workerID: worker)
     }
 
-    /// Whether this action is the one to suggest for `check`: a pattern matches and it needs
-    /// no argument (a button cannot ask for one).
-    public func isSuggested(for check: String) -> Bool {
-        needsNoArgument && suggestFor.contains { Glob.matches($0, check) }
-    }
-
-    /// Whether every parameter is optional or has a default (so a button can run it).
+    /// Whether every parameter is optional or has a default: a button, which cannot ask for an
+    /// argument, can run it (`ActionCatalogue.suggested`).
     var needsNoArgument: Bool { !parameters.contains { $0.required && $0.defaultValue == nil } }
 
     /// `disk [path]`, `restart SERVICE`: how to call it from chat.

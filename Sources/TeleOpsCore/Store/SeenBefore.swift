@@ -59,11 +59,6 @@ public struct SeenBefore: Sendable, Equatable, Codable {
         /// The event kinds an occurrence is read from.
         public static let kinds: [EventKind] = [.replyReceived, .commandDispatched, .commandFinished, .resolved, .alertResolved]
 
-        /// Reads what was done from `events` (oldest first; only `kinds` are needed).
-        public init(_ scenario: Scenario, events: [ScenarioEvent]) {
-            self.init(scenario, facts: events.compactMap(OccurrenceFact.init))
-        }
-
         /// Reads what was done from `facts` (oldest first).
         public init(_ scenario: Scenario, facts: [OccurrenceFact]) {
             var handledBy: [String] = []
