@@ -13,7 +13,12 @@ extension SQLiteScenarioStore {
         try await pool.read { db in
             try Row.fetchOne(
                 db,
-                sql: "SELECT \(SQLiteRows.scenarioColumns) FROM scenarios WHERE status != 'resolved' ORDER BY id DESC LIMIT 1"
+                sql: """
+                    SELECT \(SQLiteRows.scenarioColumns) FROM scenarios WHERE id = (
+                        SELECT max(id) FROM (
+                            SELECT max(id) AS id FROM scenarios WHERE status = 'open'
+                            UNION ALL SELECT max(id) FROM scenarios WHERE status = 'acknowledged'))
+                    """
             ).map(SQLiteRows.scenario)
         }
     }

@@ -26,6 +26,9 @@ enum SQLiteSchema {
             try db.execute(sql: v5)
             try SQLiteHistory.backfill(db)
         }
+        migrator.registerMigration("v6") { db in
+            try db.execute(sql: v6)
+        }
         return migrator
     }
 
@@ -240,5 +243,21 @@ enum SQLiteSchema {
         CREATE INDEX scenarios_check_resolved ON scenarios(check_name, id, host) WHERE status = 'resolved';
         CREATE INDEX scenarios_opened ON scenarios(opened_at);
         CREATE INDEX events_actor ON events(actor, scenario_id);
+        """
+
+    /// v6, fewer pages written per alert. An index keyed by a digest or a fingerprint puts
+    /// each new entry on a leaf of its own; in a group commit every such index costs a page
+    /// per alert, and the WAL's bytes are what limits intake (`docs/intake.md`). Two go:
+    /// - `scenarios_active_fingerprint`: a fingerprint's active scenario is its newest one,
+    ///   unless that is resolved (a scenario opens only when none is active, and status only
+    ///   moves forward), so `scenarios_fingerprint` finds it;
+    /// - `alerts_idempotency_key`: a retry matters only against the scenario the alert would
+    ///   act on, so the key is looked up within that scenario's alerts (or the unmatched ones,
+    ///   `scenario_id IS NULL`); the new index sits beside `alerts_scenario`, at the end of the
+    ///   tree for a new scenario's alerts.
+    private static let v6 = """
+        DROP INDEX scenarios_active_fingerprint;
+        DROP INDEX alerts_idempotency_key;
+        CREATE INDEX alerts_scenario_key ON alerts(scenario_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
         """
 }

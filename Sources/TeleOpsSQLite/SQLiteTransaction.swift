@@ -24,11 +24,16 @@ struct SQLiteTransaction: ScenarioStoreTransaction {
             .map(SQLiteRows.scenario)
     }
 
+    /// The fingerprint's newest scenario, unless it is resolved: a scenario opens only when
+    /// none is active, and status never moves back from resolved (schema v6).
     func activeScenario(fingerprint: String) throws -> Scenario? {
         try Row.fetchOne(
-            db.cachedStatement(sql: "SELECT \(SQLiteRows.scenarioColumns) FROM scenarios WHERE fingerprint = ? AND status != 'resolved'"),
+            db.cachedStatement(sql: """
+                SELECT \(SQLiteRows.scenarioColumns) FROM scenarios INDEXED BY scenarios_fingerprint
+                WHERE fingerprint = ? ORDER BY id DESC LIMIT 1
+                """),
             arguments: [fingerprint]
-        ).map(SQLiteRows.scenario)
+        ).map(SQLiteRows.scenario).flatMap { $0.status.isActive ? $0 : nil }
     }
 
     func newestResolvedScenarioID(fingerprint: String) throws -> Int64? {
@@ -109,11 +114,14 @@ struct SQLiteTransaction: ScenarioStoreTransaction {
         }
     }
 
-    func journaledAlert(idempotencyKey: String) throws -> (alertID: Int64, scenarioID: Int64?)? {
-        try Row.fetchOne(
-            db.cachedStatement(sql: "SELECT id, scenario_id FROM alerts WHERE idempotency_key = ? ORDER BY id DESC LIMIT 1"),
-            arguments: [idempotencyKey]
-        ).map { ($0["id"], $0["scenario_id"]) }
+    func journaledAlert(idempotencyKey: String, scenarioID: Int64?) throws -> (alertID: Int64, scenarioID: Int64?)? {
+        try Int64.fetchOne(
+            db.cachedStatement(sql: """
+                SELECT id FROM alerts INDEXED BY alerts_scenario_key
+                WHERE scenario_id IS ? AND idempotency_key = ? ORDER BY id DESC LIMIT 1
+                """),
+            arguments: [scenarioID, idempotencyKey]
+        ).map { ($0, scenarioID) }
     }
 
     mutating func insertScenario(_ scenario: Scenario) throws -> Int64 {

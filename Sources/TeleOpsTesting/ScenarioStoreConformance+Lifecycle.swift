@@ -49,6 +49,29 @@ extension ScenarioStoreConformance {
             let scenario = try check.unwrap(try await store.scenario(id: again.scenarioID ?? -1), "new scenario")
             try check.equal(scenario.previousID, first.scenarioID, "linked to the earlier one")
         },
+        Case("a retry is matched against the scenario it would act on") { store, check in
+            let first = try await store.ingestOne(Fixture.alert(at: 0, key: "fire-1"))
+            _ = try await store.ingestOne(Fixture.alert(status: .resolved, at: 1, key: "clear-1"))
+            let second = try await store.ingestOne(Fixture.alert(at: 2, key: "fire-2"))
+            try check.equal(second.disposition, .opened, "a new delivery after the resolve")
+            // The first scenario's delivery, sent again while the second is active, is news
+            // to the second: a repeat, not a retry.
+            let late = try await store.ingestOne(Fixture.alert(at: 3, key: "fire-1"))
+            try check.equal(late.disposition, .repeated, "an earlier scenario's key")
+            try check.isTrue(late.alertID > second.alertID, "journaled")
+            let again = try await store.ingestOne(Fixture.alert(at: 4, key: "fire-2"))
+            try check.equal([again.disposition], [.duplicate], "the active scenario's own key")
+            try check.equal([again.alertID, again.scenarioID ?? -1], [second.alertID, second.scenarioID ?? -1], "ids of its first delivery")
+            try check.isTrue(first.scenarioID != second.scenarioID, "two scenarios")
+        },
+        Case("a resolve that matched nothing, sent again, is a duplicate") { store, check in
+            let unmatched = try await store.ingestOne(Fixture.alert("ghost", status: .resolved, at: 0, key: "gone"))
+            let retry = try await store.ingestOne(Fixture.alert("ghost", status: .resolved, at: 1, key: "gone"))
+            try check.equal([unmatched.disposition, retry.disposition], [.unmatched, .duplicate], "dispositions")
+            try check.equal(retry.alertID, unmatched.alertID, "the first delivery's id")
+            let other = try await store.ingestOne(Fixture.alert("ghost", status: .resolved, at: 2, key: "gone-too"))
+            try check.equal(other.disposition, .unmatched, "another key")
+        },
         Case("group commit: each batch is all-or-nothing on its own") { store, check in
             // A draft for a scenario that does not exist makes the store throw inside the batch.
             let poison: IngestComposer = { alert, _, _ in

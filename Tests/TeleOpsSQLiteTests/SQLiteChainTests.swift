@@ -84,6 +84,7 @@ import Testing
             let path = directory.appendingPathComponent("teleops.sqlite").path
             try await Self.filledStore(at: path).close()
             // Back to a v4 file as an older TeleOps wrote it: no hashes, no index.
+            try runSQLite(path, SQLiteMigrationTests.backToV5)
             try runSQLite(path, """
                 UPDATE events SET hash = NULL; UPDATE scenarios SET head_hash = NULL; DROP TABLE search;
                 DROP TABLE store_meta; DROP INDEX scenarios_status; DROP INDEX scenarios_check; DROP INDEX scenarios_check_resolved;

@@ -284,8 +284,10 @@ extension MemoryScenarioStore {
             scenarios.last { $0.fingerprint == fingerprint && $0.status == .resolved }?.id
         }
 
-        func journaledAlert(idempotencyKey: String) -> (alertID: Int64, scenarioID: Int64?)? {
-            guard let index = alerts.lastIndex(where: { $0.alert.idempotencyKey == idempotencyKey }) else { return nil }
+        func journaledAlert(idempotencyKey: String, scenarioID: Int64?) -> (alertID: Int64, scenarioID: Int64?)? {
+            guard
+                let index = alerts.lastIndex(where: { $0.alert.idempotencyKey == idempotencyKey && $0.scenarioID == scenarioID })
+            else { return nil }
             return (Int64(index + 1), alerts[index].scenarioID)
         }
 

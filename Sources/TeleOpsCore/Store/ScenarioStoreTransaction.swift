@@ -49,8 +49,9 @@ public protocol ScenarioStoreTransaction {
     /// What "seen before" reads of an earlier scenario, oldest first. The default decodes its
     /// events; a store can read just these fields (a command's output can be 64 KiB).
     func occurrenceFacts(of scenarioID: Int64) throws -> [OccurrenceFact]
-    /// The newest journaled alert with `idempotencyKey`: its id and the scenario it was attached to.
-    func journaledAlert(idempotencyKey: String) throws -> (alertID: Int64, scenarioID: Int64?)?
+    /// The newest journaled alert with `idempotencyKey` attached to `scenarioID` (`nil`: to no
+    /// scenario): its id and that scenario.
+    func journaledAlert(idempotencyKey: String, scenarioID: Int64?) throws -> (alertID: Int64, scenarioID: Int64?)?
     /// Inserts `scenario`, ignoring its `id`, and returns the id the store gave it.
     mutating func insertScenario(_ scenario: Scenario) throws -> Int64
     /// Overwrites the stored scenario with the same `id`.
@@ -112,20 +113,25 @@ extension ScenarioStoreTransaction {
     }
 
     /// The earlier delivery `alert` repeats, if it is a retry: an alert with the same
-    /// idempotency key was journaled and the state it touched is still current. A firing
-    /// alert is a retry while the scenario the earlier one joined or opened is still active
-    /// (after a resolve, the same payload opens a new scenario, as PagerDuty does with a
-    /// trigger); a resolve or acknowledge is a retry unless it would act on a different
-    /// active scenario.
+    /// idempotency key was journaled against the state it would act on now. With an active
+    /// scenario, that is an alert with the key in that scenario (after a resolve, the same
+    /// firing payload opens a new scenario, as PagerDuty does with a trigger). A resolve or
+    /// acknowledge with nothing active repeats one that closed the fingerprint's newest
+    /// scenario or one that matched nothing.
     private func retry(of alert: Alert, active: Scenario?) throws -> (alertID: Int64, scenarioID: Int64?)? {
-        guard let key = alert.idempotencyKey, let earlier = try journaledAlert(idempotencyKey: key) else { return nil }
+        guard let key = alert.idempotencyKey else { return nil }
         switch (alert.status, active) {
-        case (.firing, let scenario?), (.acknowledged, let scenario?), (.resolved, let scenario?):
-            return earlier.scenarioID == scenario.id ? earlier : nil
+        case (_, let scenario?):
+            return try journaledAlert(idempotencyKey: key, scenarioID: scenario.id)
         case (.firing, nil):
             return nil
         case (.acknowledged, nil), (.resolved, nil):
-            return earlier
+            if let newest = try newestResolvedScenarioID(fingerprint: alert.fingerprint),
+                let earlier = try journaledAlert(idempotencyKey: key, scenarioID: newest)
+            {
+                return earlier
+            }
+            return try journaledAlert(idempotencyKey: key, scenarioID: nil)
         }
     }
 

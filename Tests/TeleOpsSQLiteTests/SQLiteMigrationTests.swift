@@ -1,0 +1,88 @@
+import Foundation
+import GRDB
+import TeleOpsCore
+import TeleOpsSQLite
+import Testing
+
+/// The v6 migration: the indexes keyed by a digest or fingerprint that intake no longer needs
+/// are dropped, and a file written before it still finds its active scenarios and retries.
+@Suite struct SQLiteMigrationTests {
+    /// Undoes v6 on a file: its indexes as v5 had them, and v6 not recorded.
+    static let backToV5 = """
+        DROP INDEX alerts_scenario_key;
+        CREATE UNIQUE INDEX scenarios_active_fingerprint ON scenarios(fingerprint) WHERE status != 'resolved';
+        CREATE INDEX alerts_idempotency_key ON alerts(idempotency_key, id) WHERE idempotency_key IS NOT NULL;
+        DELETE FROM grdb_migrations WHERE identifier = 'v6';
+        """
+
+    static func keyed(_ check: String, status: AlertStatus = .firing, at seconds: Double, key: String) -> Alert {
+        var alert = SQLiteScenarioStoreTests.alert(check, status: status, at: seconds)
+        alert.idempotencyKey = key
+        return alert
+    }
+
+    @Test func aV5FileMigratesAndKeepsItsRetriesAndActiveScenarios() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("teleops.sqlite").path
+            let store = try SQLiteScenarioStore(path: path)
+            let fired = try await store.ingest([Self.keyed("disk", at: 0, key: "disk-fire")]) { _, _, _ in [] }[0]
+            let unmatched = try await store.ingest([Self.keyed("ghost", status: .resolved, at: 1, key: "ghost-clear")]) { _, _, _ in [] }[0]
+            _ = try await store.ingest([Self.keyed("cpu", at: 2, key: "cpu-fire")]) { _, _, _ in [] }
+            _ = try await store.ingest([Self.keyed("cpu", status: .resolved, at: 3, key: "cpu-clear")]) { _, _, _ in [] }
+            try store.close()
+            try runSQLite(path, Self.backToV5)
+            #expect(try Self.indexes(path).contains("scenarios_active_fingerprint"))
+
+            let migrated = try SQLiteScenarioStore(path: path)
+            let diagnostics = try await migrated.diagnostics()
+            #expect(diagnostics.migrations.last == "v6")
+            let indexes = try Self.indexes(path)
+            #expect(!indexes.contains("scenarios_active_fingerprint"))
+            #expect(!indexes.contains("alerts_idempotency_key"))
+            #expect(indexes.contains("alerts_scenario_key"))
+
+            let outcomes = try await migrated.ingest([
+                Self.keyed("disk", at: 4, key: "disk-fire"),  // retry while its scenario is active
+                Self.keyed("ghost", status: .resolved, at: 5, key: "ghost-clear"),  // retry of one that matched nothing
+                Self.keyed("cpu", status: .resolved, at: 6, key: "cpu-clear"),  // retry of the resolve
+                Self.keyed("disk", at: 7, key: "disk-fire-2"),  // new delivery: joins the active scenario
+                Self.keyed("cpu", at: 8, key: "cpu-fire-2"),  // resolved before: opens a new scenario
+            ]) { _, _, _ in [] }
+            #expect(outcomes.map(\.disposition) == [.duplicate, .duplicate, .duplicate, .repeated, .opened])
+            #expect(outcomes[0].alertID == fired.alertID)
+            #expect(outcomes[1].alertID == unmatched.alertID)
+            #expect(outcomes[3].scenarioID == fired.scenarioID)
+            try migrated.close()
+        }
+    }
+
+    /// A fingerprint's active scenario is its newest, unless resolved: many resolved scenarios
+    /// before it change nothing, and none is active once the newest resolves.
+    @Test func theActiveScenarioIsTheFingerprintsNewestUnlessResolved() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try SQLiteScenarioStore(path: directory.appendingPathComponent("teleops.sqlite").path)
+            var opened: [Int64] = []
+            for round in 0..<3 {
+                let outcome = try await store.ingest([SQLiteScenarioStoreTests.alert("disk", at: Double(round * 2))]) { _, _, _ in [] }[0]
+                #expect(outcome.disposition == .opened)
+                opened.append(try #require(outcome.scenarioID))
+                let repeated = try await store.ingest([SQLiteScenarioStoreTests.alert("disk", at: Double(round * 2) + 0.5)]) { _, _, _ in [] }[0]
+                #expect(repeated.scenarioID == opened.last)
+                let resolved = try await store.ingest(
+                    [SQLiteScenarioStoreTests.alert("disk", status: .resolved, at: Double(round * 2 + 1))]) { _, _, _ in [] }[0]
+                #expect(resolved.disposition == .resolved)
+                #expect(resolved.scenarioID == opened.last)
+            }
+            #expect(Set(opened).count == 3)
+            let late = try await store.ingest([SQLiteScenarioStoreTests.alert("disk", status: .resolved, at: 10)]) { _, _, _ in [] }[0]
+            #expect(late.disposition == .unmatched)
+            try store.close()
+        }
+    }
+
+    static func indexes(_ path: String) throws -> [String] {
+        let queue = try DatabaseQueue(path: path)
+        defer { try? queue.close() }
+        return try queue.read { try String.fetchAll($0, sql: "SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name") }
+    }
+}
