@@ -107,7 +107,7 @@ let package = Package(
         // TeleOpsSQLite: to read what a killed server left on disk.
         // GRDB: to alter a store file behind the server's back (`scenarios verify` must notice).
         .testTarget(name: "TeleOpsAppTests", dependencies: [
-            "TeleOpsApp", "TeleOpsDispatch", "TeleOpsSQLite", "TeleOpsTesting",
+            "TeleOpsApp", "TeleOpsChat", "TeleOpsDispatch", "TeleOpsSQLite", "TeleOpsTesting",
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
     ],

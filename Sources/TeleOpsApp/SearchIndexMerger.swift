@@ -17,6 +17,7 @@ struct SearchIndexMerger: Service {
                 do {
                     merged = try await store.mergeSearchIndex()
                 } catch {
+                    if Task.isCancelled { break }  // stopping: the store refuses work for a cancelled task
                     logger.error("merging the search index failed; will try again", metadata: ["error": "\(error)"])
                     merged = false
                 }

@@ -21,6 +21,7 @@ struct WALCheckpointer: Service {
                     grew = result.walPages != lastPages
                     lastPages = result.walPages
                 } catch {
+                    if Task.isCancelled { break }  // stopping: the store refuses work for a cancelled task
                     logger.error("checkpointing the store failed; will try again", metadata: ["error": "\(error)"])
                 }
                 try? await Task.sleep(for: grew ? busy : idle)

@@ -73,7 +73,7 @@ extension OutboxSender {
             }
         }
         do {
-            try await store.markSent(outboxID: message.id, as: refs)
+            try await markSent(message.id, as: refs)
         } catch {
             logger.error("sent, but could not mark it sent; it may be sent again after a restart",
                          metadata: ["outbox": "\(message.id)", "error": "\(error)"])
@@ -97,7 +97,15 @@ extension OutboxSender {
             }
             if case .stopping = outcome { return }
         }
-        try? await store.markSent(outboxID: message.id, as: [])
+        try? await markSent(message.id, as: [])
+    }
+
+    /// Marks a message sent even when the sender is stopping: it went out (or was settled), and
+    /// a mark cancelled with the sender (a SQLite store refuses work for a cancelled task) would
+    /// send it again after the restart. A task of its own does not inherit the cancellation.
+    func markSent(_ outboxID: Int64, as refs: [MessageRef]) async throws {
+        let store = self.store
+        try await Task { try await store.markSent(outboxID: outboxID, as: refs) }.value
     }
 
     /// One platform call with pacing and retries (see the type's documentation).

@@ -115,6 +115,7 @@ public final class OutboxSender: Service {
                         do {
                             batch = try await self.store.pendingOutbox(afterID: lastSeen, limit: limit)
                         } catch {
+                            if Task.isCancelled { break }
                             self.logger.error("outbox could not be read", metadata: ["error": "\(error)"])
                             await self.doorbell.wait(timeout: self.settings.idleCheck)
                             continue
@@ -158,7 +159,7 @@ public final class OutboxSender: Service {
                 continue
             }
             if lane.isSuperseded(message) {
-                try? await store.markSent(outboxID: message.id, as: [])
+                try? await markSent(message.id, as: [])
             } else {
                 await deliver(message, pacer: lane.pacer)
             }
