@@ -16,6 +16,25 @@ struct EventBodyJSONTests {
         #expect(try EventBody(kind: .acknowledged, jsonData: Data("{}".utf8)) == .acknowledged)
     }
 
+    /// Alert and announcement payloads are written without `JSONEncoder`; they must read back
+    /// the same and be the bytes the encoder writes, whatever the text holds.
+    @Test(arguments: ["disk on web-1 is 95% full", "", "quote \" backslash \\ slash / path", "line\nbreak\ttab\r",
+                      "\u{1}\u{1f}\u{7f}", "é 🔥 日本", String(repeating: "x", count: 5_000)])
+    func directPayloadsAreWhatTheEncoderWrites(text: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let facts = AlertFacts(alertID: 9_007_199_254_740_993, source: "src \(text)", severity: .critical, summary: text)
+        for body in [EventBody.alertFired(facts), .alertRepeated(facts), .alertResolved(facts)] {
+            let data = try body.jsonData()
+            #expect(data == (try encoder.encode(facts)), "\(body.kind)")
+            #expect(try EventBody(kind: body.kind, jsonData: data) == body)
+        }
+        let ref = MessageRef(transport: "telegram", chat: "-100\(text)", messageID: text)
+        let data = try EventBody.notified(ref).jsonData()
+        #expect(data == (try encoder.encode(ref)))
+        #expect(try EventBody(kind: .notified, jsonData: data) == .notified(ref))
+    }
+
     @Test func wrongPayloadForKindThrows() {
         #expect(throws: DecodingError.self) {
             try EventBody(kind: .commandLost, jsonData: Data(#"{"text":"x"}"#.utf8))

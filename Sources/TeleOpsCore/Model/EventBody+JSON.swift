@@ -12,9 +12,43 @@ import Foundation
 extension EventBody {
     /// The payload encoded as a JSON object (`{}` for kinds without one).
     public func jsonData() throws -> Data {
+        if let direct = directJSON() { return Data(direct) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return try encoder.encode(PayloadBox(body: self))
+    }
+
+    /// The payloads written for every alert and every announcement, written directly with
+    /// the keys sorted as `JSONEncoder` sorts them: an encoder per event was about a fifth of
+    /// an intake transaction's time. Other kinds go through `JSONEncoder`.
+    func directJSON() -> [UInt8]? {
+        var out: [UInt8] = []
+        func member(_ key: StaticString, _ value: String, first: Bool = false) {
+            out.append(UInt8(ascii: first ? "{" : ","))
+            out.append(UInt8(ascii: "\""))
+            out.append(contentsOf: UnsafeBufferPointer(start: key.utf8Start, count: key.utf8CodeUnitCount))
+            out.append(contentsOf: "\":".utf8)
+            JSONValue.writeString(value, to: &out)
+        }
+        switch self {
+        case .alertFired(let facts), .alertRepeated(let facts), .alertResolved(let facts):
+            out.reserveCapacity(64 + facts.source.utf8.count + facts.summary.utf8.count)
+            out.append(contentsOf: "{\"alert_id\":".utf8)
+            out.append(contentsOf: String(facts.alertID).utf8)
+            member("severity", facts.severity.rawValue)
+            member("source", facts.source)
+            member("summary", facts.summary)
+        case .notified(let ref):
+            member("chat", ref.chat, first: true)
+            member("message_id", ref.messageID)
+            member("transport", ref.transport)
+        case .acknowledged:
+            out.append(UInt8(ascii: "{"))
+        default:
+            return nil
+        }
+        out.append(UInt8(ascii: "}"))
+        return out
     }
 
     /// Decodes the payload of an event of `kind` from `jsonData` (what `jsonData()` wrote).
