@@ -13,6 +13,9 @@ struct SQLiteTransaction: ScenarioStoreTransaction {
     let db: Database
     /// The outbox messages this transaction queued, for `OutboxFeed` once it commits.
     private(set) var queuedOutbox: [OutboxMessage] = []
+    /// The head hash of each scenario this transaction inserted or appended to (nil: no event
+    /// yet), so that the next event on it does not read it back.
+    private var heads: [Int64: String?] = [:]
 
     init(db: Database) {
         self.db = db
@@ -137,7 +140,9 @@ struct SQLiteTransaction: ScenarioStoreTransaction {
                 scenario.resolvedAt?.millisecondsSince1970, scenario.acknowledgedBy, scenario.previousID,
                 scenario.silencedUntil?.millisecondsSince1970,
             ])
-        return db.lastInsertedRowID
+        let id = db.lastInsertedRowID
+        heads[id] = .some(nil)
+        return id
     }
 
     mutating func updateScenario(_ scenario: Scenario) throws {
@@ -180,7 +185,7 @@ struct SQLiteTransaction: ScenarioStoreTransaction {
     /// event's `SearchText`.
     mutating func insertEvent(_ event: NewEvent) throws -> Int64 {
         let data = try event.body.jsonData()
-        let previous = try String.fetchOne(
+        let previous = try heads[event.scenarioID] ?? String.fetchOne(
             db.cachedStatement(sql: "SELECT head_hash FROM scenarios WHERE id = ?"), arguments: [event.scenarioID])
         let hash = EventChain.hash(previous: previous, scenarioID: event.scenarioID, at: event.at, actor: event.actor,
                                    kind: event.body.kind.rawValue, data: data)
@@ -191,6 +196,7 @@ struct SQLiteTransaction: ScenarioStoreTransaction {
             ])
         let id = db.lastInsertedRowID
         try db.cachedStatement(sql: "UPDATE scenarios SET head_hash = ? WHERE id = ?").execute(arguments: [hash, event.scenarioID])
+        heads[event.scenarioID] = .some(hash)
         if let text = SearchText.of(event.body) {
             try SQLiteHistory.index(db, text, as: .event(id, scenarioID: event.scenarioID))
         }

@@ -17,19 +17,21 @@ public enum EventChain {
     public static func hash(previous: String?, scenarioID: Int64, at: Date, actor: String, kind: String,
                             data: some Collection<UInt8>) -> String {
         var input: [UInt8] = []
-        input.reserveCapacity(96 + actor.utf8.count + kind.utf8.count + data.count)
+        input.reserveCapacity(128 + actor.utf8.count + kind.utf8.count + data.count)
         input.append(contentsOf: "teleops-event-v1".utf8)
-        append(Array((previous ?? "").utf8), to: &input)
-        append(Array(String(scenarioID).utf8), to: &input)
-        append(Array(String(at.millisecondsSince1970).utf8), to: &input)
-        append(Array(actor.utf8), to: &input)
-        append(Array(kind.utf8), to: &input)
-        append(Array(data), to: &input)
+        append((previous ?? "").utf8, to: &input)
+        append(String(scenarioID).utf8, to: &input)
+        append(String(at.millisecondsSince1970).utf8, to: &input)
+        append(actor.utf8, to: &input)
+        append(kind.utf8, to: &input)
+        append(data, to: &input)
         return Hex.string(Digest.sha256(input))
     }
 
-    private static func append(_ field: [UInt8], to input: inout [UInt8]) {
-        input.append(contentsOf: "\(field.count):".utf8)
+    /// `<byte count>:<bytes>`, so that no field can run into the next.
+    private static func append(_ field: some Collection<UInt8>, to input: inout [UInt8]) {
+        input.append(contentsOf: String(field.count).utf8)
+        input.append(UInt8(ascii: ":"))
         input.append(contentsOf: field)
     }
 }
