@@ -1175,13 +1175,19 @@ extension Bench {
             } else {
                 for alert in alerts { _ = try await target.ingest([alert]) { _, _, _ in [] } }
             }
+            let written = clock.now
             // The merges of the full-text index the controller runs between writes
             // (SearchIndexMerger), and the copy of the WAL into the file it runs beside the
             // writer (WALCheckpointer), counted in the time: all of them, after the alerts.
             while try await target.mergeSearchIndex() {}
+            let merged = clock.now
             try await target.checkpointInBackground()
-            return Double(alerts.count) / (milliseconds(clock.now - start) / 1000)
+            let end = clock.now
+            phases[target === store ? "large \(group)" : "empty \(group)", default: []].append(
+                (milliseconds(written - start), milliseconds(merged - written), milliseconds(end - merged)))
+            return Double(alerts.count) / (milliseconds(end - start) / 1000)
         }
+        var phases: [String: [(alerts: Double, merges: Double, checkpoint: Double)]] = [:]
         var ratios: (single: [Double], group: [Double]) = ([], [])
         for round in 1...max(1, options.historyRounds) {
             let emptyPath = scratch.appendingPathComponent("empty-\(round).sqlite").path
@@ -1211,6 +1217,15 @@ extension Bench {
             return String(format: "%.2f [%.2f–%.2f]", sorted[sorted.count / 2], sorted.first ?? 0, sorted.last ?? 0)
         }
         print("  large / empty, median of the rounds [range]: single alerts \(summary(ratios.single)), group commit \(summary(ratios.group))")
+        // Where each store's time went, summed over the rounds: writing the alerts, then the
+        // index merges and the checkpoint counted after them.
+        for key in ["empty false", "large false", "empty true", "large true"] {
+            let rows = phases[key] ?? []
+            let sum = rows.reduce((0.0, 0.0, 0.0)) { ($0.0 + $1.alerts, $0.1 + $1.merges, $0.2 + $1.checkpoint) }
+            print(String(format: "  %@ %@: alerts %.0f ms, index merges %.0f ms, checkpoint %.0f ms",
+                         key.hasPrefix("empty") ? "empty store" : "1M store   ",
+                         key.hasSuffix("true") ? "group commit " : "single alerts", sum.0, sum.1, sum.2))
+        }
     }
 }
 
