@@ -67,7 +67,9 @@ import TeleOpsTesting
                     _ = try await received.waitFor(what: "the redelivered message") { $0.text == "ack" }
                     try await waitForAllAcks(fake)
                     let envelope = try #require(fake.envelopes.last)
-                    #expect(envelope.sends == 2, "sent again with retry_attempt 1 after the ack timeout")
+                    // Sent again after the ack timeout; on a busy machine the second ack can miss
+                    // the 300 ms too, and the fake sends a third time. Delivered once either way.
+                    #expect(envelope.sends >= 2, "sent again with retry_attempt 1 after the ack timeout")
                     try await harness.userTypes("next", userID: "U0ANA", replyTo: nil)
                     _ = try await received.waitFor(what: "the next message") { $0.text == "next" }
                     #expect(received.all.map(\.text) == ["ack", "next"])
