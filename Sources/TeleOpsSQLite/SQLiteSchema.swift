@@ -247,7 +247,7 @@ enum SQLiteSchema {
 
     /// v6, fewer pages written per alert. An index keyed by a digest or a fingerprint puts
     /// each new entry on a leaf of its own; in a group commit every such index costs a page
-    /// per alert, and the WAL's bytes are what limits intake (`docs/intake.md`). Two go:
+    /// per alert in the WAL, and again when the checkpoint copies it (`docs/intake.md`). Two go:
     /// - `scenarios_active_fingerprint`: a fingerprint's active scenario is its newest one,
     ///   unless that is resolved (a scenario opens only when none is active, and status only
     ///   moves forward), so `scenarios_fingerprint` finds it;
