@@ -63,7 +63,8 @@ import TeleOpsTesting
         let remote = try await Self.run(["worker", "--connect", "tcp://192.0.2.1:7311", "--host", "web-1"])
         #expect(remote.status != 0)
         #expect(remote.stderr.contains("'tcp://192.0.2.1:7311' is not on loopback, and workers off loopback must use CURVE: pass --server-key"))
-        let half = try await Self.run(["worker", "--connect", "tcp://192.0.2.1:7311", "--server-key", keys.controller.publicKey.z85])
+        // Glued: a Z85 key can begin with '-' (docs/curve.md).
+        let half = try await Self.run(["worker", "--connect", "tcp://192.0.2.1:7311", "--server-key=" + keys.controller.publicKey.z85])
         #expect(half.stderr.contains("--server-key needs --secret-key-file"))
         let otherHalf = try await Self.run(["worker", "--connect", "tcp://192.0.2.1:7311", "--secret-key-file", keys.secretKeyFile])
         #expect(otherHalf.stderr.contains("--secret-key-file needs --server-key"))
@@ -71,7 +72,7 @@ import TeleOpsTesting
                                         "--secret-key-file", keys.secretKeyFile])
         #expect(short.stderr.contains("server key must be 40 Z85 characters, got 12"))
         chmod(keys.secretKeyFile, 0o644)
-        let open = try await Self.run(["worker", "--connect", "tcp://192.0.2.1:7311", "--server-key", keys.controller.publicKey.z85,
+        let open = try await Self.run(["worker", "--connect", "tcp://192.0.2.1:7311", "--server-key=" + keys.controller.publicKey.z85,
                                        "--secret-key-file", keys.secretKeyFile])
         #expect(open.stderr.contains("is readable by others (mode 0644); run chmod 600 \(keys.secretKeyFile)"))
         #expect(!open.stderr.contains(try keys.secretText()))
