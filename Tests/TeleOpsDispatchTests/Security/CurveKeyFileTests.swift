@@ -41,6 +41,17 @@ func mode(of path: String) -> mode_t {
         #expect(CurvePublicKey(bytes: pair.publicKey.bytes) == pair.publicKey)
     }
 
+    /// One Z85 key in 85 begins with '-', which pasted after `--server-key` reads as an option:
+    /// generated public keys never do (if they could, 2,000 draws would all miss it with odds
+    /// of about 5 in 10^11).
+    @Test func generatedPublicKeysNeverBeginWithADash() throws {
+        for _ in 0..<2_000 {
+            let pair = try CurveKeyPair.generate()
+            #expect(!pair.publicKey.z85.hasPrefix("-"))
+            #expect(try CurveKeyPair(secretKey: pair.secretKey).publicKey == pair.publicKey)
+        }
+    }
+
     @Test func keygenWritesPrivateAndPublicFilesThatReadBack() throws {
         let directory = try KeyDirectory()
         defer { directory.remove() }
