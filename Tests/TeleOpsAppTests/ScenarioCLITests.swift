@@ -13,6 +13,9 @@ import TeleOpsTesting
         server.process.send("run disk")
         try await server.console("#1 disk on web-1: exit 0")
         server.process.send("note | looked at /var, cleared old logs")
+        // The note goes to the newest active scenario: wait for it before the resolve, which a
+        // busy machine could otherwise commit first (the note then had no scenario to go to).
+        try await server.console("📝 noted on #1.")
         _ = try await server.post(sample: "generic-disk-resolved.json")
         try await server.console("✅ #1 resolved by generic")
         let db = #"{"host":"db-1","check":"replication","severity":"warning","status":"firing","summary":"replica lag 42s","details":{"replica":"db-2"}}"#
