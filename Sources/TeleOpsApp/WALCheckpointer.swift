@@ -17,9 +17,14 @@ struct WALCheckpointer: Service {
             while !Task.isCancelled {
                 var grew = false
                 do {
-                    let result = try await store.checkpointInBackground()
-                    grew = result.walPages != lastPages
-                    lastPages = result.walPages
+                    if let result = try await store.checkpointInBackground() {
+                        grew = result.walPages != lastPages
+                        lastPages = result.walPages
+                    } else {
+                        // Another checkpoint (the writer's backstop after a burst) is running.
+                        logger.debug("another checkpoint is running; will try again")
+                        grew = true
+                    }
                 } catch {
                     if Task.isCancelled { break }  // stopping: the store refuses work for a cancelled task
                     logger.error("checkpointing the store failed; will try again", metadata: ["error": "\(error)"])

@@ -216,11 +216,18 @@ public final class SQLiteScenarioStore: ScenarioStore {
     /// database file, which held up that commit's alerts (and, the writer being single, every
     /// alert behind them). Returns the WAL's pages and how many of them are now in the file;
     /// a WAL whose pages are all copied starts again from its beginning at the next commit.
+    /// Nil when another checkpoint was running (the writer's backstop past
+    /// `writerCheckpointPages`, or `checkpoint()`): SQLite answers that with SQLITE_BUSY at
+    /// once, and there is nothing to do but try again later.
     @discardableResult
-    public func checkpointInBackground() async throws -> (walPages: Int, copied: Int) {
+    public func checkpointInBackground() async throws -> (walPages: Int, copied: Int)? {
         try await checkpointer.writeWithoutTransaction { db in
-            let result = try db.checkpoint(.passive)
-            return (walPages: result.walFrameCount, copied: result.checkpointedFrameCount)
+            do {
+                let result = try db.checkpoint(.passive)
+                return (walPages: result.walFrameCount, copied: result.checkpointedFrameCount)
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY {
+                return nil
+            }
         }
     }
 

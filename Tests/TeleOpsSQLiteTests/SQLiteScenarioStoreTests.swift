@@ -1,4 +1,6 @@
 import Foundation
+import GRDB
+import Synchronization
 import TeleOpsCore
 import TeleOpsSQLite
 import Testing
@@ -156,17 +158,57 @@ struct SQLiteScenarioStoreTests {
             for index in 0..<40 {
                 _ = try await store.ingest([Self.alert("check-\(index)")], compose: Self.announce)
             }
-            let first = try await store.checkpointInBackground()
+            let first = try #require(try await store.checkpointInBackground())
             #expect(first.walPages > 40, "every commit added pages")
             #expect(first.copied == first.walPages, "nothing else was writing: all of it copied")
             _ = try await store.ingest([Self.alert("one-more")], compose: Self.announce)
-            let second = try await store.checkpointInBackground()
+            let second = try #require(try await store.checkpointInBackground())
             #expect(second.walPages > 0 && second.walPages < first.walPages, "the WAL started again from its beginning")
             #expect(try await store.scenarios(ScenarioQuery(limit: 100)).count == 41)
             try store.close()
             let reopened = try SQLiteScenarioStore(path: path)
             #expect(try await reopened.scenarios(ScenarioQuery(limit: 100)).count == 41)
             try reopened.close()
+        }
+    }
+
+    /// Another connection's TRUNCATE checkpoint, waiting for a reader, holds SQLite's
+    /// checkpoint lock: a background checkpoint then answers nil at once instead of failing.
+    @Test func aBackgroundCheckpointBesideAnotherOneSaysSoAndWaitsForNothing() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("teleops.sqlite").path
+            let store = try SQLiteScenarioStore(path: path)
+            _ = try await store.ingest([Self.alert("before")], compose: Self.announce)
+            let reader = try DatabaseQueue(path: path)
+            var settings = Configuration()
+            settings.busyMode = .timeout(10)
+            let other = try DatabaseQueue(path: path, configuration: settings)
+            // A reader holds a snapshot (on a thread of its own, inside one read), and a later
+            // commit leaves WAL pages it may still need.
+            let holding = Mutex(false)
+            let release = DispatchSemaphore(value: 0)
+            Thread {
+                try? reader.read { db in
+                    _ = try Int.fetchOne(db, sql: "SELECT count(*) FROM scenarios")
+                    holding.withLock { $0 = true }
+                    release.wait()
+                }
+            }.start()
+            while !holding.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(5)) }
+            _ = try await store.ingest([Self.alert("after")], compose: Self.announce)
+            let truncating = Task { try await other.writeWithoutTransaction { try $0.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") } }
+            try await Task.sleep(for: .milliseconds(300))  // it copies what it can, then waits for the reader
+            let clock = ContinuousClock()
+            let start = clock.now
+            let result = try await store.checkpointInBackground()
+            #expect(result == nil, "another checkpoint is running")
+            #expect(clock.now - start < .seconds(2), "answered at once, not after the other's wait")
+            release.signal()
+            try await truncating.value
+            #expect(try #require(try await store.checkpointInBackground()).walPages == 0, "the other one truncated the WAL")
+            try reader.close()
+            try other.close()
+            try store.close()
         }
     }
 }
