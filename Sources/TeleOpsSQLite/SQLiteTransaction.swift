@@ -145,20 +145,39 @@ struct SQLiteTransaction: ScenarioStoreTransaction {
         return id
     }
 
-    mutating func updateScenario(_ scenario: Scenario) throws {
-        try db.cachedStatement(sql: """
-                UPDATE scenarios SET fingerprint = ?, source = ?, host = ?, check_name = ?, severity = ?, summary = ?,
-                    status = ?, occurrences = ?, opened_at = ?, updated_at = ?, resolved_at = ?, acknowledged_by = ?,
-                    previous_id = ?, silenced_until = ?
-                WHERE id = ?
-                """).execute(
-            arguments: [
-                scenario.fingerprint, scenario.source, scenario.host, scenario.check, scenario.severity.rawValue,
-                scenario.summary, scenario.status.rawValue, scenario.occurrences,
-                scenario.openedAt.millisecondsSince1970, scenario.updatedAt.millisecondsSince1970,
-                scenario.resolvedAt?.millisecondsSince1970, scenario.acknowledgedBy, scenario.previousID,
-                scenario.silencedUntil?.millisecondsSince1970, scenario.id,
-            ])
+    /// Writes the columns events change. SQLite rewrites the entry of every index whose column
+    /// an UPDATE names, even to the same value (a page each, a random one in a large store):
+    /// so the status is named only when it changed, and the columns no event changes
+    /// (fingerprint, source, host, check, opening time, previous scenario) only if they did.
+    mutating func updateScenario(_ scenario: Scenario, from previous: Scenario) throws {
+        let fixed = scenario.fingerprint == previous.fingerprint && scenario.source == previous.source
+            && scenario.host == previous.host && scenario.check == previous.check
+            && scenario.openedAt == previous.openedAt && scenario.previousID == previous.previousID
+        let changing: StatementArguments = [
+            scenario.severity.rawValue, scenario.summary, scenario.occurrences, scenario.updatedAt.millisecondsSince1970,
+            scenario.resolvedAt?.millisecondsSince1970, scenario.acknowledgedBy, scenario.silencedUntil?.millisecondsSince1970,
+        ]
+        let changingColumns = """
+            severity = ?, summary = ?, occurrences = ?, updated_at = ?, resolved_at = ?, acknowledged_by = ?,
+            silenced_until = ?
+            """
+        if fixed, scenario.status == previous.status {
+            try db.cachedStatement(sql: "UPDATE scenarios SET \(changingColumns) WHERE id = ?")
+                .execute(arguments: changing + [scenario.id])
+        } else if fixed {
+            try db.cachedStatement(sql: "UPDATE scenarios SET status = ?, \(changingColumns) WHERE id = ?")
+                .execute(arguments: [scenario.status.rawValue] + changing + [scenario.id])
+        } else {
+            try db.cachedStatement(sql: """
+                    UPDATE scenarios SET fingerprint = ?, source = ?, host = ?, check_name = ?, status = ?, opened_at = ?,
+                        previous_id = ?, \(changingColumns)
+                    WHERE id = ?
+                    """).execute(
+                arguments: [
+                    scenario.fingerprint, scenario.source, scenario.host, scenario.check, scenario.status.rawValue,
+                    scenario.openedAt.millisecondsSince1970, scenario.previousID,
+                ] + changing + [scenario.id])
+        }
         if db.changesCount == 0 { throw ScenarioStoreError.scenarioNotFound(scenario.id) }
     }
 

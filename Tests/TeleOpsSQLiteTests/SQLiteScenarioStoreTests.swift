@@ -172,6 +172,34 @@ struct SQLiteScenarioStoreTests {
         }
     }
 
+    /// A repeat changes the scenario's counters and time, none of its indexed columns: it must
+    /// not rewrite their index entries (SQLite does for every column an UPDATE names, same
+    /// value or not). Pages are counted in the WAL, each write starting from an empty one.
+    @Test func aRepeatWritesNoIndexOfTheScenarioItJoins() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("teleops.sqlite").path
+            let store = try SQLiteScenarioStore(path: path)
+            func pages(_ status: AlertStatus, at seconds: Double) async throws -> Int {
+                try await store.checkpoint()
+                _ = try await store.ingest([Self.alert("disk", status: status, at: seconds)]) { _, _, _ in [] }
+                return try #require(try await store.checkpointInBackground()).walPages
+            }
+            _ = try await pages(.firing, at: 0)
+            let repeated = try await pages(.firing, at: 1)
+            let resolved = try await pages(.resolved, at: 2)
+            let indexes = try await DatabaseQueue(path: path).read { db in
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'scenarios'") ?? 0
+            }
+            // The alert (row and index), the event (row and two indexes), the scenario's row, and
+            // the sequence of ids; the file header where the file grew.
+            #expect(repeated <= 8, "a repeat wrote \(repeated) pages")
+            // A resolve changes the status: its index and the resolved scenarios' index besides.
+            #expect(resolved <= repeated + 2, "a resolve wrote \(resolved) pages")
+            #expect(indexes >= 6, "the scenario has indexes a full update would rewrite")
+            try store.close()
+        }
+    }
+
     /// Another connection's TRUNCATE checkpoint, waiting for a reader, holds SQLite's
     /// checkpoint lock: a background checkpoint then answers nil at once instead of failing.
     @Test func aBackgroundCheckpointBesideAnotherOneSaysSoAndWaitsForNothing() async throws {

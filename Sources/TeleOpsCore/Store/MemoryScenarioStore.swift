@@ -299,7 +299,7 @@ extension MemoryScenarioStore {
             return scenario.id
         }
 
-        mutating func updateScenario(_ scenario: Scenario) throws {
+        mutating func updateScenario(_ scenario: Scenario, from previous: Scenario) throws {
             guard let index = index(of: scenario.id) else { throw ScenarioStoreError.scenarioNotFound(scenario.id) }
             scenarios[index] = scenario
         }

@@ -54,8 +54,9 @@ public protocol ScenarioStoreTransaction {
     func journaledAlert(idempotencyKey: String, scenarioID: Int64?) throws -> (alertID: Int64, scenarioID: Int64?)?
     /// Inserts `scenario`, ignoring its `id`, and returns the id the store gave it.
     mutating func insertScenario(_ scenario: Scenario) throws -> Int64
-    /// Overwrites the stored scenario with the same `id`.
-    mutating func updateScenario(_ scenario: Scenario) throws
+    /// Overwrites the stored scenario with the same `id`, which holds `previous`: a store may
+    /// write only what differs (an index whose columns did not change is then not rewritten).
+    mutating func updateScenario(_ scenario: Scenario, from previous: Scenario) throws
     /// Journals `alert` (attached to `scenarioID`, or to nothing) and returns its id. With
     /// `searchable`, its `SearchText` joins the scenario's full-text index.
     mutating func insertAlert(_ alert: Alert, scenarioID: Int64?, searchable: Bool) throws -> Int64
@@ -254,7 +255,7 @@ extension ScenarioStoreTransaction {
         _ body: EventBody, actor: String, at: Date, on scenario: Scenario
     ) throws -> (scenario: Scenario, eventID: Int64) {
         let next = scenario.applying(body, actor: actor, at: at)
-        try updateScenario(next)
+        try updateScenario(next, from: scenario)
         let eventID = try insertEvent(NewEvent(scenarioID: scenario.id, at: at, actor: actor, body: body))
         return (next, eventID)
     }
