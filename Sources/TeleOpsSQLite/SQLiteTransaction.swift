@@ -117,14 +117,13 @@ struct SQLiteTransaction: ScenarioStoreTransaction {
         }
     }
 
-    func journaledAlert(idempotencyKey: String, scenarioID: Int64?) throws -> (alertID: Int64, scenarioID: Int64?)? {
+    func journaledAlertID(idempotencyKey: String, scenarioID: Int64?) throws -> Int64? {
         try Int64.fetchOne(
             db.cachedStatement(sql: """
                 SELECT id FROM alerts INDEXED BY alerts_scenario_key
                 WHERE scenario_id IS ? AND idempotency_key = ? ORDER BY id DESC LIMIT 1
                 """),
-            arguments: [scenarioID, idempotencyKey]
-        ).map { ($0, scenarioID) }
+            arguments: [scenarioID, idempotencyKey])
     }
 
     mutating func insertScenario(_ scenario: Scenario) throws -> Int64 {

@@ -284,11 +284,9 @@ extension MemoryScenarioStore {
             scenarios.last { $0.fingerprint == fingerprint && $0.status == .resolved }?.id
         }
 
-        func journaledAlert(idempotencyKey: String, scenarioID: Int64?) -> (alertID: Int64, scenarioID: Int64?)? {
-            guard
-                let index = alerts.lastIndex(where: { $0.alert.idempotencyKey == idempotencyKey && $0.scenarioID == scenarioID })
-            else { return nil }
-            return (Int64(index + 1), alerts[index].scenarioID)
+        func journaledAlertID(idempotencyKey: String, scenarioID: Int64?) -> Int64? {
+            alerts.lastIndex { $0.alert.idempotencyKey == idempotencyKey && $0.scenarioID == scenarioID }
+                .map { Int64($0 + 1) }
         }
 
         mutating func insertScenario(_ scenario: Scenario) -> Int64 {

@@ -49,9 +49,9 @@ public protocol ScenarioStoreTransaction {
     /// What "seen before" reads of an earlier scenario, oldest first. The default decodes its
     /// events; a store can read just these fields (a command's output can be 64 KiB).
     func occurrenceFacts(of scenarioID: Int64) throws -> [OccurrenceFact]
-    /// The newest journaled alert with `idempotencyKey` attached to `scenarioID` (`nil`: to no
-    /// scenario): its id and that scenario.
-    func journaledAlert(idempotencyKey: String, scenarioID: Int64?) throws -> (alertID: Int64, scenarioID: Int64?)?
+    /// The id of the newest journaled alert with `idempotencyKey` attached to `scenarioID`
+    /// (`nil`: to no scenario).
+    func journaledAlertID(idempotencyKey: String, scenarioID: Int64?) throws -> Int64?
     /// Inserts `scenario`, ignoring its `id`, and returns the id the store gave it.
     mutating func insertScenario(_ scenario: Scenario) throws -> Int64
     /// Overwrites the stored scenario with the same `id`, which holds `previous`: a store may
@@ -121,18 +121,19 @@ extension ScenarioStoreTransaction {
     /// scenario or one that matched nothing.
     private func retry(of alert: Alert, active: Scenario?) throws -> (alertID: Int64, scenarioID: Int64?)? {
         guard let key = alert.idempotencyKey else { return nil }
+        func journaled(in scenarioID: Int64?) throws -> (alertID: Int64, scenarioID: Int64?)? {
+            try journaledAlertID(idempotencyKey: key, scenarioID: scenarioID).map { ($0, scenarioID) }
+        }
         switch (alert.status, active) {
         case (_, let scenario?):
-            return try journaledAlert(idempotencyKey: key, scenarioID: scenario.id)
+            return try journaled(in: scenario.id)
         case (.firing, nil):
             return nil
         case (.acknowledged, nil), (.resolved, nil):
-            if let newest = try newestResolvedScenarioID(fingerprint: alert.fingerprint),
-                let earlier = try journaledAlert(idempotencyKey: key, scenarioID: newest)
-            {
+            if let newest = try newestResolvedScenarioID(fingerprint: alert.fingerprint), let earlier = try journaled(in: newest) {
                 return earlier
             }
-            return try journaledAlert(idempotencyKey: key, scenarioID: nil)
+            return try journaled(in: nil)
         }
     }
 
