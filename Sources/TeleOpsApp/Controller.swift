@@ -68,7 +68,7 @@ public func buildController(
         .init(service: sender), .init(service: responder), .init(service: intake),
         .init(service: statsd), .init(service: http),
         .init(service: RetentionService(store: store, settings: config.retention, logger: logger.labelled("retention"))),
-        .init(service: SearchIndexMerger(store: store, logger: logger.labelled("search-index"))),
+        .init(service: SearchIndexer(store: store, logger: logger.labelled("search-index"))),
         .init(service: WALCheckpointer(store: store, logger: logger.labelled("checkpoint"))),
     ]
     var groupConfig = ServiceGroupConfiguration(services: services, logger: logger)

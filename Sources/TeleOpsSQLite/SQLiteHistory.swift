@@ -20,12 +20,34 @@ enum SQLiteHistory {
             }
         }
 
+        var scenarioID: Int64 {
+            switch self {
+            case .alert(_, let scenarioID), .event(_, let scenarioID): scenarioID
+            }
+        }
+
+        /// Whether the index has read the row this document comes from (`SQLiteSearchIndex.Marks`).
+        func isRead(by marks: SQLiteSearchIndex.Marks) -> Bool {
+            switch self {
+            case .alert(let id, _): id <= marks.alerts
+            case .event(let id, _): id <= marks.events
+            }
+        }
+
         static func scenarioID(of rowID: Int64) -> Int64 { rowID >> 32 }
         /// The lowest rowid of `scenarioID`'s documents: a search paging below a scenario
         /// looks at rowids under this.
         static func first(of scenarioID: Int64) -> Int64 { scenarioID << 32 }
     }
 
+    /// A row's document in the index.
+    struct Document: Sendable {
+        var row: SearchRow
+        var text: String
+    }
+
+    /// Adds a document; `db` is the index's connection (`SQLiteSearchIndex`), or the store's
+    /// own during the v5 migration, which indexed into the store file (v7 moved the index out).
     static func index(_ db: Database, _ text: String, as row: SearchRow) throws {
         try db.cachedStatement(sql: "INSERT INTO search (rowid, body) VALUES (?, ?)").execute(arguments: [row.rowID, text])
     }
@@ -77,22 +99,81 @@ enum SQLiteHistory {
     /// Each of a scenario's indexed (`searchable`) alerts with its `SearchText`.
     static func alertTexts(_ db: Database, scenarioID: Int64) throws -> [(Int64, String)] {
         try Row.fetchAll(
-            db, sql: """
-                SELECT id, summary, host, check_name, source, labels, details FROM alerts
-                WHERE scenario_id = ? AND searchable = 1
-                """,
-            arguments: [scenarioID]
-        ).map { row in
-            let labels: [String: String]
-            if case .object(let members)? = try? JSONParser.parse(Data((row["labels"] as String).utf8)) {
-                labels = members.compactMapValues { if case .string(let value) = $0 { value } else { nil } }
-            } else {
-                labels = [:]
-            }
-            let details = (row["details"] as String?).flatMap { try? JSONParser.parse(Data($0.utf8)) }
-            return (row["id"], SearchText.ofAlert(summary: row["summary"], host: row["host"], check: row["check_name"],
-                                                  source: row["source"], labels: labels, details: details))
+            db, sql: "SELECT \(alertTextColumns) FROM alerts WHERE scenario_id = ? AND searchable = 1", arguments: [scenarioID]
+        ).map { row in (row["id"], alertText(row)) }
+    }
+
+    static let alertTextColumns = "id, summary, host, check_name, source, labels, details"
+
+    /// An alert's `SearchText` from its stored columns (`alertTextColumns`).
+    static func alertText(_ row: Row) -> String {
+        let labels: [String: String]
+        if case .object(let members)? = try? JSONParser.parse(Data((row["labels"] as String).utf8)) {
+            labels = members.compactMapValues { if case .string(let value) = $0 { value } else { nil } }
+        } else {
+            labels = [:]
         }
+        let details = (row["details"] as String?).flatMap { try? JSONParser.parse(Data($0.utf8)) }
+        return SearchText.ofAlert(summary: row["summary"], host: row["host"], check: row["check_name"],
+                                  source: row["source"], labels: labels, details: details)
+    }
+
+    /// An event's `SearchText`, nil when it has none. An event whose payload does not decode
+    /// (`SQLiteRows.event`) has none either: the index skips it rather than stopping at it.
+    static func eventText(_ row: Row) -> String? {
+        (try? SQLiteRows.event(row)).flatMap { SearchText.of($0.body) }
+    }
+
+    // MARK: Documents for the index
+
+    /// What the index has not read yet: up to `limit` alerts and `limit` events with ids above
+    /// `marks`, their documents, and the marks once they are read.
+    struct Pending: Sendable {
+        var documents: [Document] = []
+        var rows = 0
+        var through: SQLiteSearchIndex.Marks
+    }
+
+    static func pending(_ db: Database, after marks: SQLiteSearchIndex.Marks, limit: Int) throws -> Pending {
+        var pending = Pending(through: marks)
+        let alerts = try Row.fetchCursor(
+            db, sql: "SELECT \(alertTextColumns), scenario_id, searchable FROM alerts WHERE id > ? ORDER BY id LIMIT ?",
+            arguments: [marks.alerts, limit])
+        while let row = try alerts.next() {
+            let id: Int64 = row["id"]
+            pending.rows += 1
+            pending.through.alerts = id
+            guard let scenarioID: Int64 = row["scenario_id"], row["searchable"] as Bool else { continue }
+            pending.documents.append(Document(row: .alert(id, scenarioID: scenarioID), text: alertText(row)))
+        }
+        let events = try Row.fetchCursor(
+            db, sql: "SELECT \(SQLiteRows.eventColumns) FROM events WHERE id > ? ORDER BY id LIMIT ?",
+            arguments: [marks.events, limit])
+        while let row = try events.next() {
+            let id: Int64 = row["id"]
+            pending.rows += 1
+            pending.through.events = id
+            guard let text = eventText(row) else { continue }
+            pending.documents.append(Document(row: .event(id, scenarioID: row["scenario_id"]), text: text))
+        }
+        return pending
+    }
+
+    /// Every document of the scenarios, read or not by the index (removing one takes its text).
+    static func documents(_ db: Database, ofScenarios scenarioIDs: [Int64]) throws -> [Document] {
+        var documents: [Document] = []
+        for scenarioID in scenarioIDs {
+            for (alertID, text) in try alertTexts(db, scenarioID: scenarioID) {
+                documents.append(Document(row: .alert(alertID, scenarioID: scenarioID), text: text))
+            }
+            let events = try Row.fetchCursor(
+                db, sql: "SELECT \(SQLiteRows.eventColumns) FROM events WHERE scenario_id = ?", arguments: [scenarioID])
+            while let row = try events.next() {
+                guard let text = eventText(row) else { continue }
+                documents.append(Document(row: .event(row["id"], scenarioID: scenarioID), text: text))
+            }
+        }
+        return documents
     }
 
     // MARK: Chain
@@ -131,9 +212,10 @@ enum SQLiteHistory {
 
     // MARK: Retention
 
-    /// Removes up to `batch` resolved scenarios that `policy` does not keep, oldest first,
-    /// with everything that refers to them; returns how many.
-    static func prune(_ db: Database, _ policy: RetentionPolicy, now: Date, batch: Int) throws -> Int {
+    /// Up to `batch` resolved scenarios that `policy` does not keep, oldest first. A scenario
+    /// once named here stays doomed: resolved is final, `now` is fixed, and the count boundary
+    /// only rises.
+    static func doomed(_ db: Database, _ policy: RetentionPolicy, now: Date, batch: Int) throws -> [Int64] {
         var conditions: [String] = []
         var arguments: StatementArguments = []
         if let maxAge = policy.maxAge {
@@ -149,40 +231,33 @@ enum SQLiteHistory {
                 arguments += [boundary]
             }
         }
-        guard !conditions.isEmpty else { return 0 }
+        guard !conditions.isEmpty else { return [] }
         arguments += [batch]
-        let doomed = try Int64.fetchAll(
+        return try Int64.fetchAll(
             db, sql: "SELECT id FROM scenarios WHERE status = 'resolved' AND (\(conditions.joined(separator: " OR "))) ORDER BY id LIMIT ?",
             arguments: arguments)
-        for scenarioID in doomed { try remove(db, scenarioID: scenarioID) }
-        if let highest = doomed.max() {
+    }
+
+    /// Deletes the scenarios with everything that refers to them (their documents are already
+    /// out of the index: `SQLiteSearchIndex.remove`), and moves `pruned_below` past them.
+    static func remove(_ db: Database, scenarioIDs: [Int64]) throws {
+        for scenarioID in scenarioIDs {
+            for sql in [
+                "UPDATE scenarios SET previous_id = NULL WHERE previous_id = ?",
+                "DELETE FROM messages WHERE scenario_id = ?",
+                "DELETE FROM outbox WHERE scenario_id = ?",
+                "DELETE FROM alerts WHERE scenario_id = ?",
+                "DELETE FROM events WHERE scenario_id = ?",
+                "DELETE FROM scenarios WHERE id = ?",
+            ] {
+                try db.execute(sql: sql, arguments: [scenarioID])
+            }
+        }
+        if let highest = scenarioIDs.max() {
             try db.execute(sql: """
                 INSERT INTO store_meta (name, value) VALUES ('pruned_below', ?)
                 ON CONFLICT (name) DO UPDATE SET value = max(value, excluded.value)
                 """, arguments: [highest + 1])
-        }
-        return doomed.count
-    }
-
-    private static func remove(_ db: Database, scenarioID: Int64) throws {
-        for (alertID, text) in try alertTexts(db, scenarioID: scenarioID) {
-            try unindex(db, text, as: .alert(alertID, scenarioID: scenarioID))
-        }
-        let events = try Row.fetchAll(
-            db, sql: "SELECT \(SQLiteRows.eventColumns) FROM events WHERE scenario_id = ?", arguments: [scenarioID])
-        for row in events {
-            let event = try SQLiteRows.event(row)
-            if let text = SearchText.of(event.body) { try unindex(db, text, as: .event(event.id, scenarioID: scenarioID)) }
-        }
-        for sql in [
-            "UPDATE scenarios SET previous_id = NULL WHERE previous_id = ?",
-            "DELETE FROM messages WHERE scenario_id = ?",
-            "DELETE FROM outbox WHERE scenario_id = ?",
-            "DELETE FROM alerts WHERE scenario_id = ?",
-            "DELETE FROM events WHERE scenario_id = ?",
-            "DELETE FROM scenarios WHERE id = ?",
-        ] {
-            try db.execute(sql: sql, arguments: [scenarioID])
         }
     }
 }

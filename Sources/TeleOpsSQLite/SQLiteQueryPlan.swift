@@ -159,7 +159,9 @@ struct SQLiteQueryPlan {
     @discardableResult
     func search(_ db: Database, terms: SearchTerms, budget: Int = .max, visit: (Row) throws -> Bool) throws -> Bool {
         guard !isEmpty else { return true }
-        let documents = try db.makeStatement(sql: "SELECT rowid FROM search WHERE search MATCH ? AND rowid < ? ORDER BY rowid DESC")
+        let documents = try db.makeStatement(sql: """
+            SELECT rowid FROM \(SQLiteSearchIndex.schema).search WHERE search MATCH ? AND rowid < ? ORDER BY rowid DESC
+            """)
         func documentsBelow(_ scenarioID: Int64) throws -> RowCursor {
             let upper = scenarioID >= Int64(Int32.max) ? Int64.max : SQLiteHistory.SearchRow.first(of: scenarioID + 1)
             return try Row.fetchCursor(documents, arguments: [terms.fts5, upper])

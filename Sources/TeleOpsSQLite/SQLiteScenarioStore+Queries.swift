@@ -29,6 +29,7 @@ extension SQLiteScenarioStore {
         let limit = max(0, query.limit)
         guard limit > 0 else { return [] }
         let terms = query.text.map(SearchTerms.init) ?? SearchTerms("")
+        if !terms.isEmpty { try await catchUpSearch() }
         return try await pool.read { db in
             let plan = try SQLiteQueryPlan(query, db)
             guard !terms.isEmpty else { return try plan.page(db, limit: limit) }
@@ -48,6 +49,7 @@ extension SQLiteScenarioStore {
         let terms = query.text.map(SearchTerms.init) ?? SearchTerms("")
         var query = query
         query.beforeID = nil
+        if !terms.isEmpty { try await catchUpSearch() }
         return try await pool.read { [query] db in
             let plan = try SQLiteQueryPlan(query, db)
             guard !terms.isEmpty else {
@@ -62,6 +64,12 @@ extension SQLiteScenarioStore {
             }
             return ScenarioCount(count, isPartial: !finished || count >= cap)
         }
+    }
+
+    /// A search first indexes what the index has not read yet (normally nothing, or the last
+    /// few milliseconds of commits), so it finds what was just written.
+    private func catchUpSearch() async throws {
+        try await searchIndex.catchUp(from: pool, limit: Self.searchCatchUpLimit)
     }
 
     public func verifyChain() async throws -> ChainReport {

@@ -2,7 +2,9 @@ import Foundation
 import GRDB
 import TeleOpsCore
 
-/// The embedded `ScenarioStore`: one SQLite file in WAL mode, through a GRDB `DatabasePool`.
+/// The embedded `ScenarioStore`: one SQLite file in WAL mode, through a GRDB `DatabasePool`,
+/// and beside it the full-text index of its scenarios in a file of its own, derived from it
+/// (`SQLiteSearchIndex`: `teleops.search.sqlite` next to `teleops.sqlite`).
 ///
 /// - Durability: `PRAGMA synchronous = FULL` on the writer connection, so every call that
 ///   writes returns only after its transaction is on disk (power-loss safe); a 202 to a
@@ -40,6 +42,16 @@ public final class SQLiteScenarioStore: ScenarioStore {
     /// Each commit's new outbox messages, in commit order (published on the writer queue,
     /// after the commit).
     public let outboxFeed: OutboxFeed? = OutboxFeed()
+    /// The full-text index, filled after each commit (`indexSearch`).
+    let searchIndex: SQLiteSearchIndex
+    /// The full-text index's file: derived from the store, rebuilt when missing.
+    public var searchIndexPath: String { searchIndex.path }
+    /// Rung after each commit that may have added text to index; `SearchIndexer` waits on it.
+    public let searchDoorbell = Doorbell()
+    /// How far behind the full-text index may be for a search to index the rest itself
+    /// first (`SQLiteSearchIndex.catchUp`: a few steps at most); further behind (an index
+    /// being rebuilt), it searches what is indexed so far.
+    static let searchCatchUpLimit = 5_000
 
     /// Opens (creating it and its parent directories if needed) and migrates the store at `path`.
     ///
@@ -47,6 +59,7 @@ public final class SQLiteScenarioStore: ScenarioStore {
     /// Throws `ScenarioStoreError` with code `.cannotOpen` (path and reason) or `.newerSchema`.
     public init(path: String) throws {
         self.path = path
+        let searchPath = SQLiteSearchIndex.path(forStore: path)
         do {
             let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -60,6 +73,10 @@ public final class SQLiteScenarioStore: ScenarioStore {
                 // levels of the indexes an alert's intake touches stay in memory in a large log.
                 try db.execute(sql: "PRAGMA cache_size = -\(Self.cacheKiB)")
                 try db.execute(sql: "PRAGMA temp_store = MEMORY")
+                // Readers search the index file too; the writer never touches it.
+                if db.configuration.readonly {
+                    try db.execute(sql: "ATTACH DATABASE ? AS \(SQLiteSearchIndex.schema)", arguments: [searchPath])
+                }
             }
             pool = try DatabasePool(path: path, configuration: configuration)
             // DatabasePool sets `synchronous = NORMAL` on the writer after `prepareDatabase`
@@ -68,11 +85,15 @@ public final class SQLiteScenarioStore: ScenarioStore {
                 try db.execute(sql: "PRAGMA synchronous = FULL")
                 try db.execute(sql: "PRAGMA wal_autocheckpoint = \(Self.writerCheckpointPages)")
             }
+            // On the writer: a reader would attach the index file, which is opened after the
+            // store is known to be one this build can use.
             let migrator = SQLiteSchema.migrator
-            let applied = try pool.read { try migrator.appliedIdentifiers($0) }
+            let applied = try pool.writeWithoutTransaction { try migrator.appliedIdentifiers($0) }
             let unknown = applied.subtracting(migrator.migrations)
             guard unknown.isEmpty else { throw Self.newerSchema(path: path, unknown: unknown) }
             try migrator.migrate(pool)
+            searchIndex = try SQLiteSearchIndex(path: searchPath)
+            try searchIndex.adopt(pool)
             var checkpointing = Configuration()
             checkpointing.busyMode = .timeout(Self.busyTimeout)
             checkpointing.label = "TeleOpsSQLite.checkpoint"
@@ -107,7 +128,7 @@ public final class SQLiteScenarioStore: ScenarioStore {
     public func ingest(
         batches: [[Alert]], compose: @escaping IngestComposer
     ) async throws -> [Result<[IngestOutcome], any Error>] {
-        try await pool.write { [outboxFeed] db in
+        try await pool.write { [outboxFeed, searchDoorbell] db in
             let now = Date()
             var results: [Result<[IngestOutcome], any Error>] = []
             results.reserveCapacity(batches.count)
@@ -128,6 +149,7 @@ public final class SQLiteScenarioStore: ScenarioStore {
                 }
             }
             Self.publishAfterCommit(queued, to: outboxFeed, db)
+            Self.ringAfterCommit(searchDoorbell, db)
             return results
         }
     }
@@ -160,27 +182,29 @@ public final class SQLiteScenarioStore: ScenarioStore {
     private func write<T: Sendable>(
         _ body: @escaping @Sendable (inout SQLiteTransaction, Date) throws -> T
     ) async throws -> T {
-        try await pool.write { [outboxFeed] db in
+        try await pool.write { [outboxFeed, searchDoorbell] db in
             var transaction = SQLiteTransaction(db: db)
             let result = try body(&transaction, Date())
             Self.publishAfterCommit(transaction.queuedOutbox, to: outboxFeed, db)
+            Self.ringAfterCommit(searchDoorbell, db)
             return result
         }
     }
 
     /// One IMMEDIATE write transaction that does not wait for the disk (`synchronous = NORMAL`
     /// for it), for writes whose loss in a power cut is harmless: a sent-mark (the message is
-    /// sent again) and a merge step of the search index (the index stays as it was). A process
+    /// sent again). A process
     /// crash loses nothing (the WAL is written before the call returns), and the next FULL
-    /// commit syncs it. Alert intake and every other write stay FULL, so chat traffic and index
-    /// upkeep do not take fsyncs from intake.
+    /// commit syncs it. Alert intake and every other write stay FULL, so chat traffic does not
+    /// take fsyncs from intake.
     func writeUnsynced<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        try await pool.writeWithoutTransaction { db in
+        try await pool.writeWithoutTransaction { [searchDoorbell] db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
             defer { try? db.execute(sql: "PRAGMA synchronous = FULL") }
             var result: T?
             try db.inTransaction(.immediate) {
                 result = try body(db)
+                Self.ringAfterCommit(searchDoorbell, db)
                 return .commit
             }
             guard let result else { preconditionFailure("inTransaction returned without running its body") }
@@ -195,19 +219,41 @@ public final class SQLiteScenarioStore: ScenarioStore {
         db.afterNextTransaction { _ in feed.publish(messages) }
     }
 
+    private static func ringAfterCommit(_ doorbell: Doorbell, _ db: Database) {
+        db.afterNextTransaction { _ in doorbell.ring() }
+    }
+
     // MARK: Maintenance
 
     /// Retention: each batch is its own short write transaction, so intake waits at most for
-    /// one batch.
+    /// one batch. A batch's documents leave the search index first (`SQLiteSearchIndex.remove`),
+    /// then its scenarios leave the store.
     public func prune(_ policy: RetentionPolicy, now: Date, batch: Int) async throws -> Int {
         guard !policy.keepsEverything else { return 0 }
         let batch = max(1, batch)
         var removed = 0
         while true {
-            let count = try await pool.write { db in try SQLiteHistory.prune(db, policy, now: now, batch: batch) }
-            removed += count
-            if count < batch { return removed }
+            let doomed = try await pool.read { db in try SQLiteHistory.doomed(db, policy, now: now, batch: batch) }
+            try await searchIndex.remove(scenarios: doomed, from: pool)
+            if !doomed.isEmpty {
+                try await pool.write { db in try SQLiteHistory.remove(db, scenarioIDs: doomed) }
+            }
+            removed += doomed.count
+            if doomed.count < batch { return removed }
         }
+    }
+
+    /// One step of the full-text index (`SQLiteSearchIndex.indexPending`): indexes what the
+    /// last commits added, up to a thousand alerts and a thousand events, in a transaction of
+    /// the index file. Returns how many rows it read: 0 when the index is up to date.
+    @discardableResult
+    public func indexSearch() async throws -> Int {
+        try await searchIndex.indexPending(from: pool)
+    }
+
+    /// Alerts and events the full-text index has not read yet.
+    public func searchBacklog() async throws -> Int {
+        try await searchIndex.backlog(in: pool)
     }
 
     /// Copies what the WAL holds into the database file, from a connection of its own and
@@ -240,5 +286,6 @@ public final class SQLiteScenarioStore: ScenarioStore {
     public func close() throws {
         try checkpointer.close()
         try pool.close()
+        try searchIndex.close()
     }
 }

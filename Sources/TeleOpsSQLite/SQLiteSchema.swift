@@ -29,6 +29,9 @@ enum SQLiteSchema {
         migrator.registerMigration("v6") { db in
             try db.execute(sql: v6)
         }
+        migrator.registerMigration("v7") { db in
+            try db.execute(sql: v7)
+        }
         return migrator
     }
 
@@ -230,7 +233,7 @@ enum SQLiteSchema {
         -- as a search for "co*" merges the documents of every word it names otherwise.
         CREATE VIRTUAL TABLE search USING fts5(
             body, content='', columnsize=0, prefix='2 3', tokenize='unicode61 remove_diacritics 2');
-        -- Segments are merged between writes (SQLiteScenarioStore.mergeSearchIndex), not in them.
+        -- Segments were merged between writes, not in them (v7 moved the index out of this file).
         INSERT INTO search (search, rank) VALUES ('automerge', 0);
         CREATE TABLE store_meta (
             name TEXT PRIMARY KEY,
@@ -259,5 +262,14 @@ enum SQLiteSchema {
         DROP INDEX scenarios_active_fingerprint;
         DROP INDEX alerts_idempotency_key;
         CREATE INDEX alerts_scenario_key ON alerts(scenario_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
+        """
+
+    /// v7, the full-text index leaves the store for a file of its own (`SQLiteSearchIndex`),
+    /// filled after each commit instead of inside it; it is rebuilt there from the store's rows.
+    /// `store_id` names this store, so that an index file built from another is not taken for
+    /// its own.
+    private static let v7 = """
+        DROP TABLE search;
+        INSERT OR IGNORE INTO store_meta (name, value) VALUES ('store_id', random() & 9223372036854775807);
         """
 }

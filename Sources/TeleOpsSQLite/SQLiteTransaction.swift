@@ -192,15 +192,12 @@ struct SQLiteTransaction: ScenarioStoreTransaction {
                 alert.details?.compactJSON, alert.idempotencyKey, alert.receivedAt.millisecondsSince1970,
                 scenarioID != nil && searchable,
             ])
-        let id = db.lastInsertedRowID
-        if let scenarioID, searchable {
-            try SQLiteHistory.index(db, SearchText.of(alert), as: .alert(id, scenarioID: scenarioID))
-        }
-        return id
+        // Indexed for search after the commit, by `SQLiteSearchIndex`, from the stored row.
+        return db.lastInsertedRowID
     }
 
-    /// Chains the event to its scenario's head (`EventChain`), moves the head, and indexes the
-    /// event's `SearchText`.
+    /// Chains the event to its scenario's head (`EventChain`) and moves the head. Its
+    /// `SearchText` is indexed after the commit, by `SQLiteSearchIndex`.
     mutating func insertEvent(_ event: NewEvent) throws -> Int64 {
         let data = try event.body.jsonData()
         let previous = try heads[event.scenarioID] ?? String.fetchOne(
@@ -215,9 +212,6 @@ struct SQLiteTransaction: ScenarioStoreTransaction {
         let id = db.lastInsertedRowID
         try db.cachedStatement(sql: "UPDATE scenarios SET head_hash = ? WHERE id = ?").execute(arguments: [hash, event.scenarioID])
         heads[event.scenarioID] = .some(hash)
-        if let text = SearchText.of(event.body) {
-            try SQLiteHistory.index(db, text, as: .event(id, scenarioID: event.scenarioID))
-        }
         return id
     }
 

@@ -885,10 +885,20 @@ extension Bench {
         } else {
             print("  reusing \(existing) scenarios" + ((try? String(contentsOfFile: countsFile, encoding: .utf8)).map { "; at generation: " + ($0.split(separator: "\n").last.map(String.init) ?? "") } ?? ""))
         }
+        // The full-text index is filled after the commits, as the controller's indexer does:
+        // all of it after a generation, or a rebuild (a store from before v7, or no index file).
+        let backlog = try await store.searchBacklog()
+        if backlog > 0 {
+            let clock = ContinuousClock()
+            let start = clock.now
+            while try await store.indexSearch() > 0 {}
+            let seconds = milliseconds(clock.now - start) / 1000
+            print(String(format: "  search index: %d alerts and events read in %.0f s (%.0f rows/s)", backlog, seconds, Double(backlog) / seconds))
+        }
         try await store.checkpoint()
         let generated = (try? String(contentsOfFile: countsFile, encoding: .utf8))?.split(separator: "\n").first?
             .split(separator: " ").compactMap { Int($0) } ?? []
-        printFileSize(path: path, scenarios: existing == 0 ? options.historyScenarios : existing, events: generated.count > 1 ? generated[1] : nil)
+        printFileSize(path: path, searchPath: store.searchIndexPath, scenarios: existing == 0 ? options.historyScenarios : existing, events: generated.count > 1 ? generated[1] : nil)
         if options.historyGenerateOnly { return }
 
         var figures: [(String, Samples)] = []
@@ -1005,7 +1015,7 @@ extension Bench {
         if wanted.contains("intake") { try await intakeFigures(store: store, model: model, scratch: scratch) }
 
         try await store.checkpoint()
-        printFileSize(path: path, scenarios: try await store.count(ScenarioQuery(), upTo: .max).value, events: nil)
+        printFileSize(path: path, searchPath: store.searchIndexPath, scenarios: try await store.count(ScenarioQuery(), upTo: .max).value, events: nil)
         print("figures (markdown)")
         print("| figure | n | p50 | p95 |")
         print("|---|---|---|---|")
@@ -1034,12 +1044,13 @@ extension Bench {
         "  \(name.padding(toLength: 62, withPad: " ", startingAt: 0)) n=\(String(samples.values.count).padding(toLength: 4, withPad: " ", startingAt: 0)) p50 \(format(samples.median))  p95 \(format(samples.percentile(0.95)))  max \(format(samples.percentile(1)))"
     }
 
-    private func printFileSize(path: String, scenarios: Int, events: Int?) {
+    private func printFileSize(path: String, searchPath: String, scenarios: Int, events: Int?) {
         func size(_ file: String) -> Int { ((try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? NSNumber)?.intValue ?? 0 }
-        let main = size(path)
-        let wal = size(path + "-wal")
-        var line = String(format: "  file: %.2f GB main + %.1f MB WAL (after a checkpoint); %.0f bytes per scenario",
-                          Double(main) / 1e9, Double(wal) / 1e6, Double(main + wal) / Double(max(1, scenarios)))
+        let main = size(path) + size(searchPath)
+        let wal = size(path + "-wal") + size(searchPath + "-wal")
+        var line = String(format: "  files: %.2f GB store + %.2f GB search index + %.1f MB WAL (after a checkpoint); %.0f bytes per scenario",
+                          Double(size(path)) / 1e9, Double(size(searchPath)) / 1e9, Double(wal) / 1e6,
+                          Double(main + wal) / Double(max(1, scenarios)))
         if let events { line += String(format: ", %.0f bytes per event (%d events)", Double(main + wal) / Double(max(1, events)), events) }
         print(line)
     }
@@ -1176,25 +1187,27 @@ extension Bench {
                 for alert in alerts { _ = try await target.ingest([alert]) { _, _, _ in [] } }
             }
             let written = clock.now
-            // The merges of the full-text index the controller runs between writes
-            // (SearchIndexMerger), and the copy of the WAL into the file it runs beside the
-            // writer (WALCheckpointer), counted in the time: all of them, after the alerts.
-            while try await target.mergeSearchIndex() {}
-            let merged = clock.now
+            // The full-text indexing the controller runs after the commits (SearchIndexer), and
+            // the copy of the WAL into the file it runs beside the writer (WALCheckpointer),
+            // counted in the time: all of them, after the alerts.
+            while try await target.indexSearch() > 0 {}
+            let indexed = clock.now
             try await target.checkpointInBackground()
             let end = clock.now
             phases[target === store ? "large \(group)" : "empty \(group)", default: []].append(
-                (milliseconds(written - start), milliseconds(merged - written), milliseconds(end - merged)))
+                (milliseconds(written - start), milliseconds(indexed - written), milliseconds(end - indexed)))
             return Double(alerts.count) / (milliseconds(end - start) / 1000)
         }
-        var phases: [String: [(alerts: Double, merges: Double, checkpoint: Double)]] = [:]
+        var phases: [String: [(alerts: Double, indexing: Double, checkpoint: Double)]] = [:]
         var ratios: (single: [Double], group: [Double]) = ([], [])
         for round in 1...max(1, options.historyRounds) {
             let emptyPath = scratch.appendingPathComponent("empty-\(round).sqlite").path
             let empty = try SQLiteScenarioStore(path: emptyPath)
             defer {
                 try? empty.close()
-                for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: emptyPath + suffix) }
+                for file in [emptyPath, empty.searchIndexPath] {
+                    for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: file + suffix) }
+                }
             }
             var rates: [String: Double] = [:]
             for group in [false, true] {
@@ -1218,11 +1231,11 @@ extension Bench {
         }
         print("  large / empty, median of the rounds [range]: single alerts \(summary(ratios.single)), group commit \(summary(ratios.group))")
         // Where each store's time went, summed over the rounds: writing the alerts, then the
-        // index merges and the checkpoint counted after them.
+        // the full-text indexing and the checkpoint counted after them.
         for key in ["empty false", "large false", "empty true", "large true"] {
             let rows = phases[key] ?? []
-            let sum = rows.reduce((0.0, 0.0, 0.0)) { ($0.0 + $1.alerts, $0.1 + $1.merges, $0.2 + $1.checkpoint) }
-            print(String(format: "  %@ %@: alerts %.0f ms, index merges %.0f ms, checkpoint %.0f ms",
+            let sum = rows.reduce((0.0, 0.0, 0.0)) { ($0.0 + $1.alerts, $0.1 + $1.indexing, $0.2 + $1.checkpoint) }
+            print(String(format: "  %@ %@: alerts %.0f ms, search indexing %.0f ms, checkpoint %.0f ms",
                          key.hasPrefix("empty") ? "empty store" : "1M store   ",
                          key.hasSuffix("true") ? "group commit " : "single alerts", sum.0, sum.1, sum.2))
         }

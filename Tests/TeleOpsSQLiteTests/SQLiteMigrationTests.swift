@@ -6,9 +6,21 @@ import Testing
 
 /// The v6 migration: the indexes keyed by a digest or fingerprint that intake no longer needs
 /// are dropped, and a file written before it still finds its active scenarios and retries.
+/// The v7 migration: the full-text index leaves the store file.
 @Suite struct SQLiteMigrationTests {
-    /// Undoes v6 on a file: its indexes as v5 had them, and v6 not recorded.
-    static let backToV5 = """
+    /// Undoes v7 on a file: the full-text index back in the store file (empty: the test files
+    /// are small enough that what it held does not matter, as v7 drops it), no store id, and
+    /// v7 not recorded.
+    static let backToV6 = """
+        CREATE VIRTUAL TABLE search USING fts5(
+            body, content='', columnsize=0, prefix='2 3', tokenize='unicode61 remove_diacritics 2');
+        INSERT INTO search (search, rank) VALUES ('automerge', 0);
+        DELETE FROM store_meta WHERE name = 'store_id';
+        DELETE FROM grdb_migrations WHERE identifier = 'v7';
+        """
+
+    /// Undoes v7 and v6 on a file: v6's indexes as v5 had them, and v6 not recorded.
+    static let backToV5 = backToV6 + """
         DROP INDEX alerts_scenario_key;
         CREATE UNIQUE INDEX scenarios_active_fingerprint ON scenarios(fingerprint) WHERE status != 'resolved';
         CREATE INDEX alerts_idempotency_key ON alerts(idempotency_key, id) WHERE idempotency_key IS NOT NULL;
@@ -35,7 +47,7 @@ import Testing
 
             let migrated = try SQLiteScenarioStore(path: path)
             let diagnostics = try await migrated.diagnostics()
-            #expect(diagnostics.migrations.last == "v6")
+            #expect(diagnostics.migrations.suffix(2) == ["v6", "v7"])
             let indexes = try Self.indexes(path)
             #expect(!indexes.contains("scenarios_active_fingerprint"))
             #expect(!indexes.contains("alerts_idempotency_key"))

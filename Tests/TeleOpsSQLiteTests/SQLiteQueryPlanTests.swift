@@ -7,7 +7,7 @@ import Testing
 /// What `SQLiteQueryPlan` decides on its own: the index a query walks, and where a search walk
 /// with a work budget stops. (Its results are the conformance suite's.)
 @Suite struct SQLiteQueryPlanTests {
-    /// 60 scenarios on web-1..web-3, each with "disk" in its summary.
+    /// 60 scenarios on web-1..web-3, each with "disk" in its summary, indexed for search.
     static func store(at path: String) async throws -> SQLiteScenarioStore {
         let store = try SQLiteScenarioStore(path: path)
         let alerts = (0..<60).map { index in
@@ -15,6 +15,7 @@ import Testing
                   summary: "disk full", receivedAt: Date(timeIntervalSince1970: 1_750_000_000 + Double(index)))
         }
         _ = try await store.ingest(alerts) { _, _, _ in [] }
+        while try await store.indexSearch() > 0 {}
         return store
     }
 
