@@ -118,10 +118,12 @@ enum SQLiteHistory {
                                   source: row["source"], labels: labels, details: details)
     }
 
-    /// An event's `SearchText`, nil when it has none. An event whose payload does not decode
-    /// (`SQLiteRows.event`) has none either: the index skips it rather than stopping at it.
+    /// An event's `SearchText`, nil when it has none (its kind's payload is then not decoded).
+    /// An event whose payload does not decode (`SQLiteRows.event`) has none either: the index
+    /// skips it rather than stopping at it.
     static func eventText(_ row: Row) -> String? {
-        (try? SQLiteRows.event(row)).flatMap { SearchText.of($0.body) }
+        guard let kind = EventKind(rawValue: row["kind"]), SearchText.mayHaveText(kind) else { return nil }
+        return (try? SQLiteRows.event(row)).flatMap { SearchText.of($0.body) }
     }
 
     // MARK: Documents for the index

@@ -193,10 +193,9 @@ public final class SQLiteScenarioStore: ScenarioStore {
 
     /// One IMMEDIATE write transaction that does not wait for the disk (`synchronous = NORMAL`
     /// for it), for writes whose loss in a power cut is harmless: a sent-mark (the message is
-    /// sent again). A process
-    /// crash loses nothing (the WAL is written before the call returns), and the next FULL
-    /// commit syncs it. Alert intake and every other write stay FULL, so chat traffic does not
-    /// take fsyncs from intake.
+    /// sent again). A process crash loses nothing (the WAL is written before the call returns),
+    /// and the next FULL commit syncs it. Alert intake and every other write stay FULL, so chat
+    /// traffic does not take fsyncs from intake.
     func writeUnsynced<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         try await pool.writeWithoutTransaction { [searchDoorbell] db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")

@@ -91,7 +91,7 @@ struct AlertmanagerAlert: Sendable {
         if shape == .posted, object["labels"] == nil { throw object.error("labels", "is required") }
         labels = try object.labelSet("labels", maxValueBytes: Self.maxValueBytes)
         annotations = try object.labelSet("annotations", maxValueBytes: Self.maxValueBytes)
-        let alertname = labels["alertname"].map { $0.trimmingCharacters(in: .whitespacesAndNewlines) } ?? ""
+        let alertname = labels["alertname"].map { $0.trimmed() } ?? ""
         if shape == .posted, alertname.isEmpty {
             throw object.error("labels.alertname", labels["alertname"] == nil ? "is required" : "must not be empty")
         }
@@ -127,7 +127,7 @@ struct AlertmanagerAlert: Sendable {
 
     var summary: String {
         let text = ["summary", "description", "message"].lazy
-            .compactMap { self.annotations[$0]?.trimmingCharacters(in: .whitespacesAndNewlines) }
+            .compactMap { self.annotations[$0]?.trimmed() }
             .first { !$0.isEmpty } ?? "\(check) on \(host)"
         guard text.count > Self.maxSummaryLength else { return text }
         return String(text.prefix(Self.maxSummaryLength - 1)) + "…"
@@ -169,7 +169,7 @@ struct AlertmanagerAlert: Sendable {
     /// The host named by the first non-blank of `hostLabels`, or `unknownHost`.
     static func host(labels: [String: String]) -> String {
         for name in hostLabels {
-            guard let value = labels[name]?.trimmingCharacters(in: .whitespacesAndNewlines), !value.isEmpty else {
+            guard let value = labels[name]?.trimmed(), !value.isEmpty else {
                 continue
             }
             let host = name == "instance" ? host(instance: value) : value
@@ -210,7 +210,7 @@ struct AlertmanagerAlert: Sendable {
     /// The severity a `severity` label means (`severityWords`, any case); `warning` when absent or unknown.
     static func severity(label: String?) -> Severity {
         guard let label else { return .warning }
-        return severityWords[label.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()] ?? .warning
+        return severityWords[label.trimmed().lowercased()] ?? .warning
     }
 }
 

@@ -32,7 +32,7 @@ extension JSONFields {
         _ key: String, _: Value.Type, ignoringCase: Bool = false
     ) throws(AlertDecodeError) -> Value? where Value.RawValue == String {
         guard let text = try string(key) else { return nil }
-        let wanted = ignoringCase ? text.trimmingCharacters(in: .whitespacesAndNewlines).lowercased() : text
+        let wanted = ignoringCase ? text.trimmed().lowercased() : text
         if let value = Value(rawValue: wanted) { return value }
         throw error(key, "'\(text.prefix(64))' is not one of: \(Self.allowed(Value.self))")
     }

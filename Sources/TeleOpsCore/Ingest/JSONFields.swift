@@ -115,7 +115,7 @@ public struct JSONFields: Sendable {
     /// A trimmed string, nil when absent, null or blank; an error when longer than `maxLength`.
     public func nonEmptyString(_ key: String, maxLength: Int = 1024) throws(AlertDecodeError) -> String? {
         guard let text = try string(key) else { return nil }
-        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = text.trimmed()
         guard !trimmed.isEmpty else { return nil }
         guard trimmed.count <= maxLength else { throw error(key, "is longer than \(maxLength) characters") }
         return trimmed

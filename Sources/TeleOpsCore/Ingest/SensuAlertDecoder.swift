@@ -225,7 +225,7 @@ public struct SensuAlertDecoder: AlertDecoder {
         var rest = text
         while !rest.isEmpty {
             let end = rest.firstIndex(where: \.isNewline) ?? rest.endIndex
-            let line = rest[..<end].trimmingCharacters(in: .whitespacesAndNewlines)
+            let line = rest[..<end].trimmed()
             if !line.isEmpty { return line }
             rest = end == rest.endIndex ? "" : rest[rest.index(after: end)...]
         }

@@ -34,6 +34,16 @@ public enum SearchText {
         }
     }
 
+    /// Whether events of `kind` can have text (`of(_:)` is nil for every other kind), so that
+    /// a store reading events back for its index need not decode the payloads of the others.
+    public static func mayHaveText(_ kind: EventKind) -> Bool {
+        switch kind {
+        case .replyReceived, .replyRefused, .commandRejected, .commandDispatched, .commandFinished, .commandLost,
+             .resolved, .note, .handedOff: true
+        case .alertFired, .alertRepeated, .alertResolved, .notified, .cancelRequested, .acknowledged, .silenced: false
+        }
+    }
+
     private static func collect(_ value: JSONValue, into parts: inout [String]) {
         switch value {
         case .string(let string): parts.append(string)

@@ -174,7 +174,7 @@ struct IngestRoutes: Sendable {
 
     private func checkContentType(_ header: String?, metrics: Bool) throws(IntakeFailure) {
         guard let header else { return }
-        let type = header.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        let type = header.split(separator: ";").first.map { $0.trimmed().lowercased() } ?? ""
         let ok = metrics
             ? type == "text/plain" || type == "application/octet-stream"
             : type == "application/json" || type == "text/json" || type.hasSuffix("+json")
