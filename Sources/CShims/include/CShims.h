@@ -21,6 +21,8 @@ CURLcode teleops_curl_getinfo_long(CURL *handle, CURLINFO info, long *out);
 
 /// prctl(PR_SET_CHILD_SUBREAPER, on): orphans of our descendants are reparented to us.
 int teleops_set_child_subreaper(int on);
+/// prctl(PR_GET_CHILD_SUBREAPER): 1 when this process is a child subreaper, 0 otherwise.
+int teleops_is_child_subreaper(void);
 /// prctl(PR_SET_PDEATHSIG, signal): the kernel sends `signal` when our parent dies.
 int teleops_set_parent_death_signal(int signal);
 /// pidfd_open(2): a file descriptor that becomes readable when `pid` exits; -1 with errno on failure.

@@ -42,6 +42,15 @@ struct ProcReader {
         return pids
     }
 
+    /// Whether this process's main thread has a child now (`/proc/self/task/TID/children`, TID
+    /// our pid), nil when the file cannot be read (a kernel without CONFIG_PROC_CHILDREN). An
+    /// empty list is exact at the instant it is read; a list that changes while it is read may
+    /// be missing entries, which does not matter for "any at all".
+    mutating func mainThreadHasChildren() -> Bool? {
+        guard let count = read("/proc/self/task/\(getpid())/children") else { return nil }
+        return buffer[0..<count].contains { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+    }
+
     /// /proc/PID/stat, or nil when the process is gone (or /proc is not readable).
     mutating func stat(_ pid: pid_t) -> ProcStat? {
         guard let count = read("/proc/\(pid)/stat") else { return nil }

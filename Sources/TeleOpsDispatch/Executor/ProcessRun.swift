@@ -134,6 +134,8 @@ struct TaskWatch: ~Copyable {
     /// until a scan finds nothing alive (bounded by `ProcessRun.killLimit`). Returns at once when
     /// nothing is left. Output is read all along.
     mutating func stopTree(grace: Duration) {
+        // Exited by itself, and no orphan anywhere: nothing to look for (the usual case).
+        if status != nil, tree.nothingLeftWithoutScan() { return }
         let killAt = clock.now + grace
         while true {
             let alive = tree.scan(includingMain: status == nil)

@@ -62,6 +62,22 @@ struct TaskTree: ~Copyable {
         for member in members.values where member.pidfd >= 0 { close(member.pidfd) }
     }
 
+    /// Whether, the main process reaped, it is certain without a scan that nothing of the task
+    /// is left: this process is a child subreaper and has no child on its main thread's list.
+    ///
+    /// Every process of the task descends from the main process (a session can be left for a
+    /// new one, never joined), so while one is alive, the topmost alive one of its line has lost
+    /// its parent, and the kernel gave it to the nearest subreaper above: us, and of our threads
+    /// to the first alive, the main thread (`find_new_reaper`). The main thread starts no
+    /// commands (executor threads do), so an empty list there means no leftover, of this task or
+    /// any other. A non-empty one (another task's orphan, say) means a scan, as does a process
+    /// that is not a subreaper. Not looked for this way: a process that does not descend from
+    /// the command but carries its marker (started for it by a service it asked), which the
+    /// scan finds when its session began after the command.
+    mutating func nothingLeftWithoutScan() -> Bool {
+        teleops_is_child_subreaper() != 0 && proc.mainThreadHasChildren() == false
+    }
+
     /// Scans /proc, adds the task's processes not known yet, and returns the members alive now
     /// (zombies left out). `includingMain`: the main process is still ours (not reaped), so its
     /// children are the task's; once it is reaped its pid may be reused and is not looked at.

@@ -101,6 +101,33 @@ import Testing
         #expect(report.leftovers.isEmpty, "\(report.leftovers)")
     }
 
+    /// The shortcut that spares a scan when a command exits by itself (`TaskTree`): an orphan
+    /// of a process this one started, whatever thread started it, is on the main thread's list.
+    @Test func anOrphanIsAChildOfTheMainThread() async throws {
+        var proc = ProcReader()
+        // Started from a thread of the pool, not the main thread; `sh` exits, `sleep` is orphaned.
+        let sleeper = try await Task.detached { () -> pid_t in
+            let pipe = Pipe()
+            let shell = Process()
+            shell.executableURL = URL(fileURLWithPath: "/bin/sh")
+            shell.arguments = ["-c", "sleep 30 >/dev/null 2>&1 & echo $!"]
+            shell.standardOutput = pipe
+            try shell.run()
+            shell.waitUntilExit()
+            let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            return try #require(pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)))
+        }.value
+        defer {
+            kill(sleeper, SIGKILL)
+            var status: Int32 = 0
+            _ = waitpid(sleeper, &status, 0)
+        }
+        let listed = try String(contentsOfFile: "/proc/self/task/\(getpid())/children", encoding: .utf8)
+        #expect(listed.split(separator: " ").contains("\(sleeper)"), "\(listed)")
+        #expect(proc.mainThreadHasChildren() == true)
+        #expect(proc.stat(sleeper)?.parent == getpid())
+    }
+
     @Test func nothingLeftMeansNoNotice() async {
         let result = await executor.run(execSpec(["sh", "-c", "sleep 0 & wait; echo ok"]))
         #expect(result.exitCode == 0)
