@@ -34,6 +34,8 @@ final class SQLiteSearchIndex: Sendable {
     static let schema = "search_index"
     /// Rows of each table (alerts, events) one step reads at most.
     static let step = 1000
+    /// Page cache of the index's own connection, in KiB.
+    static let cacheKiB = 8_192
 
     /// The highest alert and event ids the index has read (indexed, or found to have no text).
     struct Marks: Equatable, Sendable {
@@ -63,7 +65,9 @@ final class SQLiteSearchIndex: Sendable {
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA journal_mode = WAL")
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
-            try db.execute(sql: "PRAGMA cache_size = -\(SQLiteScenarioStore.cacheKiB)")
+            // Steps write new segments and merge old ones, reading each page once: a small
+            // cache does (SQLite's default is 2 MiB).
+            try db.execute(sql: "PRAGMA cache_size = -\(Self.cacheKiB)")
         }
         queue = try DatabaseQueue(path: path, configuration: configuration)
         try Self.migrator.migrate(queue)
