@@ -217,7 +217,32 @@ final class Lane: Sendable {
     let key: LaneKey
     let pacer: RatePacer
     let doorbell = Doorbell()
-    private let queue = Mutex([OutboxMessage]())
+    private let queue = Mutex(Waiting())
+
+    /// The messages in order, those before `head` finished. Finishing the first (what `drain`
+    /// does) moves `head`, and the array is compacted once half of it is finished: a storm's
+    /// thousand queued messages are not shifted along for each one sent.
+    private struct Waiting {
+        var messages: [OutboxMessage] = []
+        var head = 0
+
+        var waiting: ArraySlice<OutboxMessage> { messages[head...] }
+
+        mutating func remove(_ id: Int64) {
+            if head < messages.count, messages[head].id == id {
+                head += 1
+            } else if let index = messages[head...].firstIndex(where: { $0.id == id }) {
+                messages.remove(at: index)
+            }
+            if head == messages.count {
+                messages.removeAll(keepingCapacity: true)
+                head = 0
+            } else if head >= 32, head * 2 >= messages.count {
+                messages.removeFirst(head)
+                head = 0
+            }
+        }
+    }
 
     init(key: LaneKey, pacer: RatePacer) {
         self.key = key
@@ -225,15 +250,15 @@ final class Lane: Sendable {
     }
 
     func enqueue(_ message: OutboxMessage) {
-        queue.withLock { $0.append(message) }
+        queue.withLock { $0.messages.append(message) }
         doorbell.ring()
     }
 
     /// The oldest message not yet finished.
-    func next() -> OutboxMessage? { queue.withLock { $0.first } }
+    func next() -> OutboxMessage? { queue.withLock { $0.waiting.first } }
 
     func finish(_ id: Int64) {
-        queue.withLock { queue in queue.removeAll { $0.id == id } }
+        queue.withLock { $0.remove(id) }
     }
 
     /// Whether a later message waiting in this lane makes `message` unnecessary: a later update
@@ -241,11 +266,11 @@ final class Lane: Sendable {
     func isSuperseded(_ message: OutboxMessage) -> Bool {
         let draft = message.draft
         if let key = draft.key {
-            return queue.withLock { queue in queue.contains { $0.id > message.id && $0.draft.key == key } }
+            return queue.withLock { queue in queue.waiting.contains { $0.id > message.id && $0.draft.key == key } }
         }
         guard draft.purpose == .update, let scenarioID = draft.scenarioID else { return false }
         return queue.withLock { queue in
-            queue.contains { $0.id > message.id && $0.draft.purpose == .update && $0.draft.scenarioID == scenarioID }
+            queue.waiting.contains { $0.id > message.id && $0.draft.purpose == .update && $0.draft.scenarioID == scenarioID }
         }
     }
 }
