@@ -190,6 +190,11 @@ import Testing
                 try Int64.fetchOne(db, sql: "SELECT value FROM store_meta WHERE name = 'store_id'")
             }
             #expect(storeID != nil)
+            // Migrations run with secure_delete off (the dropped index's text lives on); the
+            // writer has its usual setting back afterwards.
+            let usual = try await DatabaseQueue().read { try Int.fetchOne($0, sql: "PRAGMA secure_delete") }
+            let writer = try await migrated.pool.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA secure_delete") }
+            #expect(writer == usual)
             #expect(try await migrated.scenarios(ScenarioQuery(text: "disk")).map(\.host) == ["web-1"])
             try migrated.close()
         }
