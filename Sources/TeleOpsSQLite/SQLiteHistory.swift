@@ -29,8 +29,8 @@ enum SQLiteHistory {
         /// Whether the index has read the row this document comes from (`SQLiteSearchIndex.Marks`).
         func isRead(by marks: SQLiteSearchIndex.Marks) -> Bool {
             switch self {
-            case .alert(let id, _): id <= marks.alerts
-            case .event(let id, _): id <= marks.events
+            case .alert(let id, _): marks.alerts.contains(id)
+            case .event(let id, _): marks.events.contains(id)
             }
         }
 
@@ -128,37 +128,51 @@ enum SQLiteHistory {
 
     // MARK: Documents for the index
 
-    /// What the index has not read yet: up to `limit` alerts and `limit` events with ids above
-    /// `marks`, their documents, and the marks once they are read.
+    /// What a step of the index reads: documents, how many rows, and the marks once they are read.
     struct Pending: Sendable {
         var documents: [Document] = []
         var rows = 0
         var through: SQLiteSearchIndex.Marks
     }
 
+    /// Up to `limit` alerts and `limit` events above the marks, oldest first.
     static func pending(_ db: Database, after marks: SQLiteSearchIndex.Marks, limit: Int) throws -> Pending {
         var pending = Pending(through: marks)
-        let alerts = try Row.fetchCursor(
-            db, sql: "SELECT \(alertTextColumns), scenario_id, searchable FROM alerts WHERE id > ? ORDER BY id LIMIT ?",
-            arguments: [marks.alerts, limit])
-        while let row = try alerts.next() {
-            let id: Int64 = row["id"]
-            pending.rows += 1
-            pending.through.alerts = id
-            guard let scenarioID: Int64 = row["scenario_id"], row["searchable"] as Bool else { continue }
-            pending.documents.append(Document(row: .alert(id, scenarioID: scenarioID), text: alertText(row)))
-        }
-        let events = try Row.fetchCursor(
-            db, sql: "SELECT \(SQLiteRows.eventColumns) FROM events WHERE id > ? ORDER BY id LIMIT ?",
-            arguments: [marks.events, limit])
-        while let row = try events.next() {
-            let id: Int64 = row["id"]
-            pending.rows += 1
-            pending.through.events = id
-            guard let text = eventText(row) else { continue }
-            pending.documents.append(Document(row: .event(id, scenarioID: row["scenario_id"]), text: text))
-        }
+        try read(db, "alerts", where: "id > ? ORDER BY id", marks.alerts.mark, limit, into: &pending) { $0.alerts.mark = $1 }
+        try read(db, "events", where: "id > ? ORDER BY id", marks.events.mark, limit, into: &pending) { $0.events.mark = $1 }
         return pending
+    }
+
+    /// Adds up to `limit` alerts and `limit` events below the floors, newest first; a table
+    /// with fewer left has its floor at 1 (all read).
+    static func pending(_ db: Database, below marks: SQLiteSearchIndex.Marks, limit: Int, into pending: inout Pending) throws {
+        for (table, range, floor) in [("alerts", marks.alerts, \SQLiteSearchIndex.Marks.alerts.floor),
+                                      ("events", marks.events, \SQLiteSearchIndex.Marks.events.floor)] where range.hasRowsBelow {
+            let before = pending.rows
+            try read(db, table, where: "id < ? ORDER BY id DESC", range.floor, limit, into: &pending) { $0[keyPath: floor] = $1 }
+            if pending.rows - before < limit { pending.through[keyPath: floor] = 1 }
+        }
+    }
+
+    /// Reads rows of `table` (alerts or events) into `pending`, and moves the marks past each
+    /// with `moved`.
+    private static func read(
+        _ db: Database, _ table: String, where condition: String, _ bound: Int64, _ limit: Int, into pending: inout Pending,
+        moved: (inout SQLiteSearchIndex.Marks, Int64) -> Void
+    ) throws {
+        let columns = table == "alerts" ? "\(alertTextColumns), scenario_id, searchable" : SQLiteRows.eventColumns
+        let rows = try Row.fetchCursor(db, sql: "SELECT \(columns) FROM \(table) WHERE \(condition) LIMIT ?", arguments: [bound, limit])
+        while let row = try rows.next() {
+            let id: Int64 = row["id"]
+            pending.rows += 1
+            moved(&pending.through, id)
+            if table == "alerts" {
+                guard let scenarioID: Int64 = row["scenario_id"], row["searchable"] as Bool else { continue }
+                pending.documents.append(Document(row: .alert(id, scenarioID: scenarioID), text: alertText(row)))
+            } else if let text = eventText(row) {
+                pending.documents.append(Document(row: .event(id, scenarioID: row["scenario_id"]), text: text))
+            }
+        }
     }
 
     /// Every document of the scenarios, read or not by the index (removing one takes its text).

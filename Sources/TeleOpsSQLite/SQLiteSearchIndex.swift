@@ -24,6 +24,8 @@ import TeleOpsCore
 /// - **Identity:** the file records the store it was built from (`store_meta.store_id`). A
 ///   file of another store, or one that has read rows a store restored from an older copy has
 ///   not got, is emptied and rebuilt (`adopt`); so is a missing file. Deleting it is safe.
+///   A rebuild reads the store's rows newest first (`ReadRange`), beside the new ones, so the
+///   scenarios people are most likely to look for are searchable first.
 /// - **Retention:** `remove` takes a scenario's documents out before the store deletes the
 ///   scenario, and records the scenario, so a retry after a crash between the two removes
 ///   nothing twice (a contentless index must be told each document's exact text once).
@@ -37,10 +39,35 @@ final class SQLiteSearchIndex: Sendable {
     /// Page cache of the index's own connection, in KiB.
     static let cacheKiB = 8_192
 
-    /// The highest alert and event ids the index has read (indexed, or found to have no text).
+    /// The ids of one table the index has read (indexed, or found to have no text): `floor`
+    /// through `mark`. New rows come above the mark. An index rebuilt for a store that has rows
+    /// starts with an empty range at the store's newest id and reads the rows below the floor
+    /// downward too, newest first, so that the newest scenarios are searchable first.
+    struct ReadRange: Equatable, Sendable {
+        var floor: Int64 = 1
+        var mark: Int64 = 0
+
+        func contains(_ id: Int64) -> Bool { id >= floor && id <= mark }
+        /// Whether rows below the floor are still to be read.
+        var hasRowsBelow: Bool { floor > 1 }
+
+        /// An empty range above the `newest` id handed out: everything up to it is to be read
+        /// downward.
+        static func above(_ newest: Int64) -> ReadRange { ReadRange(floor: newest + 1, mark: newest) }
+    }
+
+    /// What the index has read of the alerts and of the events.
     struct Marks: Equatable, Sendable {
-        var alerts: Int64 = 0
-        var events: Int64 = 0
+        var alerts = ReadRange()
+        var events = ReadRange()
+
+        var hasRowsBelow: Bool { alerts.hasRowsBelow || events.hasRowsBelow }
+
+        /// The further each end has reached, of `self` and `other` (both only move outward).
+        func union(_ other: Marks) -> Marks {
+            Marks(alerts: ReadRange(floor: min(alerts.floor, other.alerts.floor), mark: max(alerts.mark, other.alerts.mark)),
+                  events: ReadRange(floor: min(events.floor, other.events.floor), mark: max(events.mark, other.events.mark)))
+        }
     }
 
     let path: String
@@ -84,7 +111,8 @@ final class SQLiteSearchIndex: Sendable {
                 -- as a search for "co*" merges the documents of every word it names otherwise.
                 CREATE VIRTUAL TABLE search USING fts5(
                     body, content='', columnsize=0, prefix='2 3', tokenize='unicode61 remove_diacritics 2');
-                -- store_id: the store this index was built from; alerts, events: the marks.
+                -- store_id: the store this index was built from; alerts, events, alerts_floor,
+                -- events_floor: the ids read (Marks).
                 CREATE TABLE search_state (
                     name TEXT PRIMARY KEY,
                     value INTEGER NOT NULL
@@ -98,10 +126,11 @@ final class SQLiteSearchIndex: Sendable {
 
     private static func readMarks(_ db: Database) throws -> Marks {
         let values = try Dictionary(
-            Row.fetchAll(db, sql: "SELECT name, value FROM search_state WHERE name IN ('alerts', 'events')")
+            Row.fetchAll(db, sql: "SELECT name, value FROM search_state WHERE name != 'store_id'")
                 .map { ($0["name"] as String, $0["value"] as Int64) },
             uniquingKeysWith: { first, _ in first })
-        return Marks(alerts: values["alerts"] ?? 0, events: values["events"] ?? 0)
+        return Marks(alerts: ReadRange(floor: values["alerts_floor"] ?? 1, mark: values["alerts"] ?? 0),
+                     events: ReadRange(floor: values["events_floor"] ?? 1, mark: values["events"] ?? 0))
     }
 
     private static func writeMarks(_ marks: Marks, _ db: Database) throws {
@@ -109,13 +138,15 @@ final class SQLiteSearchIndex: Sendable {
             INSERT INTO search_state (name, value) VALUES (?, ?)
             ON CONFLICT (name) DO UPDATE SET value = excluded.value
             """)
-        try statement.execute(arguments: ["alerts", marks.alerts])
-        try statement.execute(arguments: ["events", marks.events])
+        try statement.execute(arguments: ["alerts", marks.alerts.mark])
+        try statement.execute(arguments: ["events", marks.events.mark])
+        try statement.execute(arguments: ["alerts_floor", marks.alerts.floor])
+        try statement.execute(arguments: ["events_floor", marks.events.floor])
     }
 
     /// Keeps the index if it was built from the store `store` (same `store_id`, and no mark
     /// above the ids the store has handed out); empties it otherwise, to be rebuilt by the
-    /// next steps. Returns whether it was emptied.
+    /// next steps, newest rows first (`ReadRange.above`). Returns whether it was emptied.
     @discardableResult
     func adopt(_ store: DatabasePool) throws -> Bool {
         let (storeID, handedOut) = try store.writeWithoutTransaction { db in
@@ -124,14 +155,15 @@ final class SQLiteSearchIndex: Sendable {
                 Row.fetchAll(db, sql: "SELECT name, seq FROM sqlite_sequence WHERE name IN ('alerts', 'events')")
                     .map { ($0["name"] as String, $0["seq"] as Int64) },
                 uniquingKeysWith: { first, _ in first })
-            return (storeID, Marks(alerts: sequences["alerts"] ?? 0, events: sequences["events"] ?? 0))
+            return (storeID, Marks(alerts: .above(sequences["alerts"] ?? 0), events: .above(sequences["events"] ?? 0)))
         }
         let emptied = try queue.writeWithoutTransaction { db -> Bool in
             var emptied = false
             try db.inTransaction(.immediate) {
                 let owner = try Int64.fetchOne(db, sql: "SELECT value FROM search_state WHERE name = 'store_id'")
                 let read = try Self.readMarks(db)
-                guard owner != storeID || read.alerts > handedOut.alerts || read.events > handedOut.events else {
+                guard owner != storeID || read.alerts.mark > handedOut.alerts.mark || read.events.mark > handedOut.events.mark
+                else {
                     return .commit
                 }
                 try db.execute(sql: """
@@ -142,6 +174,7 @@ final class SQLiteSearchIndex: Sendable {
                 if let storeID {
                     try db.execute(sql: "INSERT INTO search_state (name, value) VALUES ('store_id', ?)", arguments: [storeID])
                 }
+                try Self.writeMarks(handedOut, db)
                 emptied = true
                 return .commit
             }
@@ -153,16 +186,21 @@ final class SQLiteSearchIndex: Sendable {
     }
 
     /// One step: reads up to `step` alerts and `step` events above the marks from `store` (a
-    /// reader connection, on the last commit), and indexes their documents in one transaction
-    /// of this file. Returns how many rows it read: 0 when the index is up to date.
+    /// reader connection, on the last commit), and as many below the floors (newest first: an
+    /// index being rebuilt), and indexes their documents in one transaction of this file.
+    /// Returns how many rows it read: 0 when the index is up to date.
     ///
     /// Two steps at once (the indexer and a search catching up, or another process) read the
     /// same rows; the second to write finds the marks moved and indexes nothing.
     @discardableResult
     func indexPending(from store: DatabasePool, step: Int = SQLiteSearchIndex.step) async throws -> Int {
         let from = marks.withLock { $0 }
-        let pending = try await store.read { db in try SQLiteHistory.pending(db, after: from, limit: step) }
-        guard pending.rows > 0 else { return 0 }
+        let pending = try await store.read { db in
+            var pending = try SQLiteHistory.pending(db, after: from, limit: step)
+            if from.hasRowsBelow { try SQLiteHistory.pending(db, below: from, limit: step, into: &pending) }
+            return pending
+        }
+        guard pending.through != from else { return 0 }
         let now = try await queue.writeWithoutTransaction { db -> Marks in
             var now = from
             try db.inTransaction(.immediate) {
@@ -181,7 +219,7 @@ final class SQLiteSearchIndex: Sendable {
             }
             return now
         }
-        marks.withLock { $0 = Marks(alerts: max($0.alerts, now.alerts), events: max($0.events, now.events)) }
+        marks.withLock { $0 = $0.union(now) }
         return pending.rows
     }
 
@@ -203,14 +241,16 @@ final class SQLiteSearchIndex: Sendable {
         return false
     }
 
-    /// At least the rows the index has not read: the ids handed out above the marks (ids of
-    /// rows rolled back or deleted since count too). Two lookups of a b-tree's last entry.
+    /// At least the rows the index has not read: the ids handed out above the marks and below
+    /// the floors (ids of rows rolled back or deleted since count too). Two lookups of a
+    /// b-tree's last entry.
     private func backlogBound(in store: DatabasePool) async throws -> Int64 {
         let from = marks.withLock { $0 }
         return try await store.read { db in
             let alerts = try Int64.fetchOne(db, sql: "SELECT max(id) FROM alerts") ?? 0
             let events = try Int64.fetchOne(db, sql: "SELECT max(id) FROM events") ?? 0
-            return max(0, alerts - from.alerts) + max(0, events - from.events)
+            return max(0, alerts - from.alerts.mark) + max(0, events - from.events.mark)
+                + (from.alerts.floor - 1) + (from.events.floor - 1)
         }
     }
 
@@ -241,13 +281,17 @@ final class SQLiteSearchIndex: Sendable {
         }
     }
 
-    /// Rows the store holds that the index has not read (for figures and tests).
+    /// Rows the store holds that the index has not read, above the marks and below the floors
+    /// (for figures and tests).
     func backlog(in store: DatabasePool) async throws -> Int {
         let from = marks.withLock { $0 }
         return try await store.read { db in
             try Int.fetchOne(
-                db, sql: "SELECT (SELECT count(*) FROM alerts WHERE id > ?) + (SELECT count(*) FROM events WHERE id > ?)",
-                arguments: [from.alerts, from.events]) ?? 0
+                db, sql: """
+                    SELECT (SELECT count(*) FROM alerts WHERE id > ? OR id < ?)
+                         + (SELECT count(*) FROM events WHERE id > ? OR id < ?)
+                    """,
+                arguments: [from.alerts.mark, from.alerts.floor, from.events.mark, from.events.floor]) ?? 0
         }
     }
 }

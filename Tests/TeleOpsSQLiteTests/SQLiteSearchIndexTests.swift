@@ -117,6 +117,30 @@ import Testing
         }
     }
 
+    @Test func aRebuildReadsTheNewestRowsFirstBesideNewOnes() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("teleops.sqlite").path
+            let store = try SQLiteScenarioStore(path: path)
+            try await Self.ingest(store, (1...30).map { Self.alert(host: "web-\($0)", summary: "word\($0) broke", at: Double($0)) })
+            try store.close()
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: SQLiteSearchIndex.path(forStore: path) + suffix) }
+
+            let reopened = try SQLiteScenarioStore(path: path)
+            try await Self.ingest(reopened, [Self.alert(host: "web-31", summary: "word31 broke", at: 31)])
+            // One small step: the new alert, and the newest of the older ones.
+            _ = try await reopened.searchIndex.indexPending(from: reopened.pool, step: 5)
+            #expect(try Self.matches("word31", in: reopened).count == 1)
+            #expect(try Self.matches("word30", in: reopened).count == 1)
+            #expect(try Self.matches("word26", in: reopened).count == 1)
+            #expect(try Self.matches("word1", in: reopened).isEmpty)
+            while try await reopened.searchIndex.indexPending(from: reopened.pool, step: 5) > 0 {}
+            #expect(try await reopened.searchBacklog() == 0)
+            let all = try Self.matches("broke", in: reopened)
+            #expect(all.count == 31 && Set(all).count == 31)
+            try reopened.close()
+        }
+    }
+
     @Test func anIndexAheadOfTheStoreIsRebuilt() async throws {
         try await withTemporaryDirectory { directory in
             let path = directory.appendingPathComponent("teleops.sqlite").path
