@@ -208,7 +208,10 @@ final class SQLiteSearchIndex: Sendable {
                 guard now == from else { return .commit }
                 let anyRemoved = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM removed_scenarios)") ?? false
                 let removed = try db.cachedStatement(sql: "SELECT 1 FROM removed_scenarios WHERE id = ?")
-                for document in pending.documents {
+                // In rowid order: FTS5 writes out what it holds in memory whenever a rowid is
+                // lower than the one before, and the rows of a step are not (a repeat's alert is
+                // newer than its scenario, events follow alerts, a rebuild reads downward).
+                for document in pending.documents.sorted(by: { $0.row.rowID < $1.row.rowID }) {
                     // A scenario retention is deleting may still get an event (a note) on its way out.
                     if anyRemoved, try Bool.fetchOne(removed, arguments: [document.row.scenarioID]) == true { continue }
                     try SQLiteHistory.index(db, document.text, as: document.row)

@@ -63,13 +63,15 @@ import TeleOpsTesting
             defer { group.cancelAll() }
             doorbell.ring()
             let clock = ContinuousClock()
-            let deadline = clock.now + .seconds(10)
+            // Generous waits: with the whole suite running on two cores, each of the 34
+            // refills below waits for a turn of Swift's pool (10–15 s in all, seen).
+            let deadline = clock.now + .seconds(30)
             while sender.queuedInMemory < 6, clock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
             doorbell.ring()
             try await Task.sleep(for: .milliseconds(200))
             #expect(sender.queuedInMemory == 6, "read ahead up to the limit, the rest left in the store")
             chat.setDown(nil)
-            _ = try await chat.waitForPost(containing: "m39")
+            _ = try await chat.waitForPost(containing: "m39", timeout: .seconds(30))
         }
         #expect(chat.posted == (0..<40).map { "m\($0)" }, "all of them, in order")
         #expect(sender.queuedInMemory == 0)

@@ -106,15 +106,19 @@ import Testing
     @Test func anOrphanIsAChildOfTheMainThread() async throws {
         var proc = ProcReader()
         // Started from a thread of the pool, not the main thread; `sh` exits, `sleep` is orphaned.
+        // Its pid comes back in a file: a pipe would stay open in `sleep` until it ends.
+        let pidFile = FileManager.default.temporaryDirectory.appendingPathComponent("orphan-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: pidFile) }
         let sleeper = try await Task.detached { () -> pid_t in
-            let pipe = Pipe()
-            let shell = Process()
-            shell.executableURL = URL(fileURLWithPath: "/bin/sh")
-            shell.arguments = ["-c", "sleep 30 >/dev/null 2>&1 & echo $!"]
-            shell.standardOutput = pipe
-            try shell.run()
-            shell.waitUntilExit()
-            let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let script = "sleep 30 </dev/null >/dev/null 2>&1 & echo $! > '\(pidFile.path)'"
+            let words: [String] = ["/bin/sh", "-c", script]
+            let argv: [UnsafeMutablePointer<CChar>?] = words.map { word in strdup(word) } + [nil]
+            defer { argv.forEach { free($0) } }
+            var shell: pid_t = 0
+            try #require(posix_spawn(&shell, "/bin/sh", nil, nil, argv, environ) == 0)
+            var status: Int32 = 0
+            _ = waitpid(shell, &status, 0)
+            let text = try String(contentsOf: pidFile, encoding: .utf8)
             return try #require(pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)))
         }.value
         defer {
