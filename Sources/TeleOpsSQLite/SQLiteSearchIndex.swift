@@ -272,7 +272,9 @@ final class SQLiteSearchIndex: Sendable {
                 let removedBefore = try Set(Int64.fetchAll(
                     db, sql: "SELECT id FROM removed_scenarios WHERE id IN (\(databaseQuestionMarks(count: scenarioIDs.count)))",
                     arguments: StatementArguments(scenarioIDs)))
-                for document in documents where !removedBefore.contains(document.row.scenarioID) && document.row.isRead(by: read) {
+                // In rowid order, as in a step: a 'delete' goes through FTS5's pending terms too.
+                for document in documents.sorted(by: { $0.row.rowID < $1.row.rowID })
+                where !removedBefore.contains(document.row.scenarioID) && document.row.isRead(by: read) {
                     try SQLiteHistory.unindex(db, document.text, as: document.row)
                     count += 1
                 }
