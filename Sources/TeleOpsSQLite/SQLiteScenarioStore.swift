@@ -51,7 +51,7 @@ public final class SQLiteScenarioStore: ScenarioStore {
     /// How far behind the full-text index may be for a search to index the rest itself
     /// first (`SQLiteSearchIndex.catchUp`: a few steps at most); further behind (an index
     /// being rebuilt), it searches what is indexed so far.
-    static let searchCatchUpLimit = 5_000
+    public static let searchCatchUpLimit = 5_000
 
     /// Opens (creating it and its parent directories if needed) and migrates the store at `path`.
     ///
@@ -264,9 +264,16 @@ public final class SQLiteScenarioStore: ScenarioStore {
         try await searchIndex.indexPending(from: pool)
     }
 
-    /// Alerts and events the full-text index has not read yet.
+    /// Alerts and events the full-text index has not read yet (counted: slow in a large store).
     public func searchBacklog() async throws -> Int {
         try await searchIndex.backlog(in: pool)
+    }
+
+    /// At least as many alerts and events as the full-text index has not read yet, cheaply (ids
+    /// handed out, not rows). Past `searchCatchUpLimit`, searches find what is indexed so far:
+    /// the index is being rebuilt (after an upgrade to v7, or without its file).
+    public func searchLag() async throws -> Int {
+        Int(try await searchIndex.backlogBound(in: pool))
     }
 
     /// Copies what the WAL holds into the database file, from a connection of its own and

@@ -247,7 +247,7 @@ final class SQLiteSearchIndex: Sendable {
     /// At least the rows the index has not read: the ids handed out above the marks and below
     /// the floors (ids of rows rolled back or deleted since count too). Two lookups of a
     /// b-tree's last entry.
-    private func backlogBound(in store: DatabasePool) async throws -> Int64 {
+    func backlogBound(in store: DatabasePool) async throws -> Int64 {
         let from = marks.withLock { $0 }
         return try await store.read { db in
             let alerts = try Int64.fetchOne(db, sql: "SELECT max(id) FROM alerts") ?? 0

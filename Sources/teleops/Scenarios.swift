@@ -44,7 +44,14 @@ struct Scenarios: AsyncParsableCommand {
             guard !SearchTerms(query.text ?? "").isEmpty else {
                 throw ValidationError("give at least one word to search for (letters or digits)")
             }
-            try await printScenarios(try openStore(options), query: query, json: json)
+            let store = try openStore(options)
+            try await printScenarios(store, query: query, json: json)
+            let lag = try await store.searchLag()
+            if lag > SQLiteScenarioStore.searchCatchUpLimit {
+                let note = "note: the search index has yet to read up to \(lag) alerts and events (it is being "
+                    + "rebuilt, newest first, by `teleops serve`); older scenarios may be missing from these results\n"
+                FileHandle.standardError.write(Data(note.utf8))
+            }
         }
     }
 

@@ -127,6 +127,7 @@ import Testing
 
             let reopened = try SQLiteScenarioStore(path: path)
             try await Self.ingest(reopened, [Self.alert(host: "web-31", summary: "word31 broke", at: 31)])
+            #expect(try await reopened.searchLag() == 62, "31 alerts and their 31 events, none read")
             // One small step: the new alert, and the newest of the older ones.
             _ = try await reopened.searchIndex.indexPending(from: reopened.pool, step: 5)
             #expect(try Self.matches("word31", in: reopened).count == 1)
@@ -135,6 +136,7 @@ import Testing
             #expect(try Self.matches("word1", in: reopened).isEmpty)
             while try await reopened.searchIndex.indexPending(from: reopened.pool, step: 5) > 0 {}
             #expect(try await reopened.searchBacklog() == 0)
+            #expect(try await reopened.searchLag() == 0)
             let all = try Self.matches("broke", in: reopened)
             #expect(all.count == 31 && Set(all).count == 31)
             try reopened.close()
