@@ -46,8 +46,7 @@ enum SQLiteHistory {
         var text: String
     }
 
-    /// Adds a document; `db` is the index's connection (`SQLiteSearchIndex`), or the store's
-    /// own during the v5 migration, which indexed into the store file (v7 moved the index out).
+    /// Adds a document; `db` is the index's connection (`SQLiteSearchIndex`).
     static func index(_ db: Database, _ text: String, as row: SearchRow) throws {
         try db.cachedStatement(sql: "INSERT INTO search (rowid, body) VALUES (?, ?)").execute(arguments: [row.rowID, text])
     }
@@ -60,7 +59,9 @@ enum SQLiteHistory {
 
     // MARK: Migration
 
-    /// Chains and indexes what was stored before v5, scenario by scenario.
+    /// Chains what was stored before v5, scenario by scenario, and marks the alerts to index.
+    /// It indexes nothing itself: v7 drops the index from the store file, and the index file
+    /// that replaces it is filled from these rows (`SQLiteSearchIndex`).
     static func backfill(_ db: Database) throws {
         let scenarioIDs = try Int64.fetchAll(db, sql: "SELECT id FROM scenarios ORDER BY id")
         for scenarioID in scenarioIDs {
@@ -74,7 +75,6 @@ enum SQLiteHistory {
                 let hash = EventChain.hash(previous: head, scenarioID: scenarioID, at: event.at, actor: event.actor,
                                            kind: event.kind.rawValue, data: Array(data.utf8))
                 try db.execute(sql: "UPDATE events SET hash = ? WHERE id = ?", arguments: [hash, event.id])
-                if let text = SearchText.of(event.body) { try index(db, text, as: .event(event.id, scenarioID: scenarioID)) }
                 head = hash
             }
             try db.execute(sql: "UPDATE scenarios SET head_hash = ? WHERE id = ?", arguments: [head, scenarioID])
@@ -89,9 +89,6 @@ enum SQLiteHistory {
                     try db.execute(sql: "UPDATE alerts SET searchable = 1 WHERE id = ?", arguments: [alert["id"] as Int64])
                 }
                 if summary == nil || alert["status"] as String == "firing" { summary = text }
-            }
-            for (alertID, text) in try alertTexts(db, scenarioID: scenarioID) {
-                try index(db, text, as: .alert(alertID, scenarioID: scenarioID))
             }
         }
     }

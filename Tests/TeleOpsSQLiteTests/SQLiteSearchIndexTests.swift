@@ -20,6 +20,12 @@ import Testing
         }
     }
 
+    /// Deletes the index file of the store at `storePath`, with its WAL.
+    static func removeIndexFile(ofStore storePath: String) {
+        let index = SQLiteSearchIndex.path(forStore: storePath)
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: index + suffix) }
+    }
+
     static func ingest(_ store: SQLiteScenarioStore, _ alerts: [Alert]) async throws {
         for alert in alerts { _ = try await store.ingest([alert]) { _, _, _ in [] } }
     }
@@ -99,7 +105,7 @@ import Testing
 
             func replaceIndex(with source: String?) throws {
                 let target = SQLiteSearchIndex.path(forStore: path)
-                for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: target + suffix) }
+                Self.removeIndexFile(ofStore: path)
                 if let source { try FileManager.default.copyItem(atPath: source, toPath: target) }
             }
             // Gone: rebuilt.
@@ -123,7 +129,7 @@ import Testing
             let store = try SQLiteScenarioStore(path: path)
             try await Self.ingest(store, (1...30).map { Self.alert(host: "web-\($0)", summary: "word\($0) broke", at: Double($0)) })
             try store.close()
-            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: SQLiteSearchIndex.path(forStore: path) + suffix) }
+            Self.removeIndexFile(ofStore: path)
 
             let reopened = try SQLiteScenarioStore(path: path)
             try await Self.ingest(reopened, [Self.alert(host: "web-31", summary: "word31 broke", at: 31)])
@@ -205,10 +211,9 @@ import Testing
             let path = directory.appendingPathComponent("teleops.sqlite").path
             let store = try SQLiteScenarioStore(path: path)
             try await Self.ingest(store, [Self.alert(host: "web-1", summary: "disk full", at: 0)])
-            let indexPath = store.searchIndexPath
             try store.close()
             try runSQLite(path, SQLiteMigrationTests.backToV6)
-            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: indexPath + suffix) }
+            Self.removeIndexFile(ofStore: path)
 
             let migrated = try SQLiteScenarioStore(path: path)
             #expect(try await migrated.diagnostics().migrations.last == "v7")
