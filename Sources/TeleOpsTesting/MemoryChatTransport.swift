@@ -34,6 +34,9 @@ public final class MemoryChatTransport: ChatTransport {
         state.withLock { $0.failures.append(contentsOf: failures) }
     }
 
+    /// Failures queued by `failNextPosts` that no post has met yet.
+    public var pendingFailures: Int { state.withLock { $0.failures.count } }
+
     /// Makes every post and edit fail with `failure` until called with nil (a platform outage).
     public func setDown(_ failure: ChatFailure?) {
         state.withLock { $0.down = failure }

@@ -142,13 +142,18 @@ import TeleOpsTesting
         let store = MemoryScenarioStore()
         let chat = MemoryChatTransport()
         let doorbell = Doorbell()
-        chat.failNextPosts(with: [ChatFailure(reason: .rateLimited, message: "429", retryAfter: .milliseconds(400))])
+        chat.failNextPosts(with: [ChatFailure(reason: .rateLimited, message: "429", retryAfter: .milliseconds(1500))])
         try await store.append([], outbox: [
             OutboxDraft(scenarioID: nil, purpose: .reply, text: "slow 1", chat: "A"),
             OutboxDraft(scenarioID: nil, purpose: .reply, text: "slow 2", chat: "A"),
-            OutboxDraft(scenarioID: nil, purpose: .reply, text: "fast", chat: "B"),
         ])
         try await withSender(store: store, chat: chat, doorbell: doorbell) {
+            doorbell.ring()
+            // Chat B's message comes once chat A has met its 429 (else B could meet it first).
+            let clock = ContinuousClock()
+            let deadline = clock.now + .seconds(10)
+            while chat.pendingFailures > 0, clock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+            try await store.append([], outbox: [OutboxDraft(scenarioID: nil, purpose: .reply, text: "fast", chat: "B")])
             doorbell.ring()
             _ = try await chat.waitForPost(containing: "slow 2")
         }
