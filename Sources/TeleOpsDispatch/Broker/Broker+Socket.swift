@@ -52,6 +52,7 @@ extension Broker {
         let clock = ContinuousClock()
         // Idle waits only bound how late a silent worker is noticed; work arrives through the eventfd.
         let tick = Int(max(10, min(500, heartbeatInterval.milliseconds / 2)))
+        var nextOverdueCheck = clock.now
         while state.withLock({ $0.phase == .running }) {
             let ready = try socket.poll(alongside: wake.fd, timeoutMs: tick)
             if ready.fd { wake.drain() }
@@ -60,6 +61,10 @@ extension Broker {
             }
             flushOutbox(socket)
             expireSilentWorkers(now: clock.now)
+            if clock.now >= nextOverdueCheck {  // not after every message: it looks at every pending task
+                expireOverdueTasks(now: clock.now)
+                nextOverdueCheck = clock.now + .milliseconds(100)
+            }
             resume(state.withLock { $0.pump() })
             flushOutbox(socket)
         }
@@ -107,6 +112,16 @@ extension Broker {
             return resumptions
         }
         resume(resumptions)
+    }
+
+    private func expireOverdueTasks(now: ContinuousClock.Instant) {
+        let lost = state.withLock { $0.overdue(at: now) }
+        for (_, outcome) in lost {
+            if case .lost(let worker, let reason) = outcome {
+                logger.warning("task result missing", metadata: ["worker": "\(worker)", "reason": "\(reason)"])
+            }
+        }
+        resume(lost)
     }
 
     /// One message from a worker connection.

@@ -18,8 +18,10 @@ import TeleOpsCore
 ///
 /// A dedicated thread owns the socket and polls it together with an eventfd that async callers
 /// write after queueing work under a Mutex, so dispatch never waits for a poll timeout.
-/// Choosing a worker: one whose hosts contain the request's host or `"*"`, with a free slot,
-/// least loaded first. When every such worker is full the request waits in a FIFO queue of at
+/// Choosing a worker: one whose hosts name the request's host, or, only when no registered
+/// worker names it, one serving `"*"`; with a free slot, least loaded first (a command about a
+/// host runs on that host whenever its worker is connected, never on a catch-all worker beside
+/// it). When every such worker is full the request waits in a FIFO queue of at
 /// most `maxQueued` entries; when no worker serves the host it is rejected at once, except
 /// during `startupGrace` after the broker binds: workers connect a moment after a controller
 /// (re)start, so until then such a request waits in the queue for one to register.
@@ -38,16 +40,20 @@ public final class Broker: Service, Dispatcher {
     /// - Parameters:
     ///   - startupGrace: how long after binding a request for a host nobody serves yet waits for
     ///     a worker to register; nil means `heartbeatTimeout`.
+    ///   - resultGrace: how long after a task's timeout its worker may still send the result
+    ///     before the task counts as lost (the result went missing); nil means
+    ///     `heartbeatTimeout` plus 30 s, far beyond the worker's own kill grace.
     ///   - curve: encrypt and authenticate workers (Broker+Curve.swift); required off loopback.
     public init(endpoint: String, heartbeatInterval: Duration, heartbeatTimeout: Duration, maxQueued: Int,
-                startupGrace: Duration? = nil, curve: BrokerCurve? = nil, logger: Logger, context: ZMQContext = .shared) {
+                startupGrace: Duration? = nil, resultGrace: Duration? = nil, curve: BrokerCurve? = nil, logger: Logger,
+                context: ZMQContext = .shared) {
         self.curve = curve
         self.endpoint = endpoint
         self.heartbeatInterval = heartbeatInterval
         self.heartbeatTimeout = heartbeatTimeout
         self.startupGrace = startupGrace ?? heartbeatTimeout
         self.logger = logger
-        self.state = Mutex(BrokerState(maxQueued: max(0, maxQueued)))
+        self.state = Mutex(BrokerState(maxQueued: max(0, maxQueued), resultGrace: resultGrace ?? heartbeatTimeout + .seconds(30)))
         self.context = context
     }
 

@@ -23,6 +23,7 @@ struct BrokerState: Sendable {
         var lastSeenDate: Date
 
         func serves(_ host: String) -> Bool { hello.hosts.contains("*") || hello.hosts.contains(host) }
+        func names(_ host: String) -> Bool { hello.hosts.contains(host) }
         var free: Int { hello.capacity - inFlight.count }
     }
 
@@ -33,6 +34,8 @@ struct BrokerState: Sendable {
         var progress: (@Sendable (TaskOutput) -> Void)?
         /// nil while queued.
         var worker: String?
+        /// When the task counts as lost if its DONE has not come (set when it is sent).
+        var deadline: ContinuousClock.Instant?
         /// The highest OUTPUT `seq` passed to `progress` (-1: none yet).
         var lastSeq = -1
     }
@@ -50,6 +53,9 @@ struct BrokerState: Sendable {
     }
 
     let maxQueued: Int
+    /// How long after its own timeout a task sent to a worker may still report before it counts
+    /// as lost (`overdue`).
+    let resultGrace: Duration
     var phase = Phase.idle
     var workers: [String: Worker] = [:]
     /// Routing id of a connection → the worker id it registered.
@@ -65,7 +71,10 @@ struct BrokerState: Sendable {
 
     var inStartupGrace: Bool { waitForWorkersUntil.map { ContinuousClock.now < $0 } ?? false }
 
-    init(maxQueued: Int) { self.maxQueued = maxQueued }
+    init(maxQueued: Int, resultGrace: Duration = .seconds(60)) {
+        self.maxQueued = maxQueued
+        self.resultGrace = resultGrace
+    }
 
     // MARK: Dispatch
 
@@ -107,7 +116,7 @@ struct BrokerState: Sendable {
         if let pinned = request.workerID, let worker = workers[pinned] {
             return "busy: worker '\(pinned)' is at capacity (\(worker.hello.capacity) slots) and " + queued
         }
-        let serving = workers.values.filter { $0.serves(request.host) }
+        let serving = serving(request.host)
         let slots = serving.map(\.hello.capacity).reduce(0, +)
         return "busy: all \(serving.count) worker(s) serving '\(request.host)' are at capacity (\(slots) slots) and "
             + queued
@@ -122,17 +131,28 @@ struct BrokerState: Sendable {
         return pick(for: request.host)
     }
 
-    /// The least loaded worker serving `host` with a free slot (ties: lowest id, for determinism).
+    /// The least loaded of `serving(host)` with a free slot (ties: lowest id, for determinism).
     func pick(for host: String) -> String? {
-        workers.values
-            .filter { $0.serves(host) && $0.free > 0 }
+        serving(host)
+            .filter { $0.free > 0 }
             .min { ($0.inFlight.count, $0.hello.workerID) < ($1.inFlight.count, $1.hello.workerID) }?
             .hello.workerID
+    }
+
+    /// The workers a request for `host` may run on: those that name the host, or, when no
+    /// registered worker does, those that serve every host (`"*"`). A command about a host runs
+    /// on that host whenever its worker is connected; a catch-all worker (such as the
+    /// controller's local ones) stands in only for hosts without a worker of their own. When
+    /// the host's workers are all busy, the request waits for them rather than run elsewhere.
+    func serving(_ host: String) -> [Worker] {
+        let named = workers.values.filter { $0.names(host) }
+        return named.isEmpty ? workers.values.filter { $0.serves(host) } : Array(named)
     }
 
     mutating func assign(_ taskID: String, to workerID: String) {
         guard var pendingTask = pending[taskID], let worker = workers[workerID] else { return }
         pendingTask.worker = workerID
+        pendingTask.deadline = .now + .milliseconds(pendingTask.request.timeoutMs) + resultGrace
         pending[taskID] = pendingTask
         workers[workerID]?.inFlight.insert(taskID)
         outbox.append(Outgoing(identity: worker.identity, message: .task(pendingTask.request)))
@@ -200,6 +220,7 @@ struct BrokerState: Sendable {
         guard var task = pending[taskID], let workerID = task.worker else { return }
         workers[workerID]?.inFlight.remove(taskID)
         task.worker = nil
+        task.deadline = nil
         pending[taskID] = task
         queue.insert(taskID, at: 0)
     }
@@ -218,6 +239,29 @@ struct BrokerState: Sendable {
         pending[taskID] = nil
         workers[workerID]?.inFlight.remove(taskID)
         return [(task.continuation, .rejected(reason: "worker '\(workerID)' refused the task: \(reason)"))] + pump()
+    }
+
+    /// Tasks sent to a worker that is still there but has not reported `resultGrace` after the
+    /// task's own timeout: the worker kills a command at its timeout and reports at once, so its
+    /// DONE was lost (refused on the way, or never sent) and would otherwise be awaited forever,
+    /// with the task's slot counted as taken. Each ends as lost, and the worker is told to
+    /// cancel it, in case it is still running after all.
+    mutating func overdue(at now: ContinuousClock.Instant) -> [Resumption] {
+        let late = pending.filter { _, task in task.deadline.map { $0 <= now } ?? false }.keys.sorted()
+        guard !late.isEmpty else { return [] }
+        var resumptions: [Resumption] = []
+        for taskID in late {
+            guard let task = pending.removeValue(forKey: taskID), let workerID = task.worker else { continue }
+            workers[workerID]?.inFlight.remove(taskID)
+            if let worker = workers[workerID] {
+                outbox.append(Outgoing(identity: worker.identity, message: .cancel(TaskRef(taskID: taskID))))
+            }
+            let timeout = Duration.milliseconds(task.request.timeoutMs)
+            let reason = "worker '\(workerID)' sent no result \(resultGrace) after the task's timeout of \(timeout); "
+                + "the command may have run"
+            resumptions.append((task.continuation, .lost(worker: workerID, reason: reason)))
+        }
+        return resumptions + pump()
     }
 
     // MARK: Registry

@@ -4,7 +4,8 @@ import TeleOpsCore
 import Testing
 @testable import TeleOpsDispatch
 
-/// Pinned tasks (`workerID`), listing workers by labels, and what "busy" says.
+/// Which worker a host's task goes to, pinned tasks (`workerID`), listing workers by labels,
+/// and what "busy" says.
 @Suite(.timeLimit(.minutes(1))) struct BrokerRoutingTests {
     static func pinned(_ worker: String, host: String = "any", _ argv: [String], id: String = UUID().uuidString)
         -> TaskRequest
@@ -26,6 +27,40 @@ import Testing
                 #expect(result.worker == "db")
                 #expect(result.output == "\(host)\n")
             }
+        }
+    }
+
+    /// "aaa" sorts first and is idle: with the old rule (any worker serving the host, least
+    /// loaded, lowest id) it took web-1's commands.
+    @Test func aHostsOwnWorkerTakesItsTasksAndTheCatchAllTakesTheRest() async throws {
+        try await withBroker(agents: [AgentSpec(id: "aaa", hosts: ["*"]), AgentSpec(id: "web", hosts: ["web-1"])]) {
+            broker, _ in
+            for (host, worker) in [("web-1", "web"), ("web-1", "web"), ("db-1", "aaa")] {
+                let outcome = await broker.dispatch(request(host, ["/bin/echo", host]))
+                guard case .finished(let result) = outcome else {
+                    Issue.record("\(host): \(outcome)")
+                    continue
+                }
+                #expect(result.worker == worker, "\(host)")
+            }
+        }
+    }
+
+    /// The host's worker is busy and the catch-all idle: the task waits for the host's worker.
+    @Test func aHostsTaskWaitsForItsBusyWorkerRatherThanRunOnTheCatchAll() async throws {
+        try await withBroker(agents: [AgentSpec(id: "aaa", hosts: ["*"], capacity: 1), AgentSpec(id: "web", hosts: ["web-1"], capacity: 1)]) {
+            broker, _ in
+            let first = Task { await broker.dispatch(request("web-1", ["sleep", "30"], id: "first")) }
+            try await eventually("first running") { broker.state.withLock { $0.pending["first"]?.worker == "web" } }
+            async let second = broker.dispatch(request("web-1", ["/bin/echo", "second"], id: "second"))
+            try await eventually("second queued") { broker.state.withLock { $0.queue == ["second"] } }
+            #expect(broker.registeredWorkers().first { $0.id == "aaa" }?.inFlight == 0)
+            first.cancel()
+            guard case .finished = await first.value, case .finished(let result) = await second else {
+                Issue.record("not both finished")
+                return
+            }
+            #expect(result.worker == "web")
         }
     }
 
@@ -95,6 +130,38 @@ import Testing
             #expect(lost == .lost(worker: "doomed", reason: "worker 'doomed' exited: killed by signal 9"))
             #expect(rejected == .rejected(reason: "worker 'doomed' left before the task could run"))
             #expect(broker.registeredWorkers().first?.inFlight == 0, "the bystander got neither")
+        }
+    }
+
+    /// The worker takes the task and stays connected but its DONE never comes (refused on the
+    /// way for its size, say): the task ends as lost after its timeout and the grace, the worker
+    /// is told to cancel it, and its slot is free again.
+    @Test func aTaskWhoseResultNeverComesIsLostAfterItsTimeoutAndTheGrace() async throws {
+        let broker = Broker(endpoint: "tcp://127.0.0.1:*", heartbeatInterval: .milliseconds(50), heartbeatTimeout: .seconds(60),
+                            maxQueued: 8, resultGrace: .milliseconds(300), logger: testLogger("broker"))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await broker.run() }
+            let endpoint = try await withDeadline("broker bound") { try await broker.boundEndpoint() }
+            async let cancelled: Bool = withRawDealer(endpoint, routingID: "mute/1") { socket in
+                try socket.send(BrokerWorkerLifecycleTests.hello("mute", capacity: 1))
+                guard case .welcome = try receiveMessage(socket) else { return false }
+                guard case .task(let task) = try receiveMessage(socket) else { return false }
+                try socket.send(WireCodec.encode(.accepted(TaskRef(taskID: task.taskID))))
+                guard case .cancel(let ref) = try receiveMessage(socket) else { return false }
+                return ref.taskID == task.taskID
+            }
+            try await eventually("registered") { broker.registeredWorkers().count == 1 }
+            let started = ContinuousClock.now
+            let outcome = try await withDeadline("lost") {
+                await broker.dispatch(request("h", ["sleep", "1"], timeout: .milliseconds(200)))
+            }
+            #expect(ContinuousClock.now - started >= .milliseconds(500))
+            #expect(outcome == .lost(worker: "mute", reason:
+                "worker 'mute' sent no result 0.3 seconds after the task's timeout of 0.2 seconds; the command may have run"))
+            #expect(try await cancelled)
+            #expect(broker.registeredWorkers().first?.inFlight == 0)
+            group.cancelAll()
+            try await group.waitForAll()
         }
     }
 
