@@ -6,12 +6,21 @@ import Testing
 
 /// The v6 migration: the indexes keyed by a digest or fingerprint that intake no longer needs
 /// are dropped, and a file written before it still finds its active scenarios and retries.
-/// The v7 migration: the full-text index leaves the store file.
+/// The v7 migration: the full-text index leaves the store file. The v8 migration: every
+/// reference to a scenario has an index.
 @Suite struct SQLiteMigrationTests {
-    /// Undoes v7 on a file: the full-text index back in the store file (empty: the test files
-    /// are small enough that what it held does not matter, as v7 drops it), no store id, and
-    /// v7 not recorded.
-    static let backToV6 = """
+    /// Undoes v8 on a file: no indexes behind the references to scenarios.
+    static let backToV7 = """
+        DROP INDEX scenarios_previous;
+        DROP INDEX messages_scenario;
+        DROP INDEX outbox_scenario;
+        DELETE FROM grdb_migrations WHERE identifier = 'v8';
+        """
+
+    /// Undoes v8 and v7 on a file: the full-text index back in the store file (empty: the test
+    /// files are small enough that what it held does not matter, as v7 drops it), no store id,
+    /// and v7 not recorded.
+    static let backToV6 = backToV7 + """
         CREATE VIRTUAL TABLE search USING fts5(
             body, content='', columnsize=0, prefix='2 3', tokenize='unicode61 remove_diacritics 2');
         INSERT INTO search (search, rank) VALUES ('automerge', 0);
@@ -47,7 +56,7 @@ import Testing
 
             let migrated = try SQLiteScenarioStore(path: path)
             let diagnostics = try await migrated.diagnostics()
-            #expect(diagnostics.migrations.suffix(2) == ["v6", "v7"])
+            #expect(diagnostics.migrations.suffix(3) == ["v6", "v7", "v8"])
             let indexes = try Self.indexes(path)
             #expect(!indexes.contains("scenarios_active_fingerprint"))
             #expect(!indexes.contains("alerts_idempotency_key"))
@@ -89,6 +98,52 @@ import Testing
             let late = try await store.ingest([SQLiteScenarioStoreTests.alert("disk", status: .resolved, at: 10)]) { _, _, _ in [] }[0]
             #expect(late.disposition == .unmatched)
             try store.close()
+        }
+    }
+
+    /// Retention removes scenarios one by one; each removal looks up, through every foreign key
+    /// that points at the scenario, the rows that refer to it. An index starting with the key's
+    /// column turns each lookup into a search instead of a walk of the whole table.
+    @Test func everyForeignKeyHasAnIndexAndAV7FileGetsThem() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("teleops.sqlite").path
+            try SQLiteScenarioStore(path: path).close()
+            #expect(try Self.unindexedForeignKeys(path) == [])
+            try runSQLite(path, Self.backToV7)
+            #expect(try Self.unindexedForeignKeys(path) == ["messages.scenario_id", "outbox.scenario_id", "scenarios.previous_id"])
+
+            let migrated = try SQLiteScenarioStore(path: path)
+            #expect(try await migrated.diagnostics().migrations.last == "v8")
+            try migrated.close()
+            #expect(try Self.unindexedForeignKeys(path) == [])
+        }
+    }
+
+    /// "table.column" of each foreign key whose column starts no index of its table that a
+    /// lookup by that column can use: a full index, or a partial one on `column IS NOT NULL`
+    /// (a partial index on anything else, like `messages_announcements`, does not serve it).
+    static func unindexedForeignKeys(_ path: String) throws -> [String] {
+        let queue = try DatabaseQueue(path: path)
+        defer { try? queue.close() }
+        return try queue.read { db in
+            var unindexed: [String] = []
+            let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            for table in tables {
+                let keys = try String.fetchAll(db, sql: "SELECT \"from\" FROM pragma_foreign_key_list(?)", arguments: [table])
+                let indexes = try Row.fetchAll(db, sql: """
+                    SELECT (SELECT name FROM pragma_index_info(list.name) WHERE seqno = 0) AS leading, list.partial,
+                           (SELECT sql FROM sqlite_master WHERE type = 'index' AND name = list.name) AS sql
+                    FROM pragma_index_list(?) AS list
+                    """, arguments: [table])
+                for key in keys {
+                    let usable = indexes.contains { index in
+                        let sql: String = index["sql"] ?? ""
+                        return index["leading"] == key && (index["partial"] == 0 || sql.hasSuffix("WHERE \(key) IS NOT NULL"))
+                    }
+                    if !usable { unindexed.append("\(table).\(key)") }
+                }
+            }
+            return unindexed.sorted()
         }
     }
 
