@@ -61,7 +61,8 @@ public func buildController(
         services.append(.init(service: LocalWorkers(
             broker: broker, executable: workerExecutable, count: config.dispatch.localWorkers,
             capacity: config.dispatch.workerCapacity, heartbeatInterval: config.dispatch.heartbeatInterval,
-            keys: localKeys, logger: logger.labelled("workers"))))
+            user: config.dispatch.workerUser, group: config.dispatch.workerGroup, keys: localKeys,
+            logger: logger.labelled("workers"))))
     }
     services += chat.services.map { .init(service: $0) }
     services += [

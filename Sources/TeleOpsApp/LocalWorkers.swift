@@ -18,6 +18,9 @@ struct LocalWorkers: Service {
     let count: Int
     let capacity: Int
     let heartbeatInterval: Duration
+    /// `teleops worker --user/--group`.
+    var user: String? = nil
+    var group: String? = nil
     var keys: LocalWorkerKeys? = nil
     let logger: Logger
 
@@ -31,13 +34,14 @@ struct LocalWorkers: Service {
         try keys?.writeSecretKey()
         // Glued with `=`: a Z85 key may begin with `-`, which as a separate argument reads as an option.
         let curveArguments = keys.map { ["--server-key=\($0.serverKey.z85)", "--secret-key-file=\($0.secretKeyFile)"] } ?? []
+        let identityArguments = (user.map { ["--user=\($0)"] } ?? []) + (group.map { ["--group=\($0)"] } ?? [])
         defer { keys?.removeSecretKey() }
         let supervisor = LocalWorkerSupervisor(
             executable: executable, count: count,
             arguments: { id in
                 [executable, "worker", "--connect", endpoint, "--id", id, "--host", "*", "--capacity", "\(capacity)",
                  "--heartbeat-interval-ms", "\(interval.milliseconds)",
-                 "--parent-pid", "\(parent)"] + curveArguments
+                 "--parent-pid", "\(parent)"] + curveArguments + identityArguments
             },
             onExit: { id, reason in broker.workerExited(id: id, reason: reason) },
             logger: logger)

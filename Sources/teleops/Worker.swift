@@ -25,6 +25,12 @@ struct Worker: AsyncParsableCommand {
     @Option(help: "Tasks run at once.")
     var capacity: Int = 8
 
+    @Option(help: "When the worker runs as root: the user (name or uid) commands run as unless their action names one. Without it, such commands run as root, and the processes limit does not hold for root.")
+    var user: String?
+
+    @Option(help: "With --user: the primary group (name or gid) instead of the user's own.")
+    var group: String?
+
     @Option(help: "Milliseconds between heartbeats.")
     var heartbeatIntervalMs: Int = 1000
 
@@ -53,6 +59,12 @@ struct Worker: AsyncParsableCommand {
             labels: labelMap, capacity: capacity, heartbeatInterval: .milliseconds(heartbeatIntervalMs),
             killGrace: .seconds(2), parentPID: parentPid)
         options.curve = try curve.load(connect: connect)
+        options.user = user
+        options.group = group
+        if let problem = options.identityProblem { throw ValidationError("--user/--group: \(problem)") }
+        if geteuid() == 0, user == nil {
+            logger.warning("this worker runs as root and has no --user: commands whose action names no user run as root, where the processes limit does not hold")
+        }
         let agent = WorkerAgent(options: options, logger: logger)
         var config = ServiceGroupConfiguration(services: [agent], logger: logger)
         config.gracefulShutdownSignals = [.sigterm, .sigint]

@@ -93,6 +93,25 @@ import TeleOpsTesting
         try await server.console("#2 disk on web-1: exit 0", from: before)
     }
 
+    /// A controller run as root (as CI runs the tests) has its local workers run commands as
+    /// `dispatch.worker_user` when the action names no user.
+    @Test(.enabled(if: geteuid() == 0, "switching users needs root")) func localWorkersRunCommandsAsTheConfiguredUser() async throws {
+        let server = try await TeleOpsServer(extraYAML: """
+            actions:
+              - name: who
+                argv: [id, -un]
+                cwd: /
+                timeout: 5s
+            """, dispatchYAML: "  worker_user: nobody")
+        defer { server.stop() }
+        #expect(try await server.post(sample: "generic-disk.json").status == 202)
+        try await server.console("#1 CRITICAL web-1")
+        let before = server.process.stdout.count
+        server.process.send("run who")
+        try await server.console("#1 who on web-1: exit 0", from: before)
+        try await server.console("nobody", from: before)
+    }
+
     @Test func badInputGetsClearErrors() async throws {
         let server = try await TeleOpsServer()
         defer { server.stop() }

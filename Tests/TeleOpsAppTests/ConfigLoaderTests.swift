@@ -94,6 +94,17 @@ import TeleOpsCore
         #expect(config.actions["uptime"] != nil)
     }
 
+    @Test func localWorkersTakeAUserAndGroupForCommands() throws {
+        let config = try ConfigLoader.parse(yaml: "dispatch:\n  worker_user: teleops-run\n  worker_group: adm\n")
+        #expect(config.dispatch.workerUser == "teleops-run")
+        #expect(config.dispatch.workerGroup == "adm")
+        #expect {
+            try ConfigLoader.parse(yaml: "dispatch:\n  worker_group: adm\n", file: "teleops.yaml")
+        } throws: { error in
+            "\(error)".contains("teleops.yaml:2:17: dispatch.worker_group: worker_group needs worker_user")
+        }
+    }
+
     @Test(arguments: [
         ("http:\n  prot: 80\n", "teleops.yaml:2:3: http.prot: unknown key"),
         ("http:\n  port: eighty\n", "teleops.yaml:2:9: http.port: expected a whole number, found 'eighty'"),

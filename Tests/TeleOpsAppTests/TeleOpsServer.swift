@@ -23,9 +23,10 @@ final class TeleOpsServer: Sendable {
     static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 
-    /// Starts a server whose configuration is the test settings plus `extraYAML`, on a new
-    /// data directory or on `dataDirectory` (to restart on what an earlier server left).
-    init(extraYAML: String = "", dataDirectory existing: String? = nil, httpPort: Int = 0) async throws {
+    /// Starts a server whose configuration is the test settings plus `extraYAML` (and
+    /// `dispatchYAML` inside `dispatch:`, indented two spaces), on a new data directory or on
+    /// `dataDirectory` (to restart on what an earlier server left).
+    init(extraYAML: String = "", dispatchYAML: String = "", dataDirectory existing: String? = nil, httpPort: Int = 0) async throws {
         let directory = existing.map { URL(fileURLWithPath: $0) }
             ?? FileManager.default.temporaryDirectory.appendingPathComponent("teleops-acceptance-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -40,6 +41,7 @@ final class TeleOpsServer: Sendable {
               local_workers: 2
               heartbeat_interval: 200ms
               heartbeat_timeout: 1s
+            \(dispatchYAML)
             \(extraYAML)
             """
         try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)

@@ -82,8 +82,8 @@ public enum ConfigLoader {
 
     private static func readDispatch(_ value: YAMLValue, into config: inout TeleOpsConfig) throws(ConfigError) {
         let fields = try value.fields(allowed: [
-            "endpoint", "local_workers", "worker_capacity", "heartbeat_interval", "heartbeat_timeout", "max_queued",
-            "curve",
+            "endpoint", "local_workers", "worker_capacity", "worker_user", "worker_group", "heartbeat_interval",
+            "heartbeat_timeout", "max_queued", "curve",
         ])
         if let endpoint = fields["endpoint"] {
             let text = try endpoint.string()
@@ -94,6 +94,11 @@ public enum ConfigLoader {
         }
         if let count = fields["local_workers"] { config.dispatch.localWorkers = try count.int(in: 0...64) }
         if let capacity = fields["worker_capacity"] { config.dispatch.workerCapacity = try capacity.int(in: 1...1024) }
+        if let user = fields["worker_user"] { config.dispatch.workerUser = try user.string() }
+        if let group = fields["worker_group"] {
+            guard fields["worker_user"] != nil else { throw group.error("worker_group needs worker_user: root with another group is still root") }
+            config.dispatch.workerGroup = try group.string()
+        }
         if let interval = fields["heartbeat_interval"] { config.dispatch.heartbeatInterval = try interval.duration() }
         if let timeout = fields["heartbeat_timeout"] { config.dispatch.heartbeatTimeout = try timeout.duration() }
         if let queued = fields["max_queued"] { config.dispatch.maxQueued = try queued.int(in: 0...1_000_000) }

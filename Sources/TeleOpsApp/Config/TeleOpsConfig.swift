@@ -39,6 +39,10 @@ public struct DispatchSettings: Sendable, Equatable {
     public var localWorkers: Int = 2
     /// Tasks each local worker runs at once.
     public var workerCapacity: Int = 8
+    /// When the controller runs as root: the user and group the local workers run commands as
+    /// unless an action names others (`teleops worker --user/--group`).
+    public var workerUser: String?
+    public var workerGroup: String?
     public var heartbeatInterval: Duration = .seconds(1)
     /// A worker silent this long is declared lost, with its running tasks.
     public var heartbeatTimeout: Duration = .seconds(5)

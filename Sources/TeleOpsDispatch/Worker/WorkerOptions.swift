@@ -34,6 +34,15 @@ public struct WorkerOptions: Sendable {
     /// others. Root itself is never used for commands when these are set.
     public var user: String?
     public var group: String?
+
+    /// Why `user` and `group` cannot be used as commands' default identity (an unknown name, a
+    /// group without a user, or a switch this process may not make), or nil when they can.
+    public var identityProblem: String? {
+        switch Credentials.resolve(user: user, group: group) {
+        case .success: nil
+        case .failure(let error): "\(error)"
+        }
+    }
     /// Encryption and authentication with the controller; required off loopback (WorkerAgent+Curve.swift).
     public var curve: WorkerCurve? = nil
 

@@ -113,6 +113,20 @@ let runningAsRoot = geteuid() == 0
         #expect(result.exitCode == 126)
     }
 
+    /// `teleops worker --user/--group` is checked before the worker connects, not at each command.
+    @Test func aWorkersDefaultUserIsCheckedUpFront() {
+        func problem(_ user: String?, _ group: String?) -> String? {
+            var options = WorkerOptions(connect: "tcp://127.0.0.1:1", workerID: "w")
+            options.user = user
+            options.group = group
+            return options.identityProblem
+        }
+        #expect(problem(nil, nil) == nil)
+        #expect(problem("no-such-user-teleops", nil) == "unknown user 'no-such-user-teleops' (no passwd entry)")
+        #expect(problem("nobody", "no-such-group-teleops") == "unknown group 'no-such-group-teleops' (no group entry)")
+        if runningAsRoot { #expect(problem("nobody", nil) == nil) }
+    }
+
     // MARK: - As root
 
     @Test(.enabled(if: runningAsRoot, "switching users needs root"))
