@@ -10,7 +10,9 @@ public enum ScenarioReport {
             + " \(status) \(severity) \(scenario.host) · \(scenario.check) ×\(scenario.occurrences) — \(scenario.summary)"
     }
 
-    public static func timeline(_ scenario: Scenario, events: [ScenarioEvent]) -> String {
+    /// `alerts`: the alerts the events name (`ScenarioStore.alerts(ids:)`), whose labels and
+    /// details are printed under their events.
+    public static func timeline(_ scenario: Scenario, events: [ScenarioEvent], alerts: [Int64: Alert] = [:]) -> String {
         var lines = [
             "#\(scenario.id) \(scenario.status.rawValue) · \(scenario.severity.rawValue) · \(scenario.host) · \(scenario.check) (\(scenario.source))",
             scenario.summary,
@@ -23,6 +25,9 @@ public enum ScenarioReport {
         for event in events {
             let time = event.at.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
             lines.append("\(time)  \(event.actor.padding(toLength: 10, withPad: " ", startingAt: 0)) \(event.body.summary)")
+            if let alert = event.alertID.flatMap({ alerts[$0] }) {
+                lines += alert.detailLines().map { "    \($0)" }
+            }
             if case .commandFinished(let result) = event.body, !result.output.isEmpty {
                 for line in result.output.split(separator: "\n", omittingEmptySubsequences: false).dropLast(result.output.hasSuffix("\n") ? 1 : 0) {
                     lines.append("    | \(line)")
@@ -34,7 +39,7 @@ public enum ScenarioReport {
 
     /// One scenario as a Markdown document (what `scenarios export` writes): a summary table,
     /// then the timeline, each command's output in a fenced block.
-    public static func markdown(_ scenario: Scenario, events: [ScenarioEvent]) -> String {
+    public static func markdown(_ scenario: Scenario, events: [ScenarioEvent], alerts: [Int64: Alert] = [:]) -> String {
         func cell(_ text: String) -> String {
             text.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ")
         }
@@ -56,17 +61,20 @@ public enum ScenarioReport {
                      "> " + scenario.summary.replacingOccurrences(of: "\n", with: "\n> "), "", "| | |", "|---|---|"]
         lines += rows.map { "| \($0.0) | \(cell($0.1)) |" }
         lines += ["", "## Timeline", ""]
+        /// A fenced block, its fence longer than any run of backticks in `text`, so it stays one block.
+        func fenced(_ text: [String]) -> [String] {
+            let longest = text.flatMap { $0.split(whereSeparator: { $0 != "`" }).map(\.count) }.max() ?? 0
+            let fence = String(repeating: "`", count: max(3, longest + 1))
+            return ["", "  \(fence)text"] + text.map { "  \($0)" } + ["  \(fence)"]
+        }
         for event in events {
             lines.append("- **\(time(event.at))** · \(cell(event.actor)) · \(event.body.summary.replacingOccurrences(of: "\n", with: " "))")
+            if let alert = event.alertID.flatMap({ alerts[$0] }), !alert.detailLines().isEmpty {
+                lines += fenced(alert.detailLines()) + [""]
+            }
             if case .commandFinished(let result) = event.body, !result.output.isEmpty {
-                // A fence longer than any run of backticks in the output keeps it one block.
-                let longest = result.output.split(whereSeparator: { $0 != "`" }).map(\.count).max() ?? 0
-                let fence = String(repeating: "`", count: max(3, longest + 1))
-                lines.append("")
-                lines.append("  \(fence)text")
-                lines += result.output.split(separator: "\n", omittingEmptySubsequences: false)
-                    .dropLast(result.output.hasSuffix("\n") ? 1 : 0).map { "  \($0)" }
-                lines.append("  \(fence)")
+                lines += fenced(result.output.split(separator: "\n", omittingEmptySubsequences: false)
+                    .dropLast(result.output.hasSuffix("\n") ? 1 : 0).map(String.init))
                 if result.truncated { lines.append("  (output truncated by the worker's limit)") }
                 lines.append("")
             }
@@ -84,14 +92,22 @@ public enum ScenarioReport {
         return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 
-    /// A scenario with its events, as `scenarios show --json` prints it.
+    /// A scenario with its events, and the alerts they name, as `scenarios show --json` prints it.
     public struct Detail: Encodable {
         public var scenario: Scenario
         public var events: [ScenarioEvent]
+        public var alerts: [StoredAlert]
 
-        public init(scenario: Scenario, events: [ScenarioEvent]) {
+        public init(scenario: Scenario, events: [ScenarioEvent], alerts: [Int64: Alert] = [:]) {
             self.scenario = scenario
             self.events = events
+            self.alerts = alerts.sorted { $0.key < $1.key }.map { StoredAlert(id: $0.key, alert: $0.value) }
         }
+    }
+
+    /// An alert with the id its events name it by.
+    public struct StoredAlert: Encodable {
+        public var id: Int64
+        public var alert: Alert
     }
 }

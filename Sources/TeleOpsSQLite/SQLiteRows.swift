@@ -44,6 +44,32 @@ enum SQLiteRows {
             body: body)
     }
 
+    static let alertColumns = """
+        id, source, fingerprint, host, check_name, severity, status, summary, labels, details, idempotency_key, received_at
+        """
+
+    static func alert(_ row: Row) throws -> (id: Int64, alert: Alert) {
+        let id: Int64 = row["id"]
+        let labelsText: String = row["labels"]
+        guard case .object(let members)? = try? JSONParser.parse(Data(labelsText.utf8)) else {
+            throw corrupt(table: "alerts", id: id, column: "labels", "\(labelsText) is not a JSON object")
+        }
+        var details: JSONValue?
+        if let text: String = row["details"] {
+            do { details = try JSONParser.parse(Data(text.utf8)) } catch {
+                throw corrupt(table: "alerts", id: id, column: "details", "\(text) is not JSON: \(error)")
+            }
+        }
+        let alert = Alert(
+            source: row["source"], host: row["host"], check: row["check_name"],
+            severity: try decode(Severity.self, row["severity"], table: "alerts", id: id, column: "severity"),
+            status: try decode(AlertStatus.self, row["status"], table: "alerts", id: id, column: "status"),
+            summary: row["summary"], labels: members.compactMapValues { if case .string(let value) = $0 { value } else { nil } },
+            details: details, fingerprint: row["fingerprint"], idempotencyKey: row["idempotency_key"],
+            receivedAt: Date(millisecondsSince1970: row["received_at"]))
+        return (id, alert)
+    }
+
     static let outboxColumns = """
         id, scenario_id, purpose, text, buttons, transport, reply_transport, reply_chat, reply_message_id, chat,
         created_at, attempts, sent_at, key

@@ -86,6 +86,25 @@ extension SQLiteScenarioStore {
         }
     }
 
+    public func alerts(ids: [Int64]) async throws -> [Int64: Alert] {
+        guard !ids.isEmpty else { return [:] }
+        return try await pool.read { db in
+            var alerts: [Int64: Alert] = [:]
+            // In slices: SQLite caps the variables of one statement.
+            for start in stride(from: 0, to: ids.count, by: 500) {
+                let slice = Array(ids[start..<min(ids.count, start + 500)])
+                let marks = Array(repeating: "?", count: slice.count).joined(separator: ", ")
+                for row in try Row.fetchAll(
+                    db, sql: "SELECT \(SQLiteRows.alertColumns) FROM alerts WHERE id IN (\(marks))", arguments: StatementArguments(slice))
+                {
+                    let alert = try SQLiteRows.alert(row)
+                    alerts[alert.id] = alert.alert
+                }
+            }
+            return alerts
+        }
+    }
+
     public func scenarioID(for message: MessageRef) async throws -> Int64? {
         try await pool.read { db in
             try Int64.fetchOne(

@@ -241,6 +241,31 @@ extension ScenarioStoreConformance {
             let next = try await store.ingestOne(Fixture.alert("e", at: 3700))
             try check.isTrue((next.scenarioID ?? 0) > ids[3], "ids are never reused")
         },
+        Case("alerts come back by id as they arrived, and retention's are gone for good") { store, check in
+            var labelled = Fixture.alert("disk", severity: .critical, at: 0)
+            labelled.labels = ["instance": "web-1:9100", "team": "ops"]
+            labelled.details = ["output": "CRITICAL: / is 97% full", "used_pct": 97]
+            labelled.idempotencyKey = "delivery-1"
+            let fired = try await store.ingestOne(labelled)
+            let cleared = try await store.ingestOne(Fixture.alert("disk", status: .resolved, at: 30))
+            let other = try await store.ingestOne(Fixture.alert("cpu", at: 40))
+            let ids = [fired, cleared, other].map(\.alertID)
+            let found = try await store.alerts(ids: ids + [999_999])
+            try check.equal(Set(found.keys), Set(ids), "the ids held, and no other")
+            try check.equal(found[ids[0]], Alert(
+                source: "generic", host: "web-1", check: "disk", severity: .critical, status: .firing,
+                summary: labelled.summary, labels: labelled.labels, details: labelled.details, fingerprint: labelled.fingerprint,
+                idempotencyKey: "delivery-1", receivedAt: labelled.receivedAt.truncatedToMilliseconds),
+                "the first alert, labels and details included (times to the millisecond)")
+            try check.equal(found[ids[1]]?.status, .resolved, "the resolving alert")
+            try check.equal(try await store.alerts(ids: []), [:], "no ids")
+
+            try check.equal(try await store.prune(RetentionPolicy(maxAge: .seconds(60)), now: Fixture.time(3600), batch: 10), 1, "pruned")
+            try check.equal(Set(try await store.alerts(ids: ids).keys), [ids[2]], "the removed scenario's alerts are gone")
+            let next = try await store.ingestOne(Fixture.alert("load", at: 3700)).alertID
+            try check.isTrue(next > ids[2], "alert ids are never reused")
+            try check.equal(try await store.alerts(ids: [next])[next]?.check, "load", "the new alert under its own id")
+        },
         Case("outbox ids are never reused after retention removed a scenario's messages") { store, check in
             let old = try check.unwrap(try await store.ingestOne(Fixture.alert("a", at: 0)).scenarioID, "a")
             let kept = try check.unwrap(try await store.ingestOne(Fixture.alert("b", at: 0)).scenarioID, "b")

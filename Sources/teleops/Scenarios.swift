@@ -73,8 +73,9 @@ struct Scenarios: AsyncParsableCommand {
                 throw ValidationError("there is no scenario #\(number)")
             }
             let events = try await store.events(of: number)
-            print(json ? try ScenarioReport.json(ScenarioReport.Detail(scenario: scenario, events: events))
-                       : ScenarioReport.timeline(scenario, events: events))
+            let alerts = try await store.alerts(ids: events.compactMap(\.alertID))
+            print(json ? try ScenarioReport.json(ScenarioReport.Detail(scenario: scenario, events: events, alerts: alerts))
+                       : ScenarioReport.timeline(scenario, events: events, alerts: alerts))
         }
     }
 
@@ -119,9 +120,10 @@ struct Scenarios: AsyncParsableCommand {
                 try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
                 for scenario in scenarios {
                     let events = try await store.events(of: scenario.id)
-                    try Data(ScenarioReport.markdown(scenario, events: events).utf8)
+                    let alerts = try await store.alerts(ids: events.compactMap(\.alertID))
+                    try Data(ScenarioReport.markdown(scenario, events: events, alerts: alerts).utf8)
                         .write(to: folder.appendingPathComponent("\(scenario.id).md"), options: .atomic)
-                    try Data(ScenarioReport.json(ScenarioReport.Detail(scenario: scenario, events: events)).utf8)
+                    try Data(ScenarioReport.json(ScenarioReport.Detail(scenario: scenario, events: events, alerts: alerts)).utf8)
                         .write(to: folder.appendingPathComponent("\(scenario.id).json"), options: .atomic)
                 }
             } catch let error as CocoaError {

@@ -55,6 +55,13 @@ import TeleOpsTesting
         let twin = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(out)/1.json"))) as? [String: Any]
         #expect((twin?["events"] as? [[String: Any]])?.first?["kind"] as? String == "alert_fired")
         #expect(FileManager.default.fileExists(atPath: "\(out)/2.md"))
+        // The word search found is on show too, and in the export: the alert's details.
+        let markdown2 = try String(contentsOfFile: "\(out)/2.md", encoding: .utf8)
+        #expect(markdown2.contains("  details\n    replica = db-2\n"))
+        let twin2 = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(out)/2.json"))) as? [String: Any]
+        let alert2 = (twin2?["alerts"] as? [[String: Any]])?.first?["alert"] as? [String: Any]
+        #expect((alert2?["details"] as? [String: Any])?["replica"] as? String == "db-2")
+        #expect(try await server.cli(["scenarios", "show", "2"]).contains("    details\n      replica = db-2"))
 
         let verified = try await server.cli(["scenarios", "verify"])
         #expect(verified.hasPrefix("OK: 2 scenarios"))

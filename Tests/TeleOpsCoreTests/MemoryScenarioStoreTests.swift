@@ -95,6 +95,8 @@ private struct BrokenStore: ScenarioStore {
         return try await base.scenarios(query)
     }
 
+    func alerts(ids: [Int64]) async throws -> [Int64: Alert] { try await base.alerts(ids: ids) }
+
     func events(of scenarioID: Int64) async throws -> [ScenarioEvent] {
         let events = try await base.events(of: scenarioID)
         return breakage == .eventsNewestFirst ? events.reversed() : events

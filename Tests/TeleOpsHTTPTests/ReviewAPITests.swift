@@ -167,6 +167,13 @@ import Testing
             #expect(finished["exit_code"] as? Int == 0)
             #expect((finished["output"] as? String)?.contains("/dev/vda1") == true)
             #expect((events[3]["data"] as? [String: Any])?["argv"] as? [String] == ["df", "-h", "/var"])
+            let alerts = try #require(json["alerts"] as? [[String: Any]])
+            #expect(alerts.count == 1)
+            #expect(alerts.first?["id"] as? Int == (events[0]["data"] as? [String: Any])?["alert_id"] as? Int)
+            #expect(alerts.first?["labels"] as? [String: String] == ["team": "ops", "mountpoint": "/var"])
+            #expect((alerts.first?["details"] as? [String: Any])?["output"] as? String == "CRITICAL: /var is 95% full")
+            #expect(alerts.first?["received_at"] as? String == "2026-03-01T09:00:00.000Z")
+            #expect(alerts.first?["status"] as? String == "firing" && alerts.first?["source"] as? String == "generic")
             #expect((try await server.get("/v1/scenarios/%233")).json?["scenario"] != nil, "#3, as chat writes it")
         }
     }

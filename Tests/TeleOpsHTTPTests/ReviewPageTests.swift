@@ -101,6 +101,9 @@ import Testing
             #expect(timeline.contains("disk on worker local-1 (task t-1): exit 0 in 3.1 ms"))
             #expect(timeline.contains("<details><summary>Output, 2 lines</summary><pre>Filesystem Size Used Avail Use% Mounted on\n/dev/vda1 20G 19G 1G 95% /var\n</pre></details>"))
             #expect(timeline.contains("+42m"))
+            #expect(timeline.contains(
+                "<details><summary>Alert: 2 labels and details</summary><pre>labels\n  mountpoint = /var\n  team = ops\ndetails\n"
+                    + "  history[0] = 1\n  history[1] = 2\n  output = CRITICAL: /var is 95% full\n  thresholds.critical = 90</pre></details>"))
             #expect(html.contains(#"<a href="/v1/scenarios/1">"#))
 
             let next = try await server.get("/scenarios/4")
@@ -129,6 +132,7 @@ import Testing
             #expect(detail.contains("<code>note &lt;i&gt;look&lt;/i&gt;</code>"))
             #expect(!detail.contains("<img") && !detail.contains("<i>"))
             #expect(detail.contains("Output, 1 line (truncated)"))
+            #expect(detail.contains("<summary>Alert: 1 label</summary><pre>labels\n  runbook = &lt;script&gt;"), "labels are escaped too")
         }
     }
 

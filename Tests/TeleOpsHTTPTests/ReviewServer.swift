@@ -63,15 +63,20 @@ enum ReviewFixture {
     static func time(minutes: Double) -> Date { start.addingTimeInterval(minutes * 60) }
 
     static func seed(_ store: any ScenarioStore) async throws {
-        func fire(_ host: String, _ check: String, _ severity: Severity, _ source: String, _ summary: String, at minutes: Double) async throws {
+        func fire(
+            _ host: String, _ check: String, _ severity: Severity, _ source: String, _ summary: String, at minutes: Double,
+            labels: [String: String] = [:], details: JSONValue? = nil
+        ) async throws {
             _ = try await store.ingest([Alert(
                 source: source, host: host, check: check, severity: severity, status: .firing, summary: summary,
-                receivedAt: time(minutes: minutes))]) { _, _, _ in [] }
+                labels: labels, details: details, receivedAt: time(minutes: minutes))]) { _, _, _ in [] }
         }
         func log(_ scenario: Int64, _ minutes: Double, _ actor: String, _ body: EventBody) async throws {
             try await store.append([NewEvent(scenarioID: scenario, at: time(minutes: minutes), actor: actor, body: body)], outbox: [])
         }
-        try await fire("web-1", "disk_usage", .critical, "generic", "/var is 95% full", at: 0)
+        try await fire("web-1", "disk_usage", .critical, "generic", "/var is 95% full", at: 0,
+                       labels: ["team": "ops", "mountpoint": "/var"],
+                       details: ["output": "CRITICAL: /var is 95% full", "thresholds": ["critical": 90], "history": [1, 2]])
         try await log(1, 0.01, "teleops", .notified(MessageRef(transport: "telegram", chat: "-100123", messageID: "77")))
         try await log(1, 2, "ana", .replyReceived(ReplyFacts(transport: "telegram", text: "run disk /var")))
         try await log(1, 2, "ana", .commandDispatched(DispatchFacts(taskID: "t-1", action: "disk", argv: ["df", "-h", "/var"], host: "web-1")))
@@ -87,7 +92,7 @@ enum ReviewFixture {
         try await fire("db-1", "load", .warning, "sensu", "load 15 on 4 cores", at: 70)
         try await log(2, 71, "bob", .acknowledged)
 
-        try await fire("web-2", "memory", .error, "generic", markup, at: 120)
+        try await fire("web-2", "memory", .error, "generic", markup, at: 120, labels: ["runbook": markup])
         try await log(3, 121, "carol", .replyReceived(ReplyFacts(transport: "slack", text: "note <i>look</i>")))
         try await log(3, 122, "teleops", .commandFinished(TaskResult(
             taskID: "t-2", action: "memory", worker: "local-2", exitCode: 1, signal: nil, timedOut: false, durationMs: 12,

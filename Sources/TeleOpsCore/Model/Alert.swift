@@ -95,3 +95,47 @@ extension Alert {
         return String(repeating: "0", count: 16 - hex.count) + hex
     }
 }
+
+extension Alert {
+    /// Its labels and details as `name = value` lines, nested details by dotted path
+    /// (`check.output`, `history[2]`), for reading on a phone or in a terminal rather than as
+    /// JSON; at most `maxLines` lines, then a line saying how many more there were. Empty when
+    /// it has neither.
+    public func detailLines(maxLines: Int = 200) -> [String] {
+        var lines: [String] = []
+        if !labels.isEmpty {
+            lines.append("labels")
+            lines += labels.sorted { $0.key < $1.key }.map { "  \($0.key) = \($0.value)" }
+        }
+        if let details {
+            lines.append("details")
+            Self.flatten(details, path: "", into: &lines)
+        }
+        guard lines.count > maxLines else { return lines }
+        return Array(lines.prefix(maxLines)) + ["… \(lines.count - maxLines) more lines"]
+    }
+
+    private static func flatten(_ value: JSONValue, path: String, into lines: inout [String]) {
+        switch value {
+        case .object(let members) where !members.isEmpty:
+            for (key, member) in members.sorted(by: { $0.key < $1.key }) {
+                flatten(member, path: path.isEmpty ? key : "\(path).\(key)", into: &lines)
+            }
+        case .array(let items) where !items.isEmpty:
+            for (index, item) in items.enumerated() { flatten(item, path: "\(path)[\(index)]", into: &lines) }
+        default:
+            lines.append("  \(path.isEmpty ? "(value)" : path) = \(scalar(value))")
+        }
+    }
+
+    private static func scalar(_ value: JSONValue) -> String {
+        switch value {
+        case .null: "null"
+        case .bool(let flag): flag ? "true" : "false"
+        case .number(let number): number == number.rounded() && abs(number) < 1e15 ? String(Int64(number)) : String(number)
+        case .string(let text): text
+        case .array: "[]"
+        case .object: "{}"
+        }
+    }
+}

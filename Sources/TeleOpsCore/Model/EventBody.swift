@@ -261,3 +261,13 @@ public struct NoteFacts: Sendable, Equatable, Codable {
 
     enum CodingKeys: String, CodingKey { case text }
 }
+
+extension ScenarioEvent {
+    /// The journaled alert an alert event (fired, repeated, resolved) is about; nil for other kinds.
+    public var alertID: Int64? {
+        switch body {
+        case .alertFired(let facts), .alertRepeated(let facts), .alertResolved(let facts): facts.alertID
+        default: nil
+        }
+    }
+}

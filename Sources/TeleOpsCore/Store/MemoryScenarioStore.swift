@@ -122,6 +122,13 @@ public final class MemoryScenarioStore: ScenarioStore {
         state.withLock { $0.eventsByScenario[scenarioID] ?? [] }
     }
 
+    public func alerts(ids: [Int64]) async throws -> [Int64: Alert] {
+        let wanted = Set(ids)
+        return state.withLock { state in
+            Dictionary(uniqueKeysWithValues: state.alerts.filter { wanted.contains($0.id) }.map { ($0.id, $0.alert) })
+        }
+    }
+
     public func scenarioID(for message: MessageRef) async throws -> Int64? {
         state.withLock { $0.messages[message] }
     }
@@ -184,7 +191,9 @@ extension MemoryScenarioStore {
     /// Everything the store holds. Ids start at 1. Inbox rows are never removed, so inbox row
     /// `id` sits at index `id - 1`; retention removes scenarios and outbox rows, found by id.
     fileprivate struct State: ScenarioStoreTransaction {
-        var alerts: [(alert: Alert, scenarioID: Int64?)] = []
+        /// In id order; retention removes rows, so ids come from `lastAlertID`, not positions.
+        var alerts: [(id: Int64, alert: Alert, scenarioID: Int64?)] = []
+        var lastAlertID: Int64 = 0
         var scenarios: [Scenario] = []
         var eventsByScenario: [Int64: [ScenarioEvent]] = [:]
         var eventCount: Int64 = 0
@@ -285,8 +294,7 @@ extension MemoryScenarioStore {
         }
 
         func journaledAlertID(idempotencyKey: String, scenarioID: Int64?) -> Int64? {
-            alerts.lastIndex { $0.alert.idempotencyKey == idempotencyKey && $0.scenarioID == scenarioID }
-                .map { Int64($0 + 1) }
+            alerts.last { $0.alert.idempotencyKey == idempotencyKey && $0.scenarioID == scenarioID }?.id
         }
 
         mutating func insertScenario(_ scenario: Scenario) -> Int64 {
@@ -303,9 +311,10 @@ extension MemoryScenarioStore {
         }
 
         mutating func insertAlert(_ alert: Alert, scenarioID: Int64?, searchable: Bool) -> Int64 {
-            alerts.append((alert, scenarioID))
+            lastAlertID += 1
+            alerts.append((lastAlertID, alert, scenarioID))
             if let scenarioID, searchable { searchText[scenarioID, default: []].append(SearchText.of(alert)) }
-            return Int64(alerts.count)
+            return lastAlertID
         }
 
         mutating func insertEvent(_ event: NewEvent) -> Int64 {

@@ -244,6 +244,10 @@ public protocol ScenarioStore: ChatInbox {
     func scenarios(_ query: ScenarioQuery) async throws -> [Scenario]
     /// A scenario's events, oldest first.
     func events(of scenarioID: Int64) async throws -> [ScenarioEvent]
+    /// The journaled alerts with these ids (`AlertFacts.alertID`), as they arrived: their
+    /// labels and details are what a reader of the scenario wants beside its timeline. Ids the
+    /// store does not hold (removed by retention) are left out.
+    func alerts(ids: [Int64]) async throws -> [Int64: Alert]
     /// How many scenarios match `query`, search words included (its `limit` and `beforeID`
     /// are ignored), counting no further than `cap`. A count with search words walks the
     /// matches, so a page that shows counts caps them, and a store may also stop such a walk

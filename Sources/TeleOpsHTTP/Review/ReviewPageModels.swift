@@ -195,7 +195,11 @@ extension ReviewPageModels {
         return "\(scenario.status.rawValue) for \(ReviewFormat.duration(now.timeIntervalSince(scenario.openedAt)))"
     }
 
-    static func detail(_ scenario: Scenario, events: [ScenarioEvent], now: Date, signOut: Bool) -> DetailPage {
+    /// `alerts`: the alerts the events name (`ScenarioStore.alerts(ids:)`), shown folded under
+    /// each alert event with their labels and details.
+    static func detail(
+        _ scenario: Scenario, events: [ScenarioEvent], alerts: [Int64: Alert] = [:], now: Date, signOut: Bool
+    ) -> DetailPage {
         var facts = [
             Fact(label: "Source", value: scenario.source),
             Fact(label: "Opened", value: ReviewFormat.time(scenario.openedAt)),
@@ -217,7 +221,15 @@ extension ReviewPageModels {
             title: "#\(scenario.id) \(scenario.host) · \(scenario.check)", signOut: signOut, id: scenario.id,
             status: scenario.status.rawValue, severity: scenario.severity.rawValue, host: scenario.host,
             check: scenario.check, summary: scenario.summary, outcome: outcome(scenario, events: events, now: now),
-            facts: facts, events: events.map { eventRow($0, openedAt: scenario.openedAt) })
+            facts: facts, events: events.map { eventRow($0, openedAt: scenario.openedAt, alerts: alerts) })
+    }
+
+    /// An alert's labels and details, folded; nil when it has neither (or is gone).
+    static func alertOutput(_ alert: Alert?) -> Output? {
+        guard let alert, !alert.labels.isEmpty || alert.details != nil else { return nil }
+        let parts = [alert.labels.isEmpty ? nil : "\(alert.labels.count) label\(alert.labels.count == 1 ? "" : "s")",
+                     alert.details == nil ? nil : "details"].compactMap { $0 }
+        return Output(outputSummary: "Alert: " + parts.joined(separator: " and "), outputText: alert.detailLines().joined(separator: "\n"))
     }
 
     /// How the scenario ended, or where it stands.
@@ -242,7 +254,7 @@ extension ReviewPageModels {
         }
     }
 
-    static func eventRow(_ event: ScenarioEvent, openedAt: Date) -> EventRow {
+    static func eventRow(_ event: ScenarioEvent, openedAt: Date, alerts: [Int64: Alert] = [:]) -> EventRow {
         var row = EventRow(
             kind: event.kind.rawValue, at: ReviewFormat.time(event.at), atISO: ReviewJSON.time(event.at),
             offset: "+" + ReviewFormat.duration(event.at.timeIntervalSince(openedAt)), actor: event.actor,
@@ -251,12 +263,15 @@ extension ReviewPageModels {
         case .alertFired(let facts):
             row.headline = "Alert fired"
             row.detail = "\(facts.severity.rawValue), from \(facts.source): \(facts.summary)"
+            row.output = alertOutput(alerts[facts.alertID])
         case .alertRepeated(let facts):
             row.headline = "Alert repeated"
             row.detail = "\(facts.severity.rawValue): \(facts.summary)"
+            row.output = alertOutput(alerts[facts.alertID])
         case .alertResolved(let facts):
             row.headline = "Alert resolved"
             row.detail = "by \(facts.source): \(facts.summary)"
+            row.output = alertOutput(alerts[facts.alertID])
             row.tone = "ok"
         case .notified(let ref):
             row.headline = "Notified"

@@ -108,7 +108,10 @@ struct ReviewRoutes: Sendable {
                 error: "there is no scenario #\(id); GET /v1/scenarios lists the scenarios there are", field: "id", value: idText))
         }
         let events = try await store.events(of: id)
-        return ReviewJSON.response(.ok, ReviewJSON.DetailBody(scenario: ReviewJSON.ScenarioBody(scenario: scenario), events: events))
+        let alerts = try await store.alerts(ids: events.compactMap(\.alertID))
+        return ReviewJSON.response(.ok, ReviewJSON.DetailBody(
+            scenario: ReviewJSON.ScenarioBody(scenario: scenario), events: events,
+            alerts: alerts.sorted { $0.key < $1.key }.map { ReviewJSON.AlertBody(id: $0.key, alert: $0.value) }))
     }
 
     /// One page of `filter`, newest first, and the id to continue from when there is more.
@@ -203,7 +206,8 @@ struct ReviewRoutes: Sendable {
             throw Refusal(status: .notFound, body: ReviewJSON.Failure(error: "There is no scenario #\(id)."))
         }
         let events = try await store.events(of: id)
-        let model = ReviewPageModels.detail(scenario, events: events, now: Date(), signOut: signOut)
+        let alerts = try await store.alerts(ids: events.compactMap(\.alertID))
+        let model = ReviewPageModels.detail(scenario, events: events, alerts: alerts, now: Date(), signOut: signOut)
         return Self.html(.ok, ReviewTemplates.render(model, "detail"))
     }
 
