@@ -1,5 +1,6 @@
 import CShims
 import Foundation
+import Synchronization
 
 /// A real child process for black-box tests: its standard output and error are collected
 /// line by line (tests wait on them), and lines can be typed on its standard input.
@@ -18,6 +19,9 @@ public final class RunningProcess: Sendable {
     private let exits = Collector<Int32>()
     public let pid: Int32
     private let input: FileHandle
+    /// Whether `input` was closed, so that it is closed once: a second close could close a
+    /// descriptor number the test process has handed out again meanwhile.
+    private let inputClosed = Mutex(false)
 
     /// Starts `executable` with `posix_spawn`. Foundation's `Process.run()` is not used: on
     /// Linux it intermittently crashes while scanning /proc/self/fd (an over-read fixed in
@@ -86,6 +90,20 @@ public final class RunningProcess: Sendable {
         input.write(Data((line + "\n").utf8))
     }
 
+    /// Writes `data` to the process's standard input as it is (a file piped in).
+    public func write(_ data: Data) {
+        input.write(data)
+    }
+
+    /// Closes the process's standard input: a program reading it to its end gets there.
+    public func closeInput() {
+        let close = inputClosed.withLock { closed in
+            defer { closed = true }
+            return !closed
+        }
+        if close { try? input.close() }
+    }
+
     public func signal(_ signal: Int32) {
         kill(pid, signal)
     }
@@ -108,7 +126,7 @@ public final class RunningProcess: Sendable {
     /// Kills the process if it is still running (for test clean-up).
     public func stop() {
         if isRunning { kill(pid, SIGKILL) }
-        try? input.close()
+        closeInput()
     }
 
     /// Waits for the child on its own thread; the status is the exit code, or the signal

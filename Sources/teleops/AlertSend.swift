@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
-import TeleOpsChat
+import TeleOpsApp
+import TeleOpsCore
 
 struct AlertCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -10,9 +11,15 @@ struct AlertCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "POST an alert file (or - for standard input) to /v1/alerts/SOURCE.",
             discussion: """
-                As a Sensu pipe handler: command `teleops alert send --source sensu -` (the event arrives on
-                standard input). The token, when the source requires one, comes from --token-file or the
+                As a Sensu pipe handler: command `teleops alert send --source sensu -` (the event arrives on \
+                standard input). The token, when the source requires one, comes from --token-file or the \
                 TELEOPS_TOKEN environment variable, never from the command line.
+
+                Sensu does not run a failed handler again, so this command retries for --retry-for when the \
+                controller cannot be reached or answers 408, 429, 502, 503 or 504: after the answer's \
+                Retry-After, else after a growing wait (up to 5 s). Each retry and its reason go to standard \
+                error. Other answers are final. Exit status 0 once the controller accepted the alerts, 1 when \
+                it refused them or --retry-for ran out.
                 """)
 
         @Argument(help: "A JSON file with one alert or an array, or - to read standard input.")
@@ -27,6 +34,13 @@ struct AlertCommand: AsyncParsableCommand {
         @Option(help: "A file holding the source's bearer token (default: $TELEOPS_TOKEN).")
         var tokenFile: String?
 
+        @Option(help: "How long to keep retrying a controller that is unreachable or overloaded (30s, 2m; 0: no retries).")
+        var retryFor: String = "30s"
+
+        func validate() throws {
+            _ = try retryDuration()
+        }
+
         func run() async throws {
             let body: Data
             if file == "-" {
@@ -40,18 +54,25 @@ struct AlertCommand: AsyncParsableCommand {
             let target = url.trimmingCharacters(in: CharacterSet(charactersIn: "/")) + "/v1/alerts/\(source)"
             var headers = ["Content-Type": source == "statsd" ? "text/plain" : "application/json"]
             if let token = try token() { headers["Authorization"] = "Bearer \(token)" }
-            let response: HTTPResponse
+            let poster = AlertPoster(retryFor: try retryDuration())
             do {
-                response = try await CurlHTTPClient().send(method: "POST", url: target, headers: headers, body: body)
+                let answer = try await poster.post(body, to: target, headers: headers) { retry in
+                    FileHandle.standardError.write(Data("teleops alert send: \(retry)\n".utf8))
+                }
+                print(answer.body)
             } catch {
-                throw ValidationError("could not reach the controller: \(error) (is `teleops serve` running?)")
-            }
-            let text = String(decoding: response.body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            guard (200..<300).contains(response.status) else {
-                FileHandle.standardError.write(Data("HTTP \(response.status): \(text)\n".utf8))
+                FileHandle.standardError.write(Data("teleops alert send: \(error.description)\n".utf8))
                 throw ExitCode(1)
             }
-            print(text)
+        }
+
+        /// `--retry-for` as a duration: `30s`, `2m`, `1m30s`, or `0`.
+        private func retryDuration() throws -> Duration {
+            if ["0", "0s"].contains(retryFor.trimmingCharacters(in: .whitespaces)) { return .zero }
+            guard let duration = ChatDuration.parse(retryFor) else {
+                throw ValidationError("--retry-for: expected a duration such as 30s, 2m or 0, found '\(retryFor)'")
+            }
+            return duration
         }
 
         private func token() throws -> String? {

@@ -28,6 +28,7 @@ import Yams
                   threshold: 500
                   clear: 400.5
                   for: 30s
+                  clear_for: 2m
                   severity: critical
                   host_tag: node
                   host: edge
@@ -39,6 +40,7 @@ import Yams
                   comparison: '<'
                   threshold: 1
                   for: 0
+                  clear_for: 0
                   severity: warning
             """)
         #expect(settings == StatsdSettings(
@@ -47,12 +49,19 @@ import Yams
                 StatsdRule(
                     name: "api_latency", metric: "api.latency", tags: ["env": "prod", "canary": ""], aggregation: .p95,
                     window: .seconds(60), comparison: .greaterOrEqual, threshold: 500, clearThreshold: 400.5,
-                    forDuration: .seconds(30), severity: .critical, hostTag: "node", defaultHost: "edge",
+                    forDuration: .seconds(30), clearForDuration: .seconds(120), severity: .critical, hostTag: "node", defaultHost: "edge",
                     summaryTemplate: "{host}: {value}"),
                 StatsdRule(
                     name: "heartbeat", metric: "heartbeat.*", aggregation: .count, window: .seconds(300), comparison: .less,
-                    threshold: 1, severity: .warning),
+                    threshold: 1, clearForDuration: .zero, severity: .warning),
             ]))
+    }
+
+    @Test func clearForIsOptional() throws {
+        let rule = try #require(try Self.read(Self.rule("for: 5m")).rules.first)
+        #expect(rule.clearForDuration == nil)
+        #expect(rule.effectiveClearFor == .seconds(300))
+        #expect(try Self.read(Self.rule("")).rules.first?.effectiveClearFor == StatsdRule.minimumClearFor)
     }
 
     @Test func anEmptySectionHasNoUDPAndNoRules() throws {
@@ -86,6 +95,7 @@ import Yams
         (StatsdConfigTests.rule("clear: 600"), "statsd.rules[0]: statsd rule 'r': the clear threshold 600 must not be above the threshold 500 for '>'"),
         (StatsdConfigTests.rule("window: soon"), "statsd.rules[0].window: expected a positive duration"),
         (StatsdConfigTests.rule("for: -5s"), "statsd.rules[0].for: expected a positive duration"),
+        (StatsdConfigTests.rule("clear_for: soon"), "statsd.rules[0].clear_for: expected a positive duration"),
         (StatsdConfigTests.rule("tags: [a, b]"), "statsd.rules[0].tags: expected a mapping of tag names to values"),
         (StatsdConfigTests.rule("tags: {a: [b]}"), "statsd.rules[0].tags.a: expected text"),
         (StatsdConfigTests.rule("severity: bad"), "'bad' is not one of: info, warning, error, critical"),

@@ -11,9 +11,11 @@ import TeleOpsTesting
 /// The statsd service with a real UDP socket on 127.0.0.1, a recording sink, real ticks and a
 /// clock the test moves, so windows do not expire on a slow machine.
 @Suite struct StatsdListenerTests {
+    /// Resolves at the first evaluation past the threshold (`clear_for: 0`): the clock only
+    /// moves when a test moves it.
     static let rule = StatsdRule(
         name: "errors", metric: "api.errors", aggregation: .sum, window: .milliseconds(400), comparison: .greater,
-        threshold: 3, severity: .error)
+        threshold: 3, clearForDuration: .zero, severity: .error)
 
     static var logger: Logger {
         var logger = Logger(label: "statsd-test")

@@ -7,12 +7,16 @@ import TeleOpsCore
 
     static func at(_ seconds: Double) -> Date { start.addingTimeInterval(seconds) }
 
+    /// A rule on `api.latency`. It resolves at the first evaluation past its clear threshold
+    /// (`clear_for: 0`), so tests about something else need not wait out the default
+    /// `clear_for`; `clearFor: nil` gives the rule's own default.
     static func rule(
         _ aggregation: StatsdRule.Aggregation = .last, metric: String = "api.latency", _ comparison: StatsdRule.Comparison = .greater,
-        _ threshold: Double = 500, clear: Double? = nil, window: Duration = .seconds(60), for hold: Duration = .zero
+        _ threshold: Double = 500, clear: Double? = nil, window: Duration = .seconds(60), for hold: Duration = .zero,
+        clearFor: Duration? = .zero
     ) -> StatsdRule {
         StatsdRule(name: "api_latency", metric: metric, aggregation: aggregation, window: window, comparison: comparison,
-                   threshold: threshold, clearThreshold: clear, forDuration: hold, severity: .critical)
+                   threshold: threshold, clearThreshold: clear, forDuration: hold, clearForDuration: clearFor, severity: .critical)
     }
 
     /// Records the lines at `seconds` and evaluates there.
@@ -35,7 +39,7 @@ import TeleOpsCore
     }
 
     @Test func firesOnceTheConditionHeldForItsDurationNotBefore() throws {
-        let engine = StatsdEngine(rules: [Self.rule(for: .seconds(10))])
+        let engine = StatsdEngine(rules: [Self.rule(for: .seconds(10), clearFor: nil)])
         #expect(Self.step(engine, "api.latency:600|ms|#host:web-1,env:prod", at: 0).isEmpty)
         #expect(Self.step(engine, "api.latency:700|ms|#host:web-1,env:prod", at: 5).isEmpty)
         #expect(Self.step(engine, "api.latency:812|ms|#host:web-1,env:prod", at: 9.9).isEmpty)
@@ -49,7 +53,7 @@ import TeleOpsCore
         #expect(alert.status == .firing)
         #expect(alert.summary == "last of api.latency is 812 (> 500) over 1m")
         #expect(alert.labels == ["rule": "api_latency", "metric": "api.latency", "aggregation": "last", "host": "web-1", "env": "prod"])
-        #expect(alert.details == ["value": 812, "threshold": 500, "clear_threshold": 500, "window_seconds": 60, "for_seconds": 10, "comparison": ">"])
+        #expect(alert.details == ["value": 812, "threshold": 500, "clear_threshold": 500, "window_seconds": 60, "for_seconds": 10, "clear_for_seconds": 60, "comparison": ">"])
         #expect(alert.fingerprint == "statsd|web-1|api_latency")
         #expect(alert.idempotencyKey == nil)
         #expect(alert.receivedAt == Self.at(10))
@@ -83,11 +87,57 @@ import TeleOpsCore
     }
 
     @Test func aValueAtTheThresholdNeitherFiresNorResolves() {
-        let engine = StatsdEngine(rules: [Self.rule()])
+        let engine = StatsdEngine(rules: [Self.rule(clearFor: nil)])
         #expect(Self.step(engine, "api.latency:500|ms", at: 0).isEmpty)
         #expect(Self.step(engine, "api.latency:501|ms", at: 1).map(\.status) == [.firing])
         #expect(Self.step(engine, "api.latency:500|ms", at: 2).isEmpty)
-        #expect(Self.step(engine, "api.latency:499|ms", at: 3).map(\.status) == [.resolved])
+        // Below the threshold: not resolved until it has stayed there for the default minute.
+        #expect(Self.step(engine, "api.latency:499|ms", at: 3).isEmpty)
+        #expect(Self.step(engine, "api.latency:499|ms", at: 62.9).isEmpty)
+        #expect(Self.step(engine, "api.latency:499|ms", at: 63).map(\.status) == [.resolved])
+    }
+
+    @Test func byDefaultAValueHoveringAtTheThresholdFiresOnceAndDoesNotResolve() {
+        // No clear threshold, no `for` and no `clear_for`: the rule as most are written.
+        let engine = StatsdEngine(rules: [Self.rule(clearFor: nil)])
+        var alerts: [Alert] = []
+        // 501 and 499 in turn, each for a few seconds, for ten minutes.
+        for second in 0..<600 {
+            let value = (second / 3).isMultiple(of: 2) ? 501 : 499
+            alerts += Self.step(engine, "api.latency:\(value)|ms", at: Double(second))
+        }
+        #expect(alerts.map(\.status) == [.firing])
+        // Then it stays below: one resolve, a minute after the last 501.
+        for second in 600..<700 {
+            alerts += Self.step(engine, "api.latency:499|ms", at: Double(second))
+        }
+        #expect(alerts.map(\.status) == [.firing, .resolved])
+        #expect(alerts.last?.receivedAt == Self.at(657))  // 499 since 597 (the 501s were 594, 595 and 596)
+        #expect(alerts.last?.summary == "last of api.latency is 499 (back below 500) over 1m")
+    }
+
+    @Test func clearForDefaultsToForAndAtLeastAMinute() {
+        #expect(Self.rule(clearFor: nil).effectiveClearFor == .seconds(60))
+        #expect(Self.rule(for: .seconds(30), clearFor: nil).effectiveClearFor == .seconds(60))
+        #expect(Self.rule(for: .seconds(300), clearFor: nil).effectiveClearFor == .seconds(300))
+        var rule = Self.rule(clearFor: nil)
+        rule.forDuration = .seconds(120)  // as the configuration reader sets it, after init
+        #expect(rule.effectiveClearFor == .seconds(120))
+        rule.clearForDuration = .seconds(5)
+        #expect(rule.effectiveClearFor == .seconds(5))
+        #expect(Self.rule(clearFor: .zero).effectiveClearFor == .zero)
+    }
+
+    @Test func aPendingResolveRestartsWhenTheValueGoesBackOrDataStops() {
+        let engine = StatsdEngine(rules: [Self.rule(.max, window: .seconds(5), clearFor: .seconds(10))])
+        #expect(Self.step(engine, "api.latency:600|ms", at: 0).map(\.status) == [.firing])
+        #expect(Self.step(engine, "api.latency:100|ms", at: 6).isEmpty)    // clearing since 6
+        #expect(Self.step(engine, "api.latency:500|ms", at: 8).isEmpty)    // not past the clear threshold: restarts
+        #expect(Self.step(engine, "api.latency:100|ms", at: 14).isEmpty)   // clearing since 14
+        #expect(Self.step(engine, "", at: 20).isEmpty)                     // no data: restarts
+        #expect(Self.step(engine, "api.latency:100|ms", at: 21).isEmpty)   // clearing since 21
+        #expect(Self.step(engine, "api.latency:100|ms", at: 30.9).isEmpty)
+        #expect(Self.step(engine, "api.latency:100|ms", at: 31).map(\.status) == [.resolved])
     }
 
     @Test func lowerBoundRulesClearAbove() {
@@ -274,6 +324,7 @@ import TeleOpsCore
         (StatsdEngineTests.rule(metric: "a*b"), "'*' may only end the metric name"),
         (StatsdEngineTests.rule(metric: "*"), "the metric is empty"),
         (StatsdEngineTests.rule(window: .zero), "the window must be longer than zero"),
+        (StatsdEngineTests.rule(clearFor: .seconds(-1)), "'clear_for' must not be negative"),
         (StatsdEngineTests.rule(.last, .greater, .infinity), "the threshold must be a finite number"),
     ])
     func ruleProblems(rule: StatsdRule, problem: String) {

@@ -112,4 +112,35 @@ import Testing
             #expect((50...100).contains(retryAfter), "one token refills in 100 s: \(retryAfter)")
         }
     }
+
+    @Test func requestsThatFailAuthenticationDoNotSpendTheSourcesRateLimit() async throws {
+        var settings = HTTPSettings()
+        settings.sources["generic"]?.tokens = ["the-real-token"]
+        settings.sources["generic"]?.hmacSecrets = ["the-real-secret"]
+        // A burst of 2, then one token per 100 s: nothing refills during the test.
+        settings.sources["generic"]?.rateLimit = RateLimit(perSecond: 0.01, burst: 2)
+        let store = MemoryScenarioStore()
+        try await IntakeServer.with(settings, store: store) { server in
+            let body = Data(diskAlert.utf8)
+            let signature = RequestAuthenticator.signature(secret: "the-real-secret", body: body)
+            // More refused requests than the burst: a wrong token, none, a wrong signature.
+            for headers in [
+                ["Authorization": "Bearer guessed-token", "X-TeleOps-Signature": signature],
+                ["X-TeleOps-Signature": signature],
+                ["Authorization": "Bearer the-real-token", "X-TeleOps-Signature": "sha256=" + String(repeating: "0", count: 64)],
+                ["Authorization": "Bearer the-real-token"],
+            ] {
+                let refused = try await server.post("/v1/alerts/generic", body, headers: headers)
+                #expect(refused.status == 401)
+            }
+            #expect(store.journaledAlerts().isEmpty)
+            // The real sender still has its whole burst, and no more.
+            let authorized = ["Authorization": "Bearer the-real-token", "X-TeleOps-Signature": signature]
+            var statuses: [Int] = []
+            for _ in 0..<3 {
+                statuses.append(try await server.post("/v1/alerts/generic", body, headers: authorized).status)
+            }
+            #expect(statuses == [202, 202, 429])
+        }
+    }
 }

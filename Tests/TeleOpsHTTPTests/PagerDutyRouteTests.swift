@@ -85,4 +85,19 @@ import Testing
             #expect(Int(limited.header("Retry-After") ?? "") ?? 0 >= 1)
         }
     }
+
+    @Test func eventsWithAWrongRoutingKeyDoNotSpendTheRateLimit() async throws {
+        var settings = HTTPSettings()
+        settings.sources["pagerduty"]?.routingKeys = [Self.routingKey]
+        // A burst of 1, then one token per 100 s: nothing refills during the test.
+        settings.sources["pagerduty"]?.rateLimit = RateLimit(perSecond: 0.01, burst: 1)
+        try await IntakeServer.with(settings) { server in
+            let guessed = event("trigger").replacingOccurrences(of: Self.routingKey, with: "0123456789abcdef0123456789abcdef")
+            var statuses: [Int] = []
+            for body in [guessed, guessed, guessed, event("trigger"), event("trigger")] {
+                statuses.append(try await server.post("/v2/enqueue", body).status)
+            }
+            #expect(statuses == [401, 401, 401, 202, 429])
+        }
+    }
 }

@@ -20,6 +20,7 @@ extension ConfigLoader {
     ///       threshold: 500
     ///       clear: 400               # optional, default: the threshold
     ///       for: 30s                 # optional, default 0
+    ///       clear_for: 2m            # optional, default: `for`, at least 1m; 0 resolves at once
     ///       severity: critical
     /// ```
     ///
@@ -66,7 +67,7 @@ extension ConfigLoader {
 
     private static func readStatsdRule(_ item: YAMLValue) throws(ConfigError) -> StatsdRule {
         let fields = try item.fields(allowed: [
-            "name", "metric", "tags", "aggregation", "window", "comparison", "threshold", "clear", "for",
+            "name", "metric", "tags", "aggregation", "window", "comparison", "threshold", "clear", "for", "clear_for",
             "severity", "host_tag", "host", "summary",
         ])
         let name = try fields.required("name").string()
@@ -80,6 +81,7 @@ extension ConfigLoader {
         if let tags = fields["tags"] { rule.tags = try stringMap(tags) }
         if let clear = fields["clear"] { rule.clearThreshold = try number(clear) }
         if let hold = fields["for"] { rule.forDuration = try durationOrZero(hold) }
+        if let hold = fields["clear_for"] { rule.clearForDuration = try durationOrZero(hold) }
         if let tag = fields["host_tag"] { rule.hostTag = try tag.string() }
         if let host = fields["host"] { rule.defaultHost = try host.string() }
         if let summary = fields["summary"] { rule.summaryTemplate = try summary.string() }

@@ -15,17 +15,21 @@ public protocol MetricLinesSink: Sendable {
 /// and the first that fails answers:
 ///
 /// 1. the source is known and enabled (404);
-/// 2. its rate limit has a token (429 with `Retry-After`);
-/// 3. its bearer token, when it has one (401);
-/// 4. the content type is JSON (text for statsd) when one is given (415);
-/// 5. the body is within `maxBodyBytes` (413);
-/// 6. the body's HMAC signature, when the source has secrets (401);
+/// 2. its bearer token, when it has one (401);
+/// 3. the content type is JSON (text for statsd) when one is given (415);
+/// 4. the body is within `maxBodyBytes` (413);
+/// 5. the body's HMAC signature, when the source has secrets (401);
+/// 6. its rate limit has a token (429 with `Retry-After`); for PagerDuty, whose credential is
+///    the routing key in the body, once the event has decoded and its key is accepted;
 /// 7. the body decodes (400, naming the field and, in a batch, the index); a PagerDuty
 ///    routing key must be one of the configured ones (401);
 /// 8. the intake queue takes it and the store commits it (503 with `Retry-After` when
 ///    overloaded or the store fails: nothing was accepted);
 ///
 /// and only then the success answer, so that a 2xx always means the alerts are on disk.
+/// The rate limit is charged only after the sender has proved who it is: a budget is the
+/// source's, and requests without its credentials must not be able to spend it (and shut
+/// its real sender out with 429s).
 ///
 /// Endpoints and their dialects:
 /// - `POST /v1/alerts/{source}`: TeleOps JSON; `202 {"accepted", "alerts": [{"alert_id",
@@ -98,11 +102,6 @@ struct IngestRoutes: Sendable {
             let enabled = sources.filter(\.value.enabled).keys.sorted().joined(separator: ", ")
             throw IntakeFailure(.notFound, "unknown or disabled alert source '\(source)'; this server accepts: \(enabled)")
         }
-        if let wait = limiter.take(source) {
-            throw IntakeFailure(
-                .tooManyRequests, "too many requests for source '\(source)'; nothing was accepted, retry after the delay",
-                retryAfter: wait)
-        }
         let auth = authenticators[source] ?? RequestAuthenticator(settings: SourceSettings())
         guard auth.acceptsBearer(request.headers[.authorization]) else {
             throw IntakeFailure(
@@ -119,6 +118,8 @@ struct IngestRoutes: Sendable {
                 field: RequestAuthenticator.signatureHeader)
         }
         let data = Data(body.readableBytesView)
+        let pagerDuty = decoders[source] as? PagerDutyAlertDecoder
+        if pagerDuty == nil { try takeRateLimitToken(source) }
 
         if isMetrics, let metrics {
             let count: Int
@@ -133,11 +134,12 @@ struct IngestRoutes: Sendable {
         let alerts: [Alert]
         var dedupKey: String?
         do {
-            if let pagerDuty = decoders[source] as? PagerDutyAlertDecoder {
+            if let pagerDuty {
                 let event = try pagerDuty.decodeEvent(data, receivedAt: Date())
                 guard auth.acceptsRoutingKey(event.routingKey) else {
                     throw IntakeFailure(.unauthorized, "routing_key is not one of the integration keys configured for this server", field: "routing_key")
                 }
+                try takeRateLimitToken(source)
                 alerts = [event.alert]
                 dedupKey = event.dedupKey
             } else {
@@ -169,6 +171,16 @@ struct IngestRoutes: Sendable {
             return .json(.accepted, PagerDutyAccepted(status: "success", message: "Event processed", dedupKey: dedupKey ?? ""))
         case .alertmanagerAPI:
             return Response(status: .ok)
+        }
+    }
+
+    /// 429 with `Retry-After` when `source` has used up its rate limit; call only once the
+    /// request has passed the source's authentication.
+    private func takeRateLimitToken(_ source: String) throws(IntakeFailure) {
+        if let wait = limiter.take(source) {
+            throw IntakeFailure(
+                .tooManyRequests, "too many requests for source '\(source)'; nothing was accepted, retry after the delay",
+                retryAfter: wait)
         }
     }
 

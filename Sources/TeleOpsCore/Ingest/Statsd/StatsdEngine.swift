@@ -22,7 +22,8 @@ import Synchronization
 /// - No data: a window without samples is the value 0 for `count`, `sum` and `rate` (so "fewer
 ///   than 1 heartbeat in 5m" can fire), and no data for the other aggregations: no alert
 ///   either way, a firing series stays firing (until data clears it), and a pending `for`
-///   starts again when data returns, since the condition was not seen to hold meanwhile.
+///   starts again when data returns, since the condition was not seen to hold meanwhile (so
+///   does a pending resolve: the value was not seen on the safe side either).
 /// - Delivery: `evaluate` returns each change once. When the sink cannot take them (the
 ///   store is briefly unavailable), the caller hands them back with `requeue`, and the next
 ///   `evaluate` returns them again, first and in order, so a firing alert is not lost while
@@ -218,6 +219,7 @@ public final class StatsdEngine: Sendable {
             "clear_threshold": Self.json(rule.clearThreshold),
             "window_seconds": Self.json(rule.window.secondsValue),
             "for_seconds": Self.json(rule.forDuration.secondsValue),
+            "clear_for_seconds": Self.json(rule.effectiveClearFor.secondsValue),
             "comparison": .string(rule.comparison.rawValue),
         ])
         return Alert(
@@ -304,6 +306,9 @@ private struct Series {
     var tags: [String: String]
     /// When the condition started to hold, while it holds and the series is not firing yet.
     var breachingSince: Double?
+    /// When the value went past the clear threshold, while it stays there and the series is
+    /// firing: it resolves once this is `effectiveClearFor` old.
+    var clearingSince: Double?
     var firing = false
 
     init(tags: [String: String]) {
@@ -325,12 +330,23 @@ private struct Series {
         let window = rule.window.secondsValue
         points.removeOlder(than: now - window)
         guard let value = aggregate(rule.aggregation, window: window) else {
-            // No data: a firing series stays firing; a pending one cannot be said to hold on.
+            // No data: a firing series stays firing; neither a pending firing nor a pending
+            // resolve can be said to hold on.
             breachingSince = nil
+            clearingSince = nil
             return nil
         }
         if firing {
-            guard rule.clears(value) else { return nil }
+            guard rule.clears(value) else {
+                clearingSince = nil
+                return nil
+            }
+            let since = clearingSince ?? now
+            guard now - since >= rule.effectiveClearFor.secondsValue else {
+                clearingSince = since
+                return nil
+            }
+            clearingSince = nil
             firing = false
             return Change(status: .resolved, value: value)
         }

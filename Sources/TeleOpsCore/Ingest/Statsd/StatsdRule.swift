@@ -16,9 +16,16 @@ import Foundation
 /// - The host is the sample's `hostTag` tag; a sample without it (or with an empty one)
 ///   belongs to `defaultHost`.
 /// - The series fires once `comparison threshold` has held at every evaluation for
-///   `forDuration`, and resolves only when the value is strictly on the safe side of
-///   `clearThreshold` (below it for `>`/`>=`, above it for `<`/`<=`): values between the two
-///   change nothing, so a value hovering at the threshold does not flap.
+///   `forDuration`. A firing series resolves once its value has been strictly on the safe
+///   side of `clearThreshold` (below it for `>`/`>=`, above it for `<`/`<=`) at every
+///   evaluation for `clearForDuration`; any value that is not resets that clock. So a value
+///   hovering at the threshold (499, 501, 499 against `> 500`) fires once and stays firing,
+///   instead of resolving and opening a new scenario, with a new chat announcement, every
+///   few seconds. Both are on by default: `clearThreshold` defaults to the threshold (values
+///   at it change nothing) and `clearForDuration` to `forDuration`, at least
+///   `minimumClearFor`. A `clearThreshold` below the threshold adds a band where values
+///   change nothing as well; `clearForDuration: .zero` resolves at the first evaluation on
+///   the safe side.
 public struct StatsdRule: Sendable, Equatable {
     /// How a window of samples becomes one value.
     ///
@@ -58,6 +65,9 @@ public struct StatsdRule: Sendable, Equatable {
     public var clearThreshold: Double
     /// How long the condition must hold before the series fires.
     public var forDuration: Duration
+    /// How long the value must stay on the safe side of `clearThreshold` before a firing
+    /// series resolves; nil for the default (`effectiveClearFor`).
+    public var clearForDuration: Duration?
     public var severity: Severity
     public var hostTag: String
     public var defaultHost: String
@@ -65,10 +75,18 @@ public struct StatsdRule: Sendable, Equatable {
     /// nil for the default, e.g. `p95 of api.latency is 812 (> 500) over 1m`.
     public var summaryTemplate: String?
 
+    /// The shortest default `clearForDuration`: a firing series resolves only after a minute
+    /// on the safe side, even with `for: 0`. A minute outlasts the dips of a value hovering at
+    /// its threshold whatever the evaluation interval, and on call, a resolve that comes a
+    /// minute late costs nothing, while each flap is a resolve, a new scenario and a new chat
+    /// announcement.
+    public static let minimumClearFor: Duration = .seconds(60)
+
     public init(
         name: String, metric: String, tags: [String: String] = [:], aggregation: Aggregation, window: Duration,
         comparison: Comparison, threshold: Double, clearThreshold: Double? = nil, forDuration: Duration = .zero,
-        severity: Severity, hostTag: String = "host", defaultHost: String = "statsd", summaryTemplate: String? = nil
+        clearForDuration: Duration? = nil, severity: Severity, hostTag: String = "host", defaultHost: String = "statsd",
+        summaryTemplate: String? = nil
     ) {
         self.name = name
         self.metric = metric
@@ -79,6 +97,7 @@ public struct StatsdRule: Sendable, Equatable {
         self.threshold = threshold
         self.clearThreshold = clearThreshold ?? threshold
         self.forDuration = forDuration
+        self.clearForDuration = clearForDuration
         self.severity = severity
         self.hostTag = hostTag
         self.defaultHost = defaultHost
@@ -97,6 +116,7 @@ public struct StatsdRule: Sendable, Equatable {
         if tags.keys.contains("") { problems.append("a tag filter has an empty name") }
         if window <= .zero { problems.append("the window must be longer than zero") }
         if forDuration < .zero { problems.append("'for' must not be negative") }
+        if let clearForDuration, clearForDuration < .zero { problems.append("'clear_for' must not be negative") }
         if !threshold.isFinite { problems.append("the threshold must be a finite number") }
         if !clearThreshold.isFinite { problems.append("the clear threshold must be a finite number") }
         if comparison.isUpper, clearThreshold > threshold {
@@ -145,7 +165,17 @@ public struct StatsdRule: Sendable, Equatable {
         }
     }
 
-    /// Whether a firing series with this value resolves: strictly on the safe side of the clear threshold.
+    /// How long a firing series' value must stay past the clear threshold before it resolves:
+    /// `clearForDuration`, or by default as long as `forDuration`, and at least
+    /// `minimumClearFor`. Worked out when asked, not in `init`, so that a rule whose
+    /// `forDuration` is set after `init` (as the configuration reader does) gets the default
+    /// that goes with it.
+    public var effectiveClearFor: Duration {
+        clearForDuration ?? max(forDuration, Self.minimumClearFor)
+    }
+
+    /// Whether this value counts towards resolving a firing series: strictly on the safe side
+    /// of the clear threshold. The series resolves once this has held for `effectiveClearFor`.
     public func clears(_ value: Double) -> Bool {
         comparison.isUpper ? value < clearThreshold : value > clearThreshold
     }
