@@ -285,6 +285,54 @@ import TeleOpsTesting
         #expect(telegram.posted.isEmpty)
     }
 
+    /// Announcement edits count against their chat's limits like posts (a group's 20 a minute
+    /// covers both), so state changes cannot spend them unseen.
+    @Test func editsWaitForTheirChatsLimitsLikePosts() async throws {
+        let store = MemoryScenarioStore()
+        let chat = MemoryChatTransport(perChat: [ChatRate(1, per: .milliseconds(200))])
+        let doorbell = Doorbell()
+        var opened: [Int64] = []
+        for check in ["disk", "load", "memory"] { opened.append(try await openScenario(store, check: check)) }
+        let ids = opened
+        try await withSender(store: store, chat: chat, doorbell: doorbell) {
+            doorbell.ring()
+            _ = try await chat.waitForPost(containing: "announce memory")
+            let clock = ContinuousClock()
+            let started = clock.now
+            // Three scenarios: no update supersedes another.
+            try await store.append([], outbox: ids.map { OutboxDraft(scenarioID: $0, purpose: .update, text: "acknowledged \($0)") })
+            doorbell.ring()
+            _ = try await chat.edits.waitFor(what: "the last edit", timeout: .seconds(5)) { $0.text == "acknowledged \(ids[2])" }
+            #expect(clock.now - started >= .milliseconds(390), "three edits at one per 200 ms (a burst of one) take at least 400 ms")
+        }
+        #expect(chat.edits.all.map(\.text) == ids.map { "acknowledged \($0)" })
+    }
+
+    /// A 429 on an edit holds its chat back as one on a post does: the chat's buckets are
+    /// emptied, so the retried edit and the next post there each wait a full refill.
+    @Test func aRateLimitedEditHoldsBackItsChat() async throws {
+        let store = MemoryScenarioStore()
+        let chat = MemoryChatTransport(perChat: [ChatRate(1, per: .milliseconds(300))])
+        let doorbell = Doorbell()
+        let id = try await openScenario(store)
+        try await withSender(store: store, chat: chat, doorbell: doorbell) {
+            doorbell.ring()
+            _ = try await chat.waitForPost(containing: "announce disk")
+            try await Task.sleep(for: .milliseconds(350))  // the chat's token is back
+            chat.failNextEdits(with: [ChatFailure(reason: .rateLimited, message: "429 Too Many Requests", retryAfter: .milliseconds(1))])
+            let clock = ContinuousClock()
+            let started = clock.now
+            try await store.append([], outbox: [
+                OutboxDraft(scenarioID: id, purpose: .update, text: "acknowledged by ana"),
+                OutboxDraft(scenarioID: id, purpose: .reply, text: "after the edit"),
+            ])
+            doorbell.ring()
+            _ = try await chat.waitForPost(containing: "after the edit")
+            #expect(clock.now - started >= .milliseconds(550), "the retried edit and the post each waited 300 ms")
+        }
+        #expect(chat.edits.all.map(\.text) == ["acknowledged by ana"])
+    }
+
     @Test func aLong429StormDelaysButNeverGivesUp() async throws {
         let store = MemoryScenarioStore()
         let chat = MemoryChatTransport()
