@@ -285,6 +285,61 @@ import TeleOpsTesting
         #expect(telegram.posted.isEmpty)
     }
 
+    /// A 400 about one message (an edit of a deleted message, of a message in a group that was
+    /// upgraded) says nothing about the transport: however many come, the primary stays in service.
+    @Test func clientErrorsAboutOneMessageLeaveThePrimaryInService() async throws {
+        let store = MemoryScenarioStore()
+        let telegram = MemoryChatTransport(name: "telegram")
+        let slack = MemoryChatTransport(name: "slack")
+        let doorbell = Doorbell()
+        var settings = Self.quick
+        settings.failover = FailoverPolicy(primary: "telegram", secondary: "slack", afterFailures: 3, retryPrimaryAfter: .seconds(60))
+        var opened: [Int64] = []
+        for check in ["disk", "load", "memory"] { opened.append(try await openScenario(store, check: check)) }
+        let ids = opened
+        try await withSender(store: store, transports: [telegram, slack], settings: settings, doorbell: doorbell) {
+            doorbell.ring()
+            _ = try await telegram.waitForPost(containing: "announce memory")
+            telegram.failNextEdits(with: Array(
+                repeating: ChatFailure(reason: .clientError, message: "400 Bad Request: message to edit not found"), count: 3))
+            // In the announcements' lane, so it comes after their three failed edits.
+            try await store.append([], outbox: ids.map { OutboxDraft(scenarioID: $0, purpose: .update, text: "resolved") }
+                + [OutboxDraft(scenarioID: nil, purpose: .reply, text: "after the failed edits")])
+            doorbell.ring()
+            let clock = ContinuousClock()
+            let deadline = clock.now + .seconds(10)
+            while !(telegram.posted + slack.posted).contains(where: { $0.hasSuffix("after the failed edits") }), clock.now < deadline {
+                try await Task.sleep(for: .milliseconds(5))
+            }
+        }
+        #expect(telegram.edits.all.isEmpty, "the three edits failed")
+        #expect(telegram.posted.last == "after the failed edits", "the primary is still in service")
+        #expect(slack.posted.isEmpty)
+    }
+
+    /// A refused token fails every call: a run of them takes the primary out of service, so its
+    /// messages go to the secondary without trying it first, until `retryPrimaryAfter`.
+    @Test func aRefusedTokenTakesThePrimaryOutOfService() async throws {
+        let store = MemoryScenarioStore()
+        let telegram = MemoryChatTransport(name: "telegram")
+        let slack = MemoryChatTransport(name: "slack")
+        let doorbell = Doorbell()
+        var settings = Self.quick
+        settings.failover = FailoverPolicy(primary: "telegram", secondary: "slack", afterFailures: 3, retryPrimaryAfter: .seconds(60))
+        telegram.setDown(ChatFailure(reason: .unauthorized, message: "401 Unauthorized"))
+        try await store.append([], outbox: (1...3).map { OutboxDraft(scenarioID: nil, purpose: .reply, text: "m\($0)") })
+        try await withSender(store: store, transports: [telegram, slack], settings: settings, doorbell: doorbell) {
+            doorbell.ring()
+            _ = try await slack.waitForPost(containing: "m3")
+            telegram.setDown(nil)
+            try await store.append([], outbox: [OutboxDraft(scenarioID: nil, purpose: .reply, text: "m4")])
+            doorbell.ring()
+            let moved = try await slack.waitForPost(containing: "m4")
+            #expect(moved.text.hasPrefix("⚠️ Sent on slack because telegram is failing (unauthorized: 401 Unauthorized)."))
+        }
+        #expect(telegram.posted.isEmpty, "out of service: not tried again within retry_primary_after")
+    }
+
     /// Announcement edits count against their chat's limits like posts (a group's 20 a minute
     /// covers both), so state changes cannot spend them unseen.
     @Test func editsWaitForTheirChatsLimitsLikePosts() async throws {

@@ -171,7 +171,7 @@ import TeleOpsTesting
         (.badGateway, .serverError, "HTTP 502"),
         (.error(code: 403, description: "Forbidden: bot was kicked from the supergroup chat"), .clientError, "bot was kicked"),
         (.error(code: 400, description: "Bad Request: not enough rights to send text messages to the chat"), .clientError, "not enough rights"),
-        (.error(code: 401, description: "Unauthorized"), .clientError, "refused the bot token"),
+        (.error(code: 401, description: "Unauthorized"), .unauthorized, "refused the bot token"),
     ])
     func failuresAreClassifiedWithTheirReason(failure: FakeTelegramFailure, reason: ChatFailure.Reason, text: String) async throws {
         try await Harness.with { h in

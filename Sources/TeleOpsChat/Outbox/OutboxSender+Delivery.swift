@@ -65,7 +65,7 @@ extension OutboxSender {
                 guard let secondary = failoverTarget(for: route.transport) else { return }
                 logger.warning("sending on the failover transport", metadata: [
                     "outbox": "\(message.id)", "from": "\(route.transport)", "to": "\(secondary)", "reason": "\(reason)"])
-                note = failoverNote(from: route.transport, to: secondary)
+                note = failoverNote(from: route.transport, to: secondary, reason: reason)
                 route = await reroute(draft, to: secondary)
                 pacer = chatPacer(transport: route.transport, chat: route.chat)
                 parts = Array(parts[..<index]) + split(
@@ -141,7 +141,7 @@ extension OutboxSender {
             if failure.reason == .rateLimited {
                 pacer.drain()
                 globalPacers[transport.name]?.drain()
-            } else {
+            } else if failure.isTransportFailure {
                 recordFailure(transport.name, failure)
             }
             let canFailover = failoverTarget(for: transport.name) != nil
@@ -198,8 +198,10 @@ extension OutboxSender {
         return Route(transport: secondary, chat: thread?.chat, replyTo: thread)
     }
 
-    private func failoverNote(from primary: String, to secondary: String) -> String {
-        let reason = health.withLock { $0[primary]?.lastFailure ?? "" }
+    /// The note in front of a message moved to the secondary: `reason` is what this message met,
+    /// else what took the primary out of service (a client error is not kept as that).
+    private func failoverNote(from primary: String, to secondary: String, reason: String? = nil) -> String {
+        let reason = reason ?? health.withLock { $0[primary]?.lastFailure ?? "" }
         return "⚠️ Sent on \(secondary) because \(primary) is failing" + (reason.isEmpty ? "." : " (\(reason)).")
     }
 
