@@ -18,7 +18,7 @@ public final class MemoryChatTransport: ChatTransport {
     public let posts = Collector<(ref: MessageRef, message: ChatMessage)>()
     public let edits = Collector<(ref: MessageRef, text: String, buttons: [ChatButton])>()
     private let continuation: AsyncStream<IncomingMessage>.Continuation
-    private let state = Mutex((typed: 0, sent: 0, failures: [ChatFailure](), down: ChatFailure?.none))
+    private let state = Mutex((typed: 0, sent: 0, failures: [ChatFailure](), editFailures: [ChatFailure](), down: ChatFailure?.none))
 
     public init(name: String = "memory", maxMessageLength: Int = 4096, perChat: [ChatRate] = [], global: [ChatRate] = []) {
         self.name = name
@@ -32,6 +32,11 @@ public final class MemoryChatTransport: ChatTransport {
     /// Makes the next posts fail with these failures, one each, before posting works again.
     public func failNextPosts(with failures: [ChatFailure]) {
         state.withLock { $0.failures.append(contentsOf: failures) }
+    }
+
+    /// Makes the next edits fail with these failures, one each, before editing works again.
+    public func failNextEdits(with failures: [ChatFailure]) {
+        state.withLock { $0.editFailures.append(contentsOf: failures) }
     }
 
     /// Failures queued by `failNextPosts` that no post has met yet.
@@ -85,7 +90,11 @@ public final class MemoryChatTransport: ChatTransport {
     }
 
     public func edit(_ ref: MessageRef, text: String, buttons: [ChatButton]) async throws(ChatFailure) {
-        if let down = state.withLock({ $0.down }) { throw down }
+        let failure = state.withLock { state -> ChatFailure? in
+            if let down = state.down { return down }
+            return state.editFailures.isEmpty ? nil : state.editFailures.removeFirst()
+        }
+        if let failure { throw failure }
         edits.append((ref, text, buttons))
     }
 }

@@ -105,6 +105,22 @@ import TeleOpsCore
         }
     }
 
+    /// An action's one-tap button carries `#N run NAME`, which must fit Telegram's 64-byte
+    /// callback_data for a scenario number of up to 10 digits: names are held to 48 bytes.
+    @Test func actionNamesMustFitTheirChatButton() throws {
+        let longest = String(repeating: "x", count: 48)
+        let config = try ConfigLoader.parse(yaml: "actions:\n  - name: \(longest)\n    argv: [echo]\n")
+        #expect(config.actions[longest] != nil)
+        #expect(NotificationComposer.runCommand(scenario: 9_999_999_999, action: longest).utf8.count == ChatButton.maxCommandBytes)
+        // Bytes, not characters: é is two.
+        let tooLong = String(repeating: "x", count: 47) + "é"
+        #expect {
+            try ConfigLoader.parse(yaml: "actions:\n  - name: disk\n    argv: [df]\n  - name: \(tooLong)\n    argv: [echo]\n", file: "teleops.yaml")
+        } throws: { error in
+            "\(error)" == "teleops.yaml:4:11: actions[1].name: action '\(tooLong)': the name is 49 bytes; at most 48 fit in its chat button (#N run NAME, 64 bytes on Telegram)"
+        }
+    }
+
     @Test(arguments: [
         ("http:\n  prot: 80\n", "teleops.yaml:2:3: http.prot: unknown key"),
         ("http:\n  port: eighty\n", "teleops.yaml:2:9: http.port: expected a whole number, found 'eighty'"),

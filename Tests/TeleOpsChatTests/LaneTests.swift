@@ -11,7 +11,7 @@ import Testing
     }
 
     @Test func messagesComeOutInOrderAsTheFirstIsFinished() {
-        let lane = Lane(key: LaneKey(transport: "console", chat: "c"), pacer: RatePacer([]))
+        let lane = Lane(key: LaneKey(transport: "console", chat: "c"))
         for id in 1...1_000 { lane.enqueue(Self.message(Int64(id))) }
         var seen: [Int64] = []
         while let next = lane.next() {
@@ -25,7 +25,7 @@ import Testing
     }
 
     @Test func finishingAMessageOutOfOrderLeavesTheRest() {
-        let lane = Lane(key: LaneKey(transport: "console", chat: "c"), pacer: RatePacer([]))
+        let lane = Lane(key: LaneKey(transport: "console", chat: "c"))
         for id in 1...5 { lane.enqueue(Self.message(Int64(id), key: id == 2 || id == 4 ? "progress" : nil)) }
         lane.finish(3)
         #expect(lane.isSuperseded(Self.message(2, key: "progress")), "4 has the same key and comes later")

@@ -285,6 +285,109 @@ import TeleOpsTesting
         #expect(telegram.posted.isEmpty)
     }
 
+    /// A 400 about one message (an edit of a deleted message, of a message in a group that was
+    /// upgraded) says nothing about the transport: however many come, the primary stays in service.
+    @Test func clientErrorsAboutOneMessageLeaveThePrimaryInService() async throws {
+        let store = MemoryScenarioStore()
+        let telegram = MemoryChatTransport(name: "telegram")
+        let slack = MemoryChatTransport(name: "slack")
+        let doorbell = Doorbell()
+        var settings = Self.quick
+        settings.failover = FailoverPolicy(primary: "telegram", secondary: "slack", afterFailures: 3, retryPrimaryAfter: .seconds(60))
+        var opened: [Int64] = []
+        for check in ["disk", "load", "memory"] { opened.append(try await openScenario(store, check: check)) }
+        let ids = opened
+        try await withSender(store: store, transports: [telegram, slack], settings: settings, doorbell: doorbell) {
+            doorbell.ring()
+            _ = try await telegram.waitForPost(containing: "announce memory")
+            telegram.failNextEdits(with: Array(
+                repeating: ChatFailure(reason: .clientError, message: "400 Bad Request: message to edit not found"), count: 3))
+            // In the announcements' lane, so it comes after their three failed edits.
+            try await store.append([], outbox: ids.map { OutboxDraft(scenarioID: $0, purpose: .update, text: "resolved") }
+                + [OutboxDraft(scenarioID: nil, purpose: .reply, text: "after the failed edits")])
+            doorbell.ring()
+            let clock = ContinuousClock()
+            let deadline = clock.now + .seconds(10)
+            while !(telegram.posted + slack.posted).contains(where: { $0.hasSuffix("after the failed edits") }), clock.now < deadline {
+                try await Task.sleep(for: .milliseconds(5))
+            }
+        }
+        #expect(telegram.edits.all.isEmpty, "the three edits failed")
+        #expect(telegram.posted.last == "after the failed edits", "the primary is still in service")
+        #expect(slack.posted.isEmpty)
+    }
+
+    /// A refused token fails every call: a run of them takes the primary out of service, so its
+    /// messages go to the secondary without trying it first, until `retryPrimaryAfter`.
+    @Test func aRefusedTokenTakesThePrimaryOutOfService() async throws {
+        let store = MemoryScenarioStore()
+        let telegram = MemoryChatTransport(name: "telegram")
+        let slack = MemoryChatTransport(name: "slack")
+        let doorbell = Doorbell()
+        var settings = Self.quick
+        settings.failover = FailoverPolicy(primary: "telegram", secondary: "slack", afterFailures: 3, retryPrimaryAfter: .seconds(60))
+        telegram.setDown(ChatFailure(reason: .unauthorized, message: "401 Unauthorized"))
+        try await store.append([], outbox: (1...3).map { OutboxDraft(scenarioID: nil, purpose: .reply, text: "m\($0)") })
+        try await withSender(store: store, transports: [telegram, slack], settings: settings, doorbell: doorbell) {
+            doorbell.ring()
+            _ = try await slack.waitForPost(containing: "m3")
+            telegram.setDown(nil)
+            try await store.append([], outbox: [OutboxDraft(scenarioID: nil, purpose: .reply, text: "m4")])
+            doorbell.ring()
+            let moved = try await slack.waitForPost(containing: "m4")
+            #expect(moved.text.hasPrefix("⚠️ Sent on slack because telegram is failing (unauthorized: 401 Unauthorized)."))
+        }
+        #expect(telegram.posted.isEmpty, "out of service: not tried again within retry_primary_after")
+    }
+
+    /// Announcement edits count against their chat's limits like posts (a group's 20 a minute
+    /// covers both), so state changes cannot spend them unseen.
+    @Test func editsWaitForTheirChatsLimitsLikePosts() async throws {
+        let store = MemoryScenarioStore()
+        let chat = MemoryChatTransport(perChat: [ChatRate(1, per: .milliseconds(200))])
+        let doorbell = Doorbell()
+        var opened: [Int64] = []
+        for check in ["disk", "load", "memory"] { opened.append(try await openScenario(store, check: check)) }
+        let ids = opened
+        try await withSender(store: store, chat: chat, doorbell: doorbell) {
+            doorbell.ring()
+            _ = try await chat.waitForPost(containing: "announce memory")
+            let clock = ContinuousClock()
+            let started = clock.now
+            // Three scenarios: no update supersedes another.
+            try await store.append([], outbox: ids.map { OutboxDraft(scenarioID: $0, purpose: .update, text: "acknowledged \($0)") })
+            doorbell.ring()
+            _ = try await chat.edits.waitFor(what: "the last edit", timeout: .seconds(5)) { $0.text == "acknowledged \(ids[2])" }
+            #expect(clock.now - started >= .milliseconds(390), "three edits at one per 200 ms (a burst of one) take at least 400 ms")
+        }
+        #expect(chat.edits.all.map(\.text) == ids.map { "acknowledged \($0)" })
+    }
+
+    /// A 429 on an edit holds its chat back as one on a post does: the chat's buckets are
+    /// emptied, so the retried edit and the next post there each wait a full refill.
+    @Test func aRateLimitedEditHoldsBackItsChat() async throws {
+        let store = MemoryScenarioStore()
+        let chat = MemoryChatTransport(perChat: [ChatRate(1, per: .milliseconds(300))])
+        let doorbell = Doorbell()
+        let id = try await openScenario(store)
+        try await withSender(store: store, chat: chat, doorbell: doorbell) {
+            doorbell.ring()
+            _ = try await chat.waitForPost(containing: "announce disk")
+            try await Task.sleep(for: .milliseconds(350))  // the chat's token is back
+            chat.failNextEdits(with: [ChatFailure(reason: .rateLimited, message: "429 Too Many Requests", retryAfter: .milliseconds(1))])
+            let clock = ContinuousClock()
+            let started = clock.now
+            try await store.append([], outbox: [
+                OutboxDraft(scenarioID: id, purpose: .update, text: "acknowledged by ana"),
+                OutboxDraft(scenarioID: id, purpose: .reply, text: "after the edit"),
+            ])
+            doorbell.ring()
+            _ = try await chat.waitForPost(containing: "after the edit")
+            #expect(clock.now - started >= .milliseconds(550), "the retried edit and the post each waited 300 ms")
+        }
+        #expect(chat.edits.all.map(\.text) == ["acknowledged by ana"])
+    }
+
     @Test func aLong429StormDelaysButNeverGivesUp() async throws {
         let store = MemoryScenarioStore()
         let chat = MemoryChatTransport()

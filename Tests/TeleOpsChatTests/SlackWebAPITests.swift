@@ -159,10 +159,11 @@ import TeleOpsTesting
         ("ratelimited", .rateLimited), ("rate_limited", .rateLimited),
         ("internal_error", .serverError), ("fatal_error", .serverError), ("service_unavailable", .serverError),
         ("request_timeout", .serverError),
-        ("invalid_auth", .clientError), ("not_authed", .clientError), ("channel_not_found", .clientError),
+        ("invalid_auth", .unauthorized), ("not_authed", .unauthorized), ("channel_not_found", .clientError),
         ("not_in_channel", .clientError), ("is_archived", .clientError), ("msg_too_long", .clientError),
         ("no_text", .clientError), ("invalid_blocks", .clientError), ("missing_scope", .clientError),
-        ("token_revoked", .clientError), ("cant_update_message", .clientError), ("message_not_found", .clientError),
+        ("token_revoked", .unauthorized), ("token_expired", .unauthorized), ("account_inactive", .unauthorized),
+        ("not_allowed_token_type", .unauthorized), ("cant_update_message", .clientError), ("message_not_found", .clientError),
         ("something_new", .clientError),
     ]
 
@@ -214,14 +215,14 @@ import TeleOpsTesting
         }
     }
 
-    @Test func badTokensAreClientErrorsAndNeverShown() async throws {
+    @Test func badTokensAreUnauthorizedAndNeverShown() async throws {
         try await withFakeSlack { fake in
             let log = LogCapture()
             let cases: [(String, String)] = [("xoxb-wrong-secretpart", "invalid_auth"), ("", "not_authed"), (FakeSlackServer.appToken, "not_allowed_token_type")]
             for (token, code) in cases {
                 let slack = transport(fake, log: log) { $0.botToken = token }
                 let error = await #expect(throws: ChatFailure.self) { _ = try await slack.post(ChatMessage(text: "x")) }
-                #expect(error?.reason == .clientError)
+                #expect(error?.reason == .unauthorized)
                 #expect(error?.message.contains(code) == true)
                 if !token.isEmpty { #expect(error?.description.contains(token) == false) }
             }

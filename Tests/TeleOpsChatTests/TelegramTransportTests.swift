@@ -90,17 +90,28 @@ import TeleOpsTesting
         }
     }
 
-    @Test func aCommandTooLongForCallbackDataIsRefusedNotCut() async throws {
+    /// A button Telegram would refuse costs that button, not the alert: the message goes out
+    /// with the other buttons, and a warning names the one left out.
+    @Test func aButtonTooLongForCallbackDataIsLeftOutNotCut() async throws {
         try await Harness.with { h in
-            let command = String(repeating: "x", count: 65)
-            let failure = await #expect(throws: ChatFailure.self) {
-                try await h.telegram.post(ChatMessage(text: "alert", buttons: [ChatButton(label: "Run", command: command)]))
-            }
-            #expect(failure?.reason == .clientError)
-            #expect(failure?.message.contains("65 bytes") == true)
-            #expect(h.fake.requests(method: "sendMessage").isEmpty)
-            // 64 bytes fit.
-            _ = try await h.telegram.post(ChatMessage(text: "alert", buttons: [ChatButton(label: "Run", command: String(command.dropLast()))]))
+            let command = "#1 run " + String(repeating: "x", count: 58)
+            let fits = ChatButton(label: "Ack", command: "#1 ack")
+            let tooLong = ChatButton(label: "Run", command: command)
+            let ref = try await h.telegram.post(ChatMessage(text: "alert", buttons: [fits, tooLong]))
+            #expect(h.fake.message(Int64(ref.messageID)!, in: Harness.chatID)?.buttons == [fits])
+            let warning = try #require(h.logs.lines(containing: "button left out").first)
+            #expect(warning.hasPrefix("warning") && warning.contains("65 bytes") && warning.contains("command=\(command)"))
+
+            // An edit too: the state still changes.
+            try await h.telegram.edit(ref, text: "acknowledged", buttons: [tooLong])
+            let edited = try #require(h.fake.message(Int64(ref.messageID)!, in: Harness.chatID))
+            #expect(edited.text == "acknowledged")
+            #expect(edited.keyboard.isEmpty)
+
+            // 64 bytes fit, whole.
+            let longest = ChatButton(label: "Run", command: String(command.dropLast()))
+            let full = try await h.telegram.post(ChatMessage(text: "alert", buttons: [longest]))
+            #expect(h.fake.message(Int64(full.messageID)!, in: Harness.chatID)?.buttons == [longest])
         }
     }
 
@@ -171,7 +182,7 @@ import TeleOpsTesting
         (.badGateway, .serverError, "HTTP 502"),
         (.error(code: 403, description: "Forbidden: bot was kicked from the supergroup chat"), .clientError, "bot was kicked"),
         (.error(code: 400, description: "Bad Request: not enough rights to send text messages to the chat"), .clientError, "not enough rights"),
-        (.error(code: 401, description: "Unauthorized"), .clientError, "refused the bot token"),
+        (.error(code: 401, description: "Unauthorized"), .unauthorized, "refused the bot token"),
     ])
     func failuresAreClassifiedWithTheirReason(failure: FakeTelegramFailure, reason: ChatFailure.Reason, text: String) async throws {
         try await Harness.with { h in

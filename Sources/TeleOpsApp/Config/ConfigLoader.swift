@@ -132,7 +132,14 @@ public enum ConfigLoader {
                 "name", "help", "argv", "params", "timeout", "output_limit", "suggest_for", "env", "cwd", "user", "group",
                 "limits",
             ])
-            let name = try fields.required("name").string()
+            let nameValue = try fields.required("name")
+            let name = try nameValue.string()
+            // Its buttons carry `#N run NAME` as Telegram's callback_data, 64 bytes at most.
+            let maxName = NotificationComposer.maxActionNameBytes
+            guard name.utf8.count <= maxName else {
+                throw nameValue.error(
+                    "action '\(name)': the name is \(name.utf8.count) bytes; at most \(maxName) fit in its chat button (#N run NAME, 64 bytes on Telegram)")
+            }
             var action = ActionDefinition(name: name, help: try fields["help"]?.string() ?? name, argv: try fields.required("argv").strings())
             if let params = fields["params"] {
                 for param in try params.list() { action.parameters.append(try readParameter(param)) }

@@ -24,7 +24,7 @@ extension OutboxSender {
     /// Sends one message (all its parts), edits its scenario's announcements for an update,
     /// or edits the message of its key when one was posted already. Returns when it is sent,
     /// given up, or the service is stopping (then it stays queued for the next start).
-    func deliver(_ message: OutboxMessage, pacer: RatePacer) async {
+    func deliver(_ message: OutboxMessage) async {
         let draft = message.draft
         var attempts = message.attempts
         if draft.purpose == .update {
@@ -42,7 +42,8 @@ extension OutboxSender {
             note = failoverNote(from: route.transport, to: secondary)
             route = await reroute(draft, to: secondary)
         }
-        var chatPacer: RatePacer? = pacer
+        // The chat it goes to now: the route is asked again at delivery, and may be the secondary's.
+        var pacer = chatPacer(transport: route.transport, chat: route.chat)
         var refs: [MessageRef] = []
         var parts = split(draft, for: route.transport, note: note)
         var index = 0
@@ -51,7 +52,7 @@ extension OutboxSender {
             let chatMessage = ChatMessage(
                 chat: route.chat, text: parts[index], replyTo: route.replyTo,
                 buttons: index == parts.count - 1 ? draft.buttons : [])
-            let outcome = await call(transport, pacer: chatPacer, message: message, attempts: &attempts) { () async throws(ChatFailure) -> MessageRef in
+            let outcome = await call(transport, pacer: pacer, message: message, attempts: &attempts) { () async throws(ChatFailure) -> MessageRef in
                 try await transport.post(chatMessage)
             }
             switch outcome {
@@ -64,9 +65,9 @@ extension OutboxSender {
                 guard let secondary = failoverTarget(for: route.transport) else { return }
                 logger.warning("sending on the failover transport", metadata: [
                     "outbox": "\(message.id)", "from": "\(route.transport)", "to": "\(secondary)", "reason": "\(reason)"])
-                note = failoverNote(from: route.transport, to: secondary)
+                note = failoverNote(from: route.transport, to: secondary, reason: reason)
                 route = await reroute(draft, to: secondary)
-                chatPacer = nil
+                pacer = chatPacer(transport: route.transport, chat: route.chat)
                 parts = Array(parts[..<index]) + split(
                     OutboxDraft(scenarioID: draft.scenarioID, purpose: draft.purpose, text: parts[index...].joined(separator: "\n")),
                     for: secondary, note: note)
@@ -81,7 +82,8 @@ extension OutboxSender {
     }
 
     /// Edits `refs` (a scenario's announcements, or the messages of a key), wherever they were
-    /// posted, to the draft's text and buttons.
+    /// posted, to the draft's text and buttons. Each edit waits for the limits of the chat its
+    /// message is in, as a post there would, and its 429 holds that chat back.
     private func edit(_ refs: [MessageRef], to message: OutboxMessage, attempts: inout Int) async {
         let draft = message.draft
         for ref in refs {
@@ -92,7 +94,8 @@ extension OutboxSender {
                 continue
             }
             let text = ChatText.trim(draft.text, limit: transport.limits.maxMessageLength, pointer: pointer(draft))
-            let outcome = await call(transport, pacer: nil, message: message, attempts: &attempts) { () async throws(ChatFailure) -> Void in
+            let pacer = chatPacer(transport: ref.transport, chat: ref.chat)
+            let outcome = await call(transport, pacer: pacer, message: message, attempts: &attempts) { () async throws(ChatFailure) -> Void in
                 try await transport.edit(ref, text: text, buttons: draft.buttons)
             }
             if case .stopping = outcome { return }
@@ -108,9 +111,10 @@ extension OutboxSender {
         try await Task { try await store.markSent(outboxID: outboxID, as: refs) }.value
     }
 
-    /// One platform call with pacing and retries (see the type's documentation).
+    /// One platform call with pacing and retries (see the type's documentation); `pacer` is
+    /// the limits of the chat the call goes to.
     private func call<Value: Sendable>(
-        _ transport: any ChatTransport, pacer: RatePacer?, message: OutboxMessage, attempts: inout Int,
+        _ transport: any ChatTransport, pacer: RatePacer, message: OutboxMessage, attempts: inout Int,
         _ operation: () async throws(ChatFailure) -> Value
     ) async -> CallOutcome<Value> {
         var failures = 0
@@ -119,7 +123,7 @@ extension OutboxSender {
                 return .failover(reason: health.withLock { $0[transport.name]?.lastFailure ?? "out of service" })
             }
             do {
-                try await pacer?.acquire()
+                try await pacer.acquire()
                 try await globalPacers[transport.name]?.acquire()
             } catch {
                 return .stopping
@@ -135,9 +139,9 @@ extension OutboxSender {
             attempts += 1
             failures += 1
             if failure.reason == .rateLimited {
-                pacer?.drain()
+                pacer.drain()
                 globalPacers[transport.name]?.drain()
-            } else {
+            } else if failure.isTransportFailure {
                 recordFailure(transport.name, failure)
             }
             let canFailover = failoverTarget(for: transport.name) != nil
@@ -194,8 +198,10 @@ extension OutboxSender {
         return Route(transport: secondary, chat: thread?.chat, replyTo: thread)
     }
 
-    private func failoverNote(from primary: String, to secondary: String) -> String {
-        let reason = health.withLock { $0[primary]?.lastFailure ?? "" }
+    /// The note in front of a message moved to the secondary: `reason` is what this message met,
+    /// else what took the primary out of service (a client error is not kept as that).
+    private func failoverNote(from primary: String, to secondary: String, reason: String? = nil) -> String {
+        let reason = reason ?? health.withLock { $0[primary]?.lastFailure ?? "" }
         return "⚠️ Sent on \(secondary) because \(primary) is failing" + (reason.isEmpty ? "." : " (\(reason)).")
     }
 

@@ -11,9 +11,13 @@ import TeleOpsCore
 /// - **Lanes.** Each message is routed to a lane, one per (transport, chat); a lane sends its
 ///   messages one at a time in outbox order, so a chat sees them in the order they were
 ///   queued, while a chat held up by a 429 does not hold up the others.
-/// - **Pacing.** Before each call a lane waits for its chat's limits and the transport's
-///   global limits (`ChatLimits`); a 429 empties the buckets and the platform's
-///   `retry_after` / `Retry-After` is waited out.
+/// - **Pacing.** Before each call, post or edit, the sender waits for the limits of the chat
+///   it goes to and the transport's global limits (`ChatLimits`); a 429 empties those
+///   buckets and the platform's `retry_after` / `Retry-After` is waited out. A chat has one
+///   set of buckets whichever way its calls come (its lane's posts, edits of messages in it,
+///   posts moved to it by failover), as its limits are for posts and edits together
+///   (`ChatLimits.perChat`): an announcement edited on every state change would otherwise
+///   spend a group's 20 a minute unseen, and meet 429s the posts then wait out.
 /// - **Retries.** The transport only classifies a failure; this loop owns retries: it waits
 ///   what the platform asked, else exponential backoff with jitter. Rate limiting and
 ///   server or network failures are retried until `giveUpAfter` has passed since the message
@@ -66,6 +70,8 @@ public final class OutboxSender: Service {
     let globalPacers: [String: RatePacer]
     let health = Mutex([String: TransportHealth]())
     private let lanes = Mutex([LaneKey: Lane]())
+    /// Each chat's limits, by (transport, chat), made on first use (`chatPacer(for:)`).
+    private let chatPacers = Mutex([LaneKey: RatePacer]())
     private let queued = Mutex(0)
 
     /// Messages read from the outbox and not yet finished (at most `Settings.maxQueued`).
@@ -130,8 +136,7 @@ public final class OutboxSender: Service {
                             transport: route.transport, chat: route.chat ?? self.transports[route.transport]?.defaultChat ?? "")
                         let (lane, isNew) = self.lanes.withLock { lanes -> (Lane, Bool) in
                             if let lane = lanes[key] { return (lane, false) }
-                            let pacer = RatePacer(self.transports[key.transport]?.limits.limits(forChat: key.chat) ?? [])
-                            let lane = Lane(key: key, pacer: pacer)
+                            let lane = Lane(key: key)
                             lanes[key] = lane
                             return (lane, true)
                         }
@@ -161,7 +166,7 @@ public final class OutboxSender: Service {
             if lane.isSuperseded(message) {
                 try? await markSent(message.id, as: [])
             } else {
-                await deliver(message, pacer: lane.pacer)
+                await deliver(message)
             }
             lane.finish(message.id)
             let wasFull = queued.withLock { count in
@@ -191,6 +196,17 @@ public final class OutboxSender: Service {
         return Route(transport: primary, chat: draft.chat, replyTo: nil)
     }
 
+    /// The rate limits of one chat of one transport, shared by every call that goes there.
+    func chatPacer(transport: String, chat: String?) -> RatePacer {
+        let key = LaneKey(transport: transport, chat: chat ?? transports[transport]?.defaultChat ?? "")
+        return chatPacers.withLock { pacers in
+            if let pacer = pacers[key] { return pacer }
+            let pacer = RatePacer(transports[key.transport]?.limits.limits(forChat: key.chat) ?? [])
+            pacers[key] = pacer
+            return pacer
+        }
+    }
+
     /// The scenario's announcement on a transport in service (`preferring` one if it has it).
     func announcement(of scenarioID: Int64, preferring transport: String?) async -> MessageRef? {
         guard let refs = try? await store.announcements(of: scenarioID) else { return nil }
@@ -212,10 +228,11 @@ struct LaneKey: Hashable, Sendable {
     var chat: String
 }
 
-/// One chat's queue: messages in outbox order, its rate limits, and a doorbell for new work.
+/// One chat's queue: messages in outbox order and a doorbell for new work. The chat's rate
+/// limits are not the lane's own: edits and failover posts to the chat share them
+/// (`OutboxSender.chatPacer`).
 final class Lane: Sendable {
     let key: LaneKey
-    let pacer: RatePacer
     let doorbell = Doorbell()
     private let queue = Mutex(Waiting())
 
@@ -244,9 +261,8 @@ final class Lane: Sendable {
         }
     }
 
-    init(key: LaneKey, pacer: RatePacer) {
+    init(key: LaneKey) {
         self.key = key
-        self.pacer = pacer
     }
 
     func enqueue(_ message: OutboxMessage) {

@@ -37,7 +37,7 @@ struct SlackAPI: Sendable {
     /// Turns an HTTP answer into the parsed body, or a classified failure.
     ///
     /// - 429: `.rateLimited`, with `Retry-After` when Slack sent it.
-    /// - 5xx: `.serverError`; any other non-2xx: `.clientError`.
+    /// - 5xx: `.serverError`; 401, 403: `.unauthorized`; any other non-2xx: `.clientError`.
     /// - 200 with `ok: false`: by the error code (`SlackAPI.reason(forError:)`).
     static func classify(method: String, response: HTTPResponse) throws(ChatFailure) -> JSONValue {
         let retryAfter = response.header("retry-after").flatMap(Int.init).map { Duration.seconds(max($0, 0)) }
@@ -49,6 +49,8 @@ struct SlackAPI: Sendable {
                 reason: .rateLimited, message: "\(method): HTTP 429 \(code ?? "Too Many Requests")", retryAfter: retryAfter)
         case 500...599:
             throw ChatFailure(reason: .serverError, message: "\(method): HTTP \(response.status)\(code.map { " \($0)" } ?? "")")
+        case 401, 403:
+            throw ChatFailure(reason: .unauthorized, message: "\(method): HTTP \(response.status)\(code.map { " \($0)" } ?? "")")
         case 200...299:
             break
         default:
@@ -70,11 +72,13 @@ struct SlackAPI: Sendable {
         throw ChatFailure(reason: reason, message: message, retryAfter: reason == .rateLimited ? retryAfter : nil)
     }
 
-    /// `ok: false` error codes that may pass later; every other code will fail the same way again.
+    /// `ok: false` error codes that may pass later, those that refuse the token (every call
+    /// will fail), and the rest: about this one call, which will fail the same way again.
     static func reason(forError code: String) -> ChatFailure.Reason {
         switch code {
         case "ratelimited", "rate_limited": .rateLimited
         case "internal_error", "fatal_error", "service_unavailable", "request_timeout": .serverError
+        case "invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive", "not_allowed_token_type": .unauthorized
         default: .clientError
         }
     }

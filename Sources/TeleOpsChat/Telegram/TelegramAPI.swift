@@ -268,8 +268,10 @@ enum TelegramCallError: Error {
                     reason: .rateLimited, message: "Telegram flood control on \(method): \(description)",
                     retryAfter: retryAfter.map { .seconds(max($0, 0)) })
             case 401:
+                // The token: every call fails alike. A 403 is about one chat (the bot was
+                // blocked, or removed from the group), so it stays a client error.
                 return ChatFailure(
-                    reason: .clientError,
+                    reason: .unauthorized,
                     message: "Telegram refused the bot token on \(method) (\(description)); check the token from @BotFather")
             case 400..<500:
                 return ChatFailure(reason: .clientError, message: "Telegram refused \(method): \(description)")

@@ -66,7 +66,8 @@ public final class TelegramTransport: ChatTransport, Service {
     // MARK: Posting
 
     public func post(_ message: ChatMessage) async throws(ChatFailure) -> MessageRef {
-        try check(text: message.text, buttons: message.buttons)
+        try check(text: message.text)
+        let buttons = sendable(message.buttons)
         let requested = message.chat ?? settings.chat
         let toDefaultChat = message.chat == nil || message.chat == settings.chat
         var followedMigration = false
@@ -81,7 +82,7 @@ public final class TelegramTransport: ChatTransport, Service {
             var request = SendMessageRequest(chatID: TelegramChatID(target), text: TelegramText.html(message.text))
             if toDefaultChat { request.messageThreadID = settings.topic }
             request.replyParameters = replyID.map { ReplyParameters(messageID: $0) }
-            if !message.buttons.isEmpty { request.replyMarkup = InlineKeyboardMarkup(message.buttons) }
+            if !buttons.isEmpty { request.replyMarkup = InlineKeyboardMarkup(buttons) }
 
             switch await call("sendMessage", request, as: TelegramMessageHeader.self) {
             case .success(let sent):
@@ -104,10 +105,10 @@ public final class TelegramTransport: ChatTransport, Service {
                 reason: .clientError,
                 message: "cannot edit \(ref.transport) message \(ref.messageID) in \(ref.chat): it is not a message the Telegram transport posted")
         }
-        try check(text: text, buttons: buttons)
+        try check(text: text)
         let request = EditMessageTextRequest(
             chatID: TelegramChatID(ref.chat), messageID: messageID, text: TelegramText.html(text),
-            replyMarkup: InlineKeyboardMarkup(buttons))
+            replyMarkup: InlineKeyboardMarkup(sendable(buttons)))
         switch await call("editMessageText", request, as: IgnoredResult.self) {
         case .success:
             return
@@ -124,9 +125,8 @@ public final class TelegramTransport: ChatTransport, Service {
         }
     }
 
-    /// What Telegram would refuse anyway, refused without a call: over-long or empty text, and
-    /// button commands that do not fit `callback_data` (never cut: a cut command is another command).
-    private func check(text: String, buttons: [ChatButton]) throws(ChatFailure) {
+    /// Text Telegram would refuse anyway, refused without a call: over-long or empty.
+    private func check(text: String) throws(ChatFailure) {
         let length = text.utf16.count
         if length > TelegramSettings.maxMessageLength {
             throw ChatFailure(
@@ -136,16 +136,28 @@ public final class TelegramTransport: ChatTransport, Service {
         if text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
             throw ChatFailure(reason: .clientError, message: "text is empty; Telegram refuses empty messages")
         }
-        for button in buttons {
+    }
+
+    /// The buttons Telegram would take. One it would refuse (a command that does not fit
+    /// `callback_data`, an empty label) is left out with a warning rather than the message
+    /// failing: an alert must not be lost for a button, and the command can still be typed.
+    /// A command is never cut: a cut command is another command.
+    private func sendable(_ buttons: [ChatButton]) -> [ChatButton] {
+        buttons.filter { button in
             let bytes = button.command.utf8.count
-            if !(1...TelegramSettings.maxCallbackDataBytes).contains(bytes) {
-                throw ChatFailure(
-                    reason: .clientError,
-                    message: "button '\(button.label)': its command is \(bytes) bytes, but Telegram's callback_data holds 1-\(TelegramSettings.maxCallbackDataBytes) bytes; use a shorter command")
-            }
-            if button.label.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
-                throw ChatFailure(reason: .clientError, message: "a button for '\(button.command)' has an empty label; Telegram refuses it")
-            }
+            let problem: String? =
+                if !(1...TelegramSettings.maxCallbackDataBytes).contains(bytes) {
+                    "its command is \(bytes) bytes, but Telegram's callback_data holds 1-\(TelegramSettings.maxCallbackDataBytes) bytes"
+                } else if button.label.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+                    "its label is empty"
+                } else {
+                    nil
+                }
+            guard let problem else { return true }
+            logger.warning(
+                "button left out of a Telegram message: \(problem); the message is sent without it",
+                metadata: ["label": "\(button.label)", "command": "\(button.command)"])
+            return false
         }
     }
 

@@ -1,5 +1,9 @@
 /// Exponential backoff with full jitter, written once for every transport.
 ///
+/// It only says how long to wait before an attempt, not how many attempts to make: each
+/// caller decides when to stop (the outbox, for one, by the time since the message was
+/// queued: `OutboxSender.Settings.giveUpAfter`).
+///
 /// ```swift
 /// let backoff = Backoff(initial: .milliseconds(500), maximum: .seconds(60))
 /// backoff.delay(attempt: 3)  // somewhere in 0...2 s
@@ -7,13 +11,10 @@
 public struct Backoff: Sendable, Equatable {
     public var initial: Duration
     public var maximum: Duration
-    /// Attempts before a retryable failure is given up (the reason is kept in the outbox).
-    public var maxAttempts: Int
 
-    public init(initial: Duration = .milliseconds(500), maximum: Duration = .seconds(60), maxAttempts: Int = 12) {
+    public init(initial: Duration = .milliseconds(500), maximum: Duration = .seconds(60)) {
         self.initial = initial
         self.maximum = maximum
-        self.maxAttempts = maxAttempts
     }
 
     /// The ceiling for `attempt` (1-based): initial × 2^(attempt-1), capped at `maximum`.

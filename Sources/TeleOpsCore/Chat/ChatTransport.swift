@@ -128,7 +128,11 @@ public struct ChatFailure: Error, Sendable, Equatable, CustomStringConvertible {
     /// Failure reasons as an enum (they feed metrics), not free text.
     public enum Reason: String, Sendable {
         case rateLimited = "rate_limited"
+        /// The platform refused this one call (400: a deleted message, an upgraded group, a
+        /// chat the bot was removed from); other calls may well pass.
         case clientError = "client_error"
+        /// The platform refused the credentials (a bad or revoked token): every call will fail.
+        case unauthorized
         case serverError = "server_error"
         case timeout
         case network
@@ -146,7 +150,18 @@ public struct ChatFailure: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     /// 4xx other than 429 will fail the same way again; everything else may pass later.
-    public var isRetryable: Bool { reason != .clientError }
+    public var isRetryable: Bool { reason != .clientError && reason != .unauthorized }
+
+    /// Whether the failure says the transport as a whole is not working (no answer, a 5xx, a
+    /// refused token), so that a run of them should move its messages to a failover
+    /// transport. A client error is about one message, and a 429 is the platform working as
+    /// designed: a run of deleted messages' edits must not take a healthy platform out of service.
+    public var isTransportFailure: Bool {
+        switch reason {
+        case .unauthorized, .serverError, .timeout, .network: true
+        case .clientError, .rateLimited: false
+        }
+    }
 
     public var description: String { "\(reason.rawValue): \(message)" }
 }

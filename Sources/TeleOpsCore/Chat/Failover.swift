@@ -1,9 +1,12 @@
 /// When the primary chat transport keeps failing, messages go out on the secondary.
 ///
-/// `afterFailures` consecutive failed calls to the primary (rate limiting does not count: it
-/// is the platform working as designed) take it out of service for `retryPrimaryAfter`;
-/// messages meant for it go out on `secondary` with a note saying why. After that time the
-/// primary is tried again with the next message.
+/// `afterFailures` consecutive calls to the primary that failed for the transport as a whole
+/// (`ChatFailure.isTransportFailure`: no answer, a 5xx, a refused token) take it out of
+/// service for `retryPrimaryAfter`; messages meant for it go out on `secondary` with a note
+/// saying why. Rate limiting does not count (it is the platform working as designed), nor
+/// does a client error about one message (an edit of a deleted message); a post the primary
+/// refuses goes to the secondary on its own. After that time the primary is tried again with
+/// the next message.
 public struct FailoverPolicy: Sendable, Equatable {
     public var primary: String
     public var secondary: String

@@ -1,8 +1,8 @@
 import Synchronization
 
 /// Paces calls to a set of `ChatRate` limits (token buckets, all of which must have a token).
-/// Shared by every lane of a transport for its global limits, and owned by one lane for its
-/// chat's limits.
+/// Shared by every lane of a transport for its global limits, and by every call to one chat
+/// (posts, edits) for that chat's limits.
 ///
 /// ```swift
 /// let pacer = RatePacer([ChatRate(1, per: .seconds(1)), ChatRate(20, per: .seconds(60))])

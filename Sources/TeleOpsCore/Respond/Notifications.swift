@@ -93,7 +93,7 @@ public struct NotificationComposer: Sendable {
     /// on another host's), when it is still configured. Policy still decides when pressed.
     public func seenBeforeButtons(_ seen: SeenBefore, scenario: Scenario) -> [ChatButton] {
         guard let fix = seen.last?.fix ?? seen.lastElsewhere?.fix, rerunnable(fix) else { return [] }
-        return [ChatButton(label: "▶ \(fix) again", command: "#\(scenario.id) run \(fix)")]
+        return [ChatButton(label: "▶ \(fix) again", command: Self.runCommand(scenario: scenario.id, action: fix))]
     }
 
     /// Whether `action` can be run by name alone: configured, and with no required argument.
@@ -126,10 +126,20 @@ public struct NotificationComposer: Sendable {
         buttons.append(ChatButton(label: "Resolve", command: "\(id) resolve"))
         buttons.append(ChatButton(label: "Silence 1h", command: "\(id) silence 1h"))
         if let action = catalogue.suggested(for: scenario.check) {
-            buttons.append(ChatButton(label: "▶ \(action.name)", command: "\(id) run \(action.name)"))
+            buttons.append(ChatButton(label: "▶ \(action.name)", command: Self.runCommand(scenario: scenario.id, action: action.name)))
         }
         return buttons
     }
+
+    /// The command of a button that runs `action` on scenario `id`: `#12 run disk`. It is the
+    /// longest command TeleOps builds around an action's name, so `maxActionNameBytes` is
+    /// worked out from it.
+    public static func runCommand(scenario id: Int64, action: String) -> String { "#\(id) run \(action)" }
+
+    /// The longest action name, in bytes of UTF-8, whose run button fits `ChatButton.maxCommandBytes`
+    /// (Telegram's `callback_data`) for any scenario number of up to 10 digits (48). The
+    /// configuration refuses longer names: their button could not be sent.
+    public static let maxActionNameBytes = ChatButton.maxCommandBytes - runCommand(scenario: 9_999_999_999, action: "").utf8.count
 
     /// An edit of the scenario's announcements to show its state now.
     public func update(_ scenario: Scenario) -> OutboxDraft {
