@@ -45,7 +45,8 @@ import Testing
     }
 
     @Test func thePipeHandlerWaitsForAControllerThatIsStillStarting() async throws {
-        let port = try freeLoopbackPort()
+        let reserved = try ReservedLoopbackPort()
+        let port = reserved.port
         // Generous: the server may take long to start on a loaded machine.
         let handler = try Self.pipeHandler(Self.goEvent, url: "http://127.0.0.1:\(port)", ["--retry-for", "3m"])
         defer { handler.stop() }
@@ -55,6 +56,7 @@ import Testing
         #expect(handler.isRunning)
 
         let server = try await TeleOpsServer(httpPort: port)
+        reserved.release()
         defer { server.stop() }
         #expect(try await handler.waitForExit(timeout: .seconds(120)) == 0, "\(handler.stderr.all)")
         #expect(try await Self.sensuHosts(server) == ["sensu-centos"])

@@ -126,24 +126,45 @@ final class TeleOpsServer: Sendable {
     }
 }
 
-/// A TCP port on 127.0.0.1 that was free a moment ago (for a server whose URL must be known
-/// before it starts, such as a webhook URL in its own configuration).
-func freeLoopbackPort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw TestSetupError("socket: \(errno)") }
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-            bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
+/// A TCP port on 127.0.0.1 kept for a server whose URL must be known before it starts (a
+/// webhook URL in its own configuration, a client started first). The port stays bound, not
+/// listening, until `release()`: nobody else is given it meanwhile (a port merely found free
+/// went to another test's server under the full suite), connecting to it is refused, and the
+/// server, which binds with SO_REUSEADDR as this does, can bind it before it is released.
+final class ReservedLoopbackPort: Sendable {
+    let port: Int
+    private let fd: Int32
+
+    init() throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TestSetupError("socket: \(errno)") }
+        var on: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
+        do {
+            port = try Self.bindAnyPort(fd)
+        } catch {
+            close(fd)
+            throw error
         }
     }
-    guard bound else { throw TestSetupError("bind: \(errno)") }
-    return Int(UInt16(bigEndian: address.sin_port))
+
+    /// Call once the server listens on the port.
+    func release() { close(fd) }
+
+    private static func bindAnyPort(_ fd: Int32) throws -> Int {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
+            }
+        }
+        guard bound else { throw TestSetupError("bind: \(errno)") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
 }
 
 struct TestSetupError: Error, CustomStringConvertible {

@@ -79,7 +79,8 @@ import TeleOpsTesting
 
     @Test func inWebhookModeTelegramCallsTheServerWithItsSecret() async throws {
         try await Self.withFake { fake in
-            let port = try freeLoopbackPort()
+            let reserved = try ReservedLoopbackPort()
+            let port = reserved.port
             let secret = "webhook_secret-0123456789"
             let secretFile = FileManager.default.temporaryDirectory.appendingPathComponent("teleops-hook-\(UUID().uuidString)").path
             try secret.write(toFile: secretFile, atomically: true, encoding: .utf8)
@@ -91,6 +92,7 @@ import TeleOpsTesting
                     webhook_secret_file: \(secretFile)
                 """)
             let server = try await TeleOpsServer(extraYAML: yaml, httpPort: port)
+            reserved.release()
             defer { server.stop() }
             _ = try await fake.waitForRequest(method: "setWebhook", timeout: .seconds(20))
             #expect(try await server.post(Self.disk).status == 202)
