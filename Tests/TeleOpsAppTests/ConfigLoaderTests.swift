@@ -138,6 +138,8 @@ import TeleOpsCore
         ("actions:\n  - name: x\n    argv: [echo]\n    cwd: tmp\n", "action 'x': cwd 'tmp' must be an absolute path"),
         ("actions:\n  - name: x\n    argv: [echo]\n    limits: {cpu: 500ms}\n", "actions[0].limits.cpu: the CPU limit must be at least 1s"),
         ("actions:\n  - name: x\n    argv: [echo]\n    limits: {memory: 5}\n", "actions[0].limits.memory: unknown key"),
+        ("actions:\n  - name: x\n    argv: [echo]\n    output_limit: 16777216\n",
+         "actions[0].output_limit: at most 2785280 bytes: the result travels in one message of at most 16 MiB"),
         ("retention:\n  max_age: 30s\n", "teleops.yaml:2:12: retention.max_age: must be at least 1m"),
         ("retention:\n  max_count: 0\n", "retention.max_count: 0 is out of range"),
         ("retention:\n  keep: 5\n", "retention.keep: unknown key"),

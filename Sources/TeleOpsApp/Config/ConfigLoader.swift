@@ -1,5 +1,6 @@
 import Foundation
 import TeleOpsCore
+import TeleOpsDispatch
 import Yams
 
 /// Reads a YAML configuration over the embedded defaults. Unknown keys, wrong types and
@@ -145,7 +146,13 @@ public enum ConfigLoader {
                 for param in try params.list() { action.parameters.append(try readParameter(param)) }
             }
             if let timeout = fields["timeout"] { action.timeout = try timeout.duration() }
-            if let limit = fields["output_limit"] { action.outputLimit = try limit.int(in: 1...(16 << 20)) }
+            if let limit = fields["output_limit"] {
+                action.outputLimit = try limit.int(in: 1...Int.max)
+                guard action.outputLimit <= WireCodec.maxOutputLimit else {
+                    throw limit.error("at most \(WireCodec.maxOutputLimit) bytes: the result travels in one message of at most "
+                        + "\(WireCodec.maxBodyBytes >> 20) MiB, and escaping can make output six times larger")
+                }
+            }
             if let checks = fields["suggest_for"] { action.suggestFor = try checks.strings() }
             if let env = fields["env"] { action.environment = try env.stringMap() }
             action.workingDirectory = try fields["cwd"]?.string()

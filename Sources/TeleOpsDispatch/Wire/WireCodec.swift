@@ -27,6 +27,11 @@ public enum WireCodec {
     /// JSON escaping can at worst multiply by six.
     public static let maxBodyBytes = 16 << 20
 
+    /// The largest `output_limit` whose DONE always fits in `maxBodyBytes`: JSON escaping makes
+    /// output at most six times larger (`\u0000`), and 64 KiB is left for the other fields. A
+    /// DONE refused for its size never reaches the controller, which would report the task lost.
+    public static let maxOutputLimit = (maxBodyBytes - (64 << 10)) / 6
+
     /// Every type `decode` knows, for error messages.
     static let knownTypes = "HELLO WELCOME HEARTBEAT TASK ACCEPTED OUTPUT DONE CANCEL ERROR BYE"
 

@@ -155,7 +155,7 @@ public final class WorkerAgent: Service {
     /// What the executor runs for `request` on a worker configured with `options`.
     static func execSpec(_ request: TaskRequest, _ options: WorkerOptions) -> ExecSpec {
         ExecSpec(argv: request.argv, timeout: .milliseconds(request.timeoutMs), killGrace: options.killGrace,
-                 outputLimit: request.outputLimit,
+                 outputLimit: min(request.outputLimit, WireCodec.maxOutputLimit),
                  environment: options.environment.merging(request.environment) { _, fromTask in fromTask },
                  workingDirectory: request.workingDirectory, limits: options.limits.overridden(by: request.limits),
                  user: request.user ?? options.user, group: request.group ?? options.group)

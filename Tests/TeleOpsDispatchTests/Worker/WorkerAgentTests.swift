@@ -46,6 +46,17 @@ import Testing
         }
     }
 
+    /// A TASK asking for more output than a DONE can carry gets the most that fits: a DONE
+    /// refused for its size would leave the task without a result.
+    @Test func theOutputLimitIsHeldToWhatADoneCanCarry() {
+        let options = WorkerOptions(connect: "tcp://127.0.0.1:1", workerID: "w")
+        let huge = TaskRequest(action: "a", host: "h", argv: ["yes"], timeout: .seconds(1), outputLimit: 16 << 20)
+        #expect(WorkerAgent.execSpec(huge, options).outputLimit == WireCodec.maxOutputLimit)
+        #expect(WireCodec.maxOutputLimit * 6 + (64 << 10) <= WireCodec.maxBodyBytes)
+        let modest = TaskRequest(action: "a", host: "h", argv: ["yes"], timeout: .seconds(1), outputLimit: 65536)
+        #expect(WorkerAgent.execSpec(modest, options).outputLimit == 65536)
+    }
+
     @Test func outputIsStreamedInOrderCutOnlyBetweenCharacters() async throws {
         let pause = Duration.milliseconds(30)
         let executor = ScriptedExecutor([
