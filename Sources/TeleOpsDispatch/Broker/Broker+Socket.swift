@@ -9,6 +9,9 @@ extension Broker {
         do {
             let socket = try makeRouter()
             try socket.setOption(ZMQ_ROUTER_MANDATORY, 1)
+            // A connection gone silent is dropped after the heartbeat timeout: a worker that
+            // reconnects with the same routing id is not ignored behind it.
+            try socket.heartbeat(every: heartbeatInterval, timeout: heartbeatTimeout)
             try bindRetryingBriefly(socket)
             let bound = try socket.lastEndpoint()
             let waiters = state.withLock { state in

@@ -21,6 +21,10 @@ extension WorkerAgent {
         // worker_id and can then refuse a duplicate with ERROR "duplicate_id".
         let routingID = "\(options.workerID)/\(String(UInt32.random(in: .min ... .max), radix: 16))"
         try socket.setOption(ZMQ_ROUTING_ID, bytes: Array(routingID.utf8))
+        // The controller answering nothing, not even libzmq's PONG, for five intervals: the
+        // network went silent; reconnect (HEARTBEAT then meets "unregistered" if the controller
+        // gave up on this worker meanwhile, and HELLO follows).
+        try socket.heartbeat(every: options.heartbeatInterval, timeout: options.heartbeatInterval * 5)
         try socket.connect(options.connect)
         logger.info("worker connecting", metadata: ["endpoint": "\(options.connect)", "worker": "\(options.workerID)"])
 

@@ -101,6 +101,15 @@ public struct ZMQSocket: ~Copyable {
         guard zmq_connect(handle, endpoint) == 0 else { throw ZMQError(operation: "zmq_connect(\(endpoint))") }
     }
 
+    /// ZMTP heartbeats on every connection of this socket: a PING every `interval`, and a
+    /// connection whose peer has sent nothing for `timeout` is dropped (and, on a connecting
+    /// socket, made again, its queued messages kept). Without them a connection whose network
+    /// went silent (no FIN, no RST) stays "up" until TCP gives up, about 15 minutes.
+    public func heartbeat(every interval: Duration, timeout: Duration) throws(ZMQError) {
+        try setOption(ZMQ_HEARTBEAT_IVL, Int32(clamping: max(1, interval.milliseconds)))
+        try setOption(ZMQ_HEARTBEAT_TIMEOUT, Int32(clamping: max(1, timeout.milliseconds)))
+    }
+
     /// `ZMQ_LAST_ENDPOINT`: after binding `tcp://127.0.0.1:*`, the endpoint with the real port.
     public func lastEndpoint() throws(ZMQError) -> String {
         var buffer = [CChar](repeating: 0, count: 512)
