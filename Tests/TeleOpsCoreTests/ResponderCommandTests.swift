@@ -61,6 +61,19 @@ import TeleOpsTesting
         #expect(reply.contains("❌ w-2: exit 1") && reply.contains("boom"))
     }
 
+    /// Every dispatch has an end naming its task, a rejection after dispatch included.
+    @Test func aDispatchedCommandThatDidNotRunNamesItsTask() async throws {
+        let fixture = ResponderFixture(outcome: { _ in .rejected(reason: "busy: all 1 worker(s) serving 'web-1' are at capacity") })
+        let id = try await fixture.fire()
+        await fixture.say("run uptime")
+        let events = try await fixture.store.events(of: id)
+        let dispatched = events.compactMap { if case .commandDispatched(let facts) = $0.body { facts.taskID } else { nil } }
+        let rejected = events.compactMap { if case .commandRejected(let facts) = $0.body { facts.taskID } else { nil } }
+        #expect(dispatched.count == 1)
+        #expect(rejected == dispatched)
+        #expect(events.last?.body.summary.contains("(task \(dispatched[0]))") == true)
+    }
+
     @Test func runOnLabelsNobodyHasIsRefusedWithTheSelector() async throws {
         let fixture = ResponderFixture(dispatcher: ScriptedDispatcher(workers: Self.workers) { Self.result($0) })
         let id = try await fixture.fire()

@@ -111,7 +111,8 @@ public enum EventBody: Sendable, Equatable {
         case .notified(let ref): "notified on \(ref.transport) (chat \(ref.chat), message \(ref.messageID))"
         case .replyReceived(let facts): "replied on \(facts.transport): \(facts.text)"
         case .replyRefused(let facts): "refused \"\(facts.text)\": \(facts.reason)"
-        case .commandRejected(let facts): "rejected \"\(facts.text)\": \(facts.reason)"
+        case .commandRejected(let facts):
+            "rejected \"\(facts.text)\"" + (facts.taskID.map { " (task \($0))" } ?? "") + ": \(facts.reason)"
         case .commandDispatched(let facts):
             "dispatched \(facts.action) to \(facts.worker.map { "worker \($0)" } ?? facts.host) (task \(facts.taskID)): "
                 + facts.argv.joined(separator: " ")
@@ -183,14 +184,19 @@ public struct RefusalFacts: Sendable, Equatable, Codable {
     public var reason: String
     /// The chat user id, kept when the sender is not a known engineer.
     public var userID: String?
+    /// For a command that was dispatched and then did not run (busy, cancelled while queued,
+    /// its worker gone): the task of its `command_dispatched` event, so every dispatch has an
+    /// end that names it. Nil for a command refused before it was dispatched.
+    public var taskID: String?
 
-    public init(text: String, reason: String, userID: String? = nil) {
+    public init(text: String, reason: String, userID: String? = nil, taskID: String? = nil) {
         self.text = text
         self.reason = reason
         self.userID = userID
+        self.taskID = taskID
     }
 
-    enum CodingKeys: String, CodingKey { case text, reason, userID = "user_id" }
+    enum CodingKeys: String, CodingKey { case text, reason, userID = "user_id", taskID = "task_id" }
 }
 
 public struct DispatchFacts: Sendable, Equatable, Codable {

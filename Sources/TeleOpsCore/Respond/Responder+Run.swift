@@ -202,7 +202,7 @@ extension Responder {
         case .lost(let worker, let reason):
             .commandLost(LostFacts(taskID: request.taskID, action: request.action, worker: worker, reason: reason))
         case .rejected(let reason):
-            .commandRejected(RefusalFacts(text: text, reason: reason))
+            .commandRejected(RefusalFacts(text: text, reason: reason, taskID: request.taskID))
         }
     }
 
