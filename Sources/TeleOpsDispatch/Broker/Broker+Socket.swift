@@ -168,8 +168,9 @@ extension Broker {
             return
         }
         switch message {
-        case .heartbeat:
+        case .heartbeat(let beat):
             reply(.heartbeat(Heartbeat()))
+            resume(state.withLock { $0.heartbeat(beat.inFlight, from: workerID) })
         case .accepted:
             break
         case .output(let chunk):

@@ -24,7 +24,11 @@ struct BrokerState: Sendable {
 
         func serves(_ host: String) -> Bool { hello.hosts.contains("*") || hello.hosts.contains(host) }
         func names(_ host: String) -> Bool { hello.hosts.contains(host) }
-        var free: Int { hello.capacity - inFlight.count }
+        /// Commands the worker runs that this broker did not send it (from before a controller
+        /// restart, or sent to it under an id it has since registered again): they hold slots
+        /// all the same. From its last HEARTBEAT's `in_flight`.
+        var strays = 0
+        var free: Int { hello.capacity - inFlight.count - strays }
     }
 
     struct Pending: Sendable {
@@ -277,6 +281,20 @@ struct BrokerState: Sendable {
             }
         }
         return resumptions + pump()
+    }
+
+    /// A HEARTBEAT's `in_flight`: what it runs beyond the tasks sent to it counts against its
+    /// capacity until a later HEARTBEAT says they ended. Messages of one connection arrive in
+    /// order, so a HEARTBEAT sent before a DONE is read while that task still counts here, and
+    /// a task sent but not yet received makes `inFlight` larger, never `strays`. Returns the
+    /// queued tasks that can now run, when slots came free.
+    mutating func heartbeat(_ reportedInFlight: Int?, from workerID: String) -> [Resumption] {
+        guard let reported = reportedInFlight, var worker = workers[workerID] else { return [] }
+        let strays = max(0, reported - worker.inFlight.count)
+        guard strays != worker.strays else { return [] }
+        worker.strays = strays
+        workers[workerID] = worker
+        return pump()
     }
 
     /// Workers silent for longer than `timeout`.

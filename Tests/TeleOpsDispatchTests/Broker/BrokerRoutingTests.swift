@@ -165,6 +165,39 @@ import Testing
         }
     }
 
+    /// After a controller restart a worker may still run commands the new broker never sent;
+    /// its HEARTBEAT's in_flight says so, and those slots are not offered until it reports
+    /// them ended (instead of each new task being refused "busy" by the worker).
+    @Test func slotsAWorkerReportsBusyBeyondItsKnownTasksWaitForItsNextHeartbeat() async throws {
+        try await withBroker(heartbeatTimeout: .seconds(60), agents: []) { broker, endpoint in
+            let freed = WakeSignal()
+            async let ran: Bool = withRawDealer(endpoint, routingID: "old/1") { socket in
+                try socket.send(BrokerWorkerLifecycleTests.hello("old", capacity: 1))
+                guard case .welcome = try receiveMessage(socket) else { return false }
+                try socket.send(WireCodec.encode(.heartbeat(Heartbeat(inFlight: 1))))  // a command from before
+                hold(until: freed)
+                try socket.send(WireCodec.encode(.heartbeat(Heartbeat(inFlight: 0))))  // it ended
+                guard case .task(let task) = try receiveMessage(socket) else { return false }
+                try socket.send(WireCodec.encode(.done(TaskResult(
+                    taskID: task.taskID, action: task.action, worker: "old", exitCode: 0, signal: nil, timedOut: false,
+                    durationMs: 1, output: "", truncated: false))))
+                return true
+            }
+            try await eventually("registered, one slot taken") {
+                broker.state.withLock { $0.workers["old"]?.strays == 1 }
+            }
+            async let outcome = broker.dispatch(request("h", ["/bin/true"], id: "new"))
+            try await eventually("queued, not sent") { broker.state.withLock { $0.queue == ["new"] } }
+            freed.signal()
+            guard case .finished(let result) = await outcome else {
+                Issue.record("not finished")
+                return
+            }
+            #expect(result.worker == "old")
+            #expect(try await ran)
+        }
+    }
+
     @Test func aWorkerThatAnswersBusyGetsTheTaskRejectedWithItsReason() async throws {
         try await withBroker(agents: []) { broker, endpoint in
             async let answered: Bool = withRawDealer(endpoint, routingID: "full/1") { socket in
