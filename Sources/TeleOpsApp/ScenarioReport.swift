@@ -38,10 +38,12 @@ public enum ScenarioReport {
     }
 
     /// One scenario as a Markdown document (what `scenarios export` writes): a summary table,
-    /// then the timeline, each command's output in a fenced block.
+    /// then the timeline, each command's output in a fenced block. Text from alerts and people
+    /// is escaped (`markdownText`) and reads as typed; fenced blocks hold it verbatim.
     public static func markdown(_ scenario: Scenario, events: [ScenarioEvent], alerts: [Int64: Alert] = [:]) -> String {
+        /// On one line (a table cell, a heading, a timeline item).
         func cell(_ text: String) -> String {
-            text.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ")
+            markdownText(String(text.map { $0.isNewline ? " " : $0 }))
         }
         func time(_ date: Date) -> String { date.ISO8601Format() }
         var rows: [(String, String)] = [
@@ -55,11 +57,13 @@ public enum ScenarioReport {
         rows.append(("Seen", scenario.occurrences == 1 ? "once" : "\(scenario.occurrences) times"))
         if let who = scenario.acknowledgedBy { rows.append(("Acknowledged by", who)) }
         if let previous = scenario.previousID { rows.append(("Follows", "#\(previous)")) }
-        rows.append(("Fingerprint", "`\(scenario.fingerprint)`"))
 
-        var lines = ["# Scenario #\(scenario.id): \(cell(scenario.host)) · \(cell(scenario.check))", "",
-                     "> " + scenario.summary.replacingOccurrences(of: "\n", with: "\n> "), "", "| | |", "|---|---|"]
+        let quote = scenario.summary.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
+            .map { "> " + markdownText(String($0), startsLine: true) }
+        var lines = ["# Scenario #\(scenario.id): \(cell(scenario.host)) · \(cell(scenario.check))", ""] + quote
+            + ["", "| | |", "|---|---|"]
         lines += rows.map { "| \($0.0) | \(cell($0.1)) |" }
+        lines.append("| Fingerprint | \(codeSpan(scenario.fingerprint)) |")
         lines += ["", "## Timeline", ""]
         /// A fenced block, its fence longer than any run of backticks in `text`, so it stays one block.
         func fenced(_ text: [String]) -> [String] {
@@ -68,7 +72,7 @@ public enum ScenarioReport {
             return ["", "  \(fence)text"] + text.map { "  \($0)" } + ["  \(fence)"]
         }
         for event in events {
-            lines.append("- **\(time(event.at))** · \(cell(event.actor)) · \(event.body.summary.replacingOccurrences(of: "\n", with: " "))")
+            lines.append("- **\(time(event.at))** · \(cell(event.actor)) · \(cell(event.body.summary))")
             if let alert = event.alertID.flatMap({ alerts[$0] }), !alert.detailLines().isEmpty {
                 lines += fenced(alert.detailLines()) + [""]
             }
@@ -80,6 +84,48 @@ public enum ScenarioReport {
             }
         }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// `text` for Markdown outside a fenced block, so that it renders as typed: `& < >` become
+    /// entities (no tag, no `<!--` that hides the rest of the document, no autolink), and
+    /// backslashes escape what would start emphasis, code, a link or image, strikethrough, math,
+    /// a heading or a table cell (`_` only at a word's edge: `disk_usage` stays readable).
+    /// `startsLine`: also what would make the line a list item, a rule or a setext underline.
+    public static func markdownText(_ text: String, startsLine: Bool = false) -> String {
+        let characters = Array(text)
+        func isWord(_ index: Int) -> Bool {
+            characters.indices.contains(index) && (characters[index].isLetter || characters[index].isNumber)
+        }
+        // The line's first visible character: leading spaces do not stop a list marker.
+        let first = startsLine ? characters.firstIndex { $0 != " " && $0 != "\t" } : nil
+        /// "1." or "1)" starting the line would be an ordered list.
+        func endsLeadingNumber(_ index: Int) -> Bool {
+            guard let first, index > first else { return false }
+            return characters[first..<index].allSatisfy { $0.isASCII && $0.isNumber }
+        }
+        var out = ""
+        for (index, character) in characters.enumerated() {
+            switch character {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\\", "`", "*", "[", "]", "|", "~", "$", "#": out += "\\\(character)"
+            case "_": out += isWord(index - 1) && isWord(index + 1) ? "_" : "\\_"
+            case "-", "+", "=": out += index == first ? "\\\(character)" : "\(character)"
+            case ".", ")": out += endsLeadingNumber(index) ? "\\\(character)" : "\(character)"
+            default: out.append(character)
+            }
+        }
+        return out
+    }
+
+    /// `text` as a code span: a backtick run longer than any inside it.
+    static func codeSpan(_ text: String) -> String {
+        let longest = text.split(whereSeparator: { $0 != "`" }).map(\.count).max() ?? 0
+        let ticks = String(repeating: "`", count: longest + 1)
+        let pad = text.hasPrefix("`") || text.hasSuffix("`") ? " " : ""
+        let line = String(text.map { $0.isNewline ? " " : $0 }).replacingOccurrences(of: "|", with: "\\|")
+        return ticks + pad + line + pad + ticks
     }
 
     public static func json<T: Encodable>(_ value: T) throws -> String {

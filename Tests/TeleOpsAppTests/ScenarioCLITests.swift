@@ -68,6 +68,39 @@ import TeleOpsTesting
         #expect(verified.contains("digest "))
     }
 
+    @Test func exportOfNumbersWritesOnlyThoseAndVerifyPrintsJSON() async throws {
+        let server = try await Self.serverWithHistory()
+        defer { server.stop() }
+
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("teleops-export-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let exported = try await server.cli(["scenarios", "export", "#2", "--out", out])
+        #expect(exported.hasPrefix("Exported 1 scenario to "))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out).sorted() == ["2.json", "2.md"])
+        #expect(try String(contentsOfFile: "\(out)/2.md", encoding: .utf8).hasPrefix("# Scenario #2: db-1 · replication"))
+
+        // A number that is not there fails naming it, and writes nothing (not even the one that is).
+        let elsewhere = out + "-missing"
+        defer { try? FileManager.default.removeItem(atPath: elsewhere) }
+        let missing = try RunningProcess(executable: TeleOpsServer.executable,
+                                         arguments: ["scenarios", "export", "1", "99", "--out", elsewhere, "--data", server.dataDirectory])
+        #expect(try await missing.waitForExit() != 0)
+        try await missing.waitForOutputEnd()
+        #expect(missing.stderr.all.joined(separator: "\n").contains("there is no scenario #99"))
+        #expect(!FileManager.default.fileExists(atPath: elsewhere))
+
+        let text = try await server.cli(["scenarios", "verify"])
+        let json = try await server.cli(["scenarios", "verify", "--json"])
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        #expect(Set(report.keys) == ["scenarios_checked", "events_checked", "digest"], "no first_break when intact")
+        #expect(report["scenarios_checked"] as? Int == 2)
+        let events = try #require(report["events_checked"] as? Int)
+        #expect(text.hasPrefix("OK: 2 scenarios, \(events) events, every chain intact"))
+        let digest = try #require(report["digest"] as? String)
+        #expect(digest.count == 64 && digest.allSatisfy(\.isHexDigit))
+        #expect(text.contains("digest \(digest)"), "the digest the text form prints")
+    }
+
     @Test func verifyNamesTheEventSomeoneEditedAndFails() async throws {
         let server = try await Self.serverWithHistory()
         defer { server.stop() }
@@ -86,6 +119,18 @@ import TeleOpsTesting
         #expect(try await cli.waitForExit() == 1)
         try await cli.waitForOutputEnd()
         #expect(cli.stdout.all.first == "BROKEN: scenario #1, event \(edited): its hash does not match its contents and the event before it (edited, or an earlier event was removed or edited)")
+
+        let json = try RunningProcess(executable: TeleOpsServer.executable,
+                                      arguments: ["scenarios", "verify", "--json", "--data", server.dataDirectory])
+        #expect(try await json.waitForExit() == 1, "--json fails the same way")
+        try await json.waitForOutputEnd()
+        let report = try #require(
+            try JSONSerialization.jsonObject(with: Data(json.stdout.all.joined(separator: "\n").utf8)) as? [String: Any])
+        #expect(report["scenarios_checked"] is Int && report["events_checked"] is Int && report["digest"] is String)
+        let broken = try #require(report["first_break"] as? [String: Any])
+        #expect(broken["scenario_id"] as? Int == 1)
+        #expect((broken["event_id"] as? NSNumber)?.int64Value == edited)
+        #expect(broken["reason"] as? String == "event_altered")
     }
 
     @Test func pruneRemovesOnlyResolvedScenarios() async throws {

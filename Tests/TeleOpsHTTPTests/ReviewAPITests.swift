@@ -178,6 +178,59 @@ import Testing
         }
     }
 
+    /// One event of `kind`, every optional field set, as `GET /v1/scenarios/{id}` writes it.
+    static func sample(_ kind: EventKind) -> EventBody {
+        switch kind {
+        case .alertFired: .alertFired(AlertFacts(alertID: 1, source: "generic", severity: .critical, summary: "s"))
+        case .alertRepeated: .alertRepeated(AlertFacts(alertID: 1, source: "generic", severity: .critical, summary: "s"))
+        case .alertResolved: .alertResolved(AlertFacts(alertID: 1, source: "generic", severity: .critical, summary: "s"))
+        case .notified: .notified(MessageRef(transport: "telegram", chat: "-1", messageID: "7"))
+        case .replyReceived: .replyReceived(ReplyFacts(transport: "telegram", text: "ack"))
+        case .replyRefused: .replyRefused(RefusalFacts(text: "run x", reason: "unknown", userID: "42"))
+        case .commandRejected: .commandRejected(RefusalFacts(text: "run x", reason: "no such action", userID: "42"))
+        case .commandDispatched:
+            .commandDispatched(DispatchFacts(taskID: "t-1", action: "disk", argv: ["df"], host: "web-1", worker: "w-1"))
+        case .commandFinished:
+            .commandFinished(TaskResult(
+                taskID: "t-1", action: "disk", worker: "w-1", exitCode: 137, signal: 9, timedOut: true, durationMs: 1,
+                output: "o", truncated: true, cancelled: true))
+        case .commandLost: .commandLost(LostFacts(taskID: "t-1", action: "disk", worker: "w-1", reason: "gone"))
+        case .cancelRequested: .cancelRequested(CancelFacts(taskID: "t-1", action: "disk"))
+        case .acknowledged: .acknowledged
+        case .resolved: .resolved(NoteFacts(text: "fixed"))
+        case .note: .note(NoteFacts(text: "looked"))
+        case .silenced: .silenced(SilenceFacts(until: ReviewFixture.start))
+        case .handedOff: .handedOff(HandoffFacts(to: "bob", note: "over to you"))
+        }
+    }
+
+    /// The event table of docs/review.md lists every kind with every field its `data` holds, so
+    /// a new kind or field cannot ship undocumented.
+    @Test func theDocsListEveryEventKindAndItsData() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let docs = try String(contentsOf: root.appendingPathComponent("docs/review.md"), encoding: .utf8)
+        let table = try #require(docs.range(of: "| kind | data |").map { String(docs[$0.upperBound...]) })
+        /// Each row's kinds (first cell) and the names in its data cell, by kind.
+        var documented: [String: Set<String>] = [:]
+        for line in table.split(separator: "\n").dropFirst().prefix(while: { $0.hasPrefix("|") }) {
+            let cells = line.split(separator: "|").map(String.init)
+            guard cells.count >= 2 else { continue }
+            func names(_ cell: String) -> [String] {
+                cell.split(separator: "`", omittingEmptySubsequences: false).enumerated().filter { $0.offset % 2 == 1 }.map { String($0.element) }
+            }
+            for kind in names(cells[0]) { documented[kind] = Set(names(cells[1])) }
+        }
+        for kind in EventKind.allCases {
+            let fields = try #require(documented[kind.rawValue], "docs/review.md has no row for `\(kind.rawValue)`")
+            let event = ScenarioEvent(id: 1, scenarioID: 1, at: ReviewFixture.start, actor: "ana", body: Self.sample(kind))
+            let json = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(event)) as? [String: Any])
+            #expect(json["kind"] as? String == kind.rawValue)
+            let data = try #require(json["data"] as? [String: Any])
+            let missing = Set(data.keys).subtracting(fields)
+            #expect(missing.isEmpty, "docs/review.md leaves out \(missing.sorted()) of `\(kind.rawValue)`")
+        }
+    }
+
     @Test func anUnknownOrMalformedIDIsNamed() async throws {
         let store = MemoryScenarioStore()
         try await ReviewFixture.seed(store)

@@ -54,6 +54,51 @@ import Testing
         }
     }
 
+    @Test func theFormPicksSourceAndOpeningTimesAndKeepsThem() async throws {
+        let store = MemoryScenarioStore()
+        try await ReviewFixture.seed(store)
+        try await ReviewServer.with(store: store) { server in
+            let blank = try await server.get("/scenarios").text
+            for name in ["source", "since", "until"] {
+                #expect(blank.contains(#"<input name="\#(name)" value="""#), "a field for \(name)")
+            }
+            #expect(blank.contains(#"placeholder="24h, 7d, 2026-11-20""#))
+            #expect(blank.contains("Times: \(QueryTime.accepted)"), "what the time fields accept is on the page")
+
+            // What the form's GET sends, with a source and a time picked (#3 and #4 are generic and
+            // opened after 10:30; #1 is generic but earlier, #2 and #5 come from other sources).
+            let form = "/scenarios?q=&status=&severity=&host=&check=&source=generic&engineer="
+                + "&since=2026-03-01T10%3A30%3A00Z&until="
+            let page = try await server.get(form)
+            #expect(page.status == 200)
+            let html = page.text
+            #expect(html.contains(#"href="/scenarios/3""#) && html.contains(#"href="/scenarios/4""#))
+            for id in [1, 2, 5] { #expect(!html.contains(#"href="/scenarios/\#(id)""#), "#\(id)") }
+            #expect(html.contains(#"<input name="source" value="generic""#))
+            #expect(html.contains(#"<input name="since" value="2026-03-01T10:30:00Z""#))
+            #expect(!html.contains(#"type="hidden" name="since""#), "a field, not a hidden input")
+            #expect(html.contains(#">all 2</a>"#))
+
+            // Paging and status links keep them.
+            let paged = try await server.get(form + "&limit=1").text
+            #expect(paged.contains(
+                #"<a href="/scenarios?source=generic&amp;since=2026-03-01T10%3A30%3A00Z&amp;limit=1&amp;before=4" rel="next">Older →</a>"#))
+            #expect(paged.contains(#"href="/scenarios?status=open&amp;source=generic&amp;since=2026-03-01T10%3A30%3A00Z&amp;limit=1">"#))
+
+            // An age, as a phone user types it: the fixture is older than a day.
+            let recent = try await server.get("/scenarios?since=24h&until=").text
+            #expect(recent.contains(#"<input name="since" value="24h""#))
+            #expect(recent.contains("No scenario matches."))
+            let week = try await server.get("/scenarios?source=sensu&until=2026-03-02").text
+            #expect(week.contains(#"href="/scenarios/2""#) && !week.contains(#"href="/scenarios/1""#))
+            #expect(week.contains(#"<input name="until" value="2026-03-02""#))
+
+            let bad = try await server.get("/scenarios?since=yesterday")
+            #expect(bad.status == 400)
+            #expect(bad.text.contains(#"<input name="since" value="yesterday""#), "the form as given, to try again")
+        }
+    }
+
     @Test func countsOfASearchStopAtTheirCap() async throws {
         let store = MemoryScenarioStore()
         let alerts = (0...ReviewRoutes.searchCountCap).map { index in

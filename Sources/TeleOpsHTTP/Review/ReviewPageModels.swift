@@ -25,7 +25,10 @@ enum ReviewPageModels {
         var q: String
         var host: String
         var check: String
+        var source: String
         var engineer: String
+        var since: String
+        var until: String
     }
 
     struct StatusCount {
@@ -58,6 +61,8 @@ enum ReviewPageModels {
         /// What was wrong with the request; then there are no results.
         var error: String?
         var form: FormValues
+        /// What the since and until fields accept, shown under them.
+        let timeFormats = QueryTime.accepted
         var statusOptions: [Option]
         var severityOptions: [Option]
         var hidden: [Hidden]
@@ -146,7 +151,7 @@ extension ReviewPageModels {
             + Severity.allCases.reversed().map {
                 Option(value: $0.rawValue, label: $0.rawValue, selected: given["severity"] == $0.rawValue)
             }
-        let formFields: Set = ["q", "status", "severity", "host", "check", "engineer", "before"]
+        let formFields: Set = ["q", "status", "severity", "host", "check", "source", "engineer", "since", "until", "before"]
         let hidden = ScenarioFilter.parameters.compactMap { name in
             formFields.contains(name) ? nil : given[name].map { Hidden(name: name, value: $0) }
         }
@@ -154,7 +159,8 @@ extension ReviewPageModels {
             signOut: signOut, error: error,
             form: FormValues(
                 q: given["q"] ?? "", host: given["host"] ?? "", check: given["check"] ?? "",
-                engineer: given["engineer"] ?? ""),
+                source: given["source"] ?? "", engineer: given["engineer"] ?? "", since: given["since"] ?? "",
+                until: given["until"] ?? ""),
             statusOptions: statusOptions, severityOptions: severityOptions, hidden: hidden, results: results)
     }
 

@@ -52,7 +52,8 @@ enum ReviewTemplates {
         h1{font-size:1.3rem;margin:.3rem 0 .6rem;overflow-wrap:anywhere}
         h2{font-size:1.1rem;margin:1.4rem 0 .6rem}
         form.filters{display:grid;grid-template-columns:repeat(auto-fill,minmax(9.5rem,1fr));gap:.5rem;align-items:end}
-        form.filters .q{grid-column:1/-1}
+        form.filters .q,form.filters .hint{grid-column:1/-1}
+        .hint{margin:0}
         label{display:flex;flex-direction:column;gap:.15rem;font-size:.8rem;color:var(--muted)}
         input,select,button{font:inherit;font-size:1rem;padding:.45rem .55rem;border:1px solid var(--line);border-radius:6px;\
         background:var(--bg);color:var(--fg);min-width:0}
@@ -126,7 +127,13 @@ enum ReviewTemplates {
         <label>Severity<select name="severity">{{#severityOptions}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{label}}</option>{{/severityOptions}}</select></label>
         <label>Host<input name="host" value="{{form.host}}" autocapitalize="off"></label>
         <label>Check<input name="check" value="{{form.check}}" autocapitalize="off"></label>
+        <label>Source<input name="source" value="{{form.source}}" autocapitalize="off" placeholder="generic, sensu, …"></label>
         <label>Engineer<input name="engineer" value="{{form.engineer}}" autocapitalize="off"></label>
+        <label>Opened since<input name="since" value="{{form.since}}" autocapitalize="off" autocomplete="off" \
+        placeholder="24h, 7d, 2026-11-20" aria-describedby="times"></label>
+        <label>Opened before<input name="until" value="{{form.until}}" autocapitalize="off" autocomplete="off" \
+        placeholder="2026-11-20T08:00:00Z" aria-describedby="times"></label>
+        <p class="meta hint" id="times">Times: {{timeFormats}}; an age counts back from now.</p>
         {{#hidden}}<input type="hidden" name="{{name}}" value="{{value}}">{{/hidden}}
         <div class="actions"><button type="submit">Search</button><a href="/scenarios">Clear</a></div>
         </form>
