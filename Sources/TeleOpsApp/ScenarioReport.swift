@@ -87,7 +87,8 @@ public enum ScenarioReport {
     }
 
     /// `text` for Markdown outside a fenced block, so that it renders as typed: `& < >` become
-    /// entities (no tag, no `<!--` that hides the rest of the document, no `<…>` autolink; a bare URL may still be linked by some renderers), and
+    /// entities (no tag, no `<!--` that hides the rest of the document, no `<…>` autolink,
+    /// though some renderers still link a bare URL), and
     /// backslashes escape what would start emphasis, code, a link or image, strikethrough, math,
     /// a heading or a table cell (`_` only at a word's edge: `disk_usage` stays readable).
     /// `startsLine`: also what would make the line a list item, a rule or a setext underline.
