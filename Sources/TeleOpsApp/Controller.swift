@@ -51,7 +51,8 @@ public func buildController(
         store: store, transports: chat.transports, settings: config.chat.outbox, doorbell: doorbell,
         logger: logger.labelled("outbox"))
     let statsd = StatsdListener(
-        settings: config.statsd, engine: StatsdEngine(settings: config.statsd), sink: intake, logger: logger.labelled("statsd"))
+        settings: config.statsd, engine: StatsdEngine(settings: config.statsd), sink: intake, store: store,
+        logger: logger.labelled("statsd"))
     let http = buildHTTPService(
         settings: config.http, sink: intake, decoders: alertDecoders, metrics: statsd.engine, webhooks: chat.webhooks,
         scenarios: store, logger: logger.labelled("http"), onRunning: onHTTPRunning)

@@ -13,6 +13,11 @@ import TeleOpsCore
 /// evaluation. On graceful shutdown it closes the socket, evaluates a last time and hands on
 /// what is waiting; if the sink still fails then, those alerts are lost (and logged).
 ///
+/// Before anything else it seeds the engine from `store` (`StatsdEngine.seed(from:at:)`):
+/// the statsd scenarios still active were firing when the process stopped, and their series
+/// must be firing again to resolve them when the metric is back to normal. If the store
+/// cannot be read, it says so and goes on: those scenarios then wait for an engineer.
+///
 /// ```swift
 /// let engine = StatsdEngine(settings: settings)
 /// let statsd = StatsdListener(settings: settings, engine: engine, sink: intake, logger: logger) { port in print(port) }
@@ -25,26 +30,30 @@ public final class StatsdListener: Service {
     public let settings: StatsdSettings
     public let engine: StatsdEngine
     private let sink: any AlertSink
+    private let store: (any ScenarioStore)?
     private let logger: Logger
     private let now: @Sendable () -> Date
     private let onBound: @Sendable (_ port: Int) async -> Void
 
-    /// `engine` is shared with the HTTP route; `now` is the evaluation clock; `onBound` is
-    /// called with the UDP port once the socket is bound (useful with port 0).
+    /// `engine` is shared with the HTTP route; `store` seeds it at start (nil: nothing to
+    /// seed); `now` is the evaluation clock; `onBound` is called with the UDP port once the
+    /// socket is bound (useful with port 0).
     public init(
-        settings: StatsdSettings, engine: StatsdEngine, sink: any AlertSink, logger: Logger,
+        settings: StatsdSettings, engine: StatsdEngine, sink: any AlertSink, store: (any ScenarioStore)? = nil, logger: Logger,
         now: @escaping @Sendable () -> Date = { Date() },
         onBound: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
     ) {
         self.settings = settings
         self.engine = engine
         self.sink = sink
+        self.store = store
         self.logger = logger
         self.now = now
         self.onBound = onBound
     }
 
     public func run() async throws {
+        await seedFromStore()
         if let host = settings.udpHost {
             let channel = try await bind(host: host, port: settings.udpPort)
             let port = channel.channel.localAddress?.port ?? settings.udpPort
@@ -62,6 +71,27 @@ public final class StatsdListener: Service {
             await cancelWhenGracefulShutdown { await self.evaluateUntilCancelled() }
         }
         await evaluateAndDeliver(last: true)
+    }
+
+    /// Marks the series of the active statsd scenarios firing, before the first evaluation.
+    private func seedFromStore() async {
+        guard let store, !engine.rules.isEmpty else { return }
+        do {
+            let seed = try await engine.seed(from: store, at: now())
+            if seed.series > 0 {
+                logger.info("statsd series firing before the restart are firing again; they resolve when their values clear",
+                            metadata: ["series": "\(seed.series)"])
+            }
+            if !seed.orphans.isEmpty {
+                logger.warning(
+                    "active statsd scenarios whose rule is not configured (or past max_series): nothing will resolve them",
+                    metadata: ["scenarios": "\(seed.orphans.prefix(20).joined(separator: ", "))", "count": "\(seed.orphans.count)"])
+            }
+        } catch {
+            logger.error(
+                "statsd scenarios active before the restart could not be read; they will not resolve by themselves",
+                metadata: ["error": "\(error)"])
+        }
     }
 
     private func bind(host: String, port: Int) async throws -> NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, Never> {

@@ -26,12 +26,12 @@ import TeleOpsTesting
     /// Runs a listener in a service group while `body` runs (with the bound UDP port, if any),
     /// then shuts the group down gracefully and checks that `run()` ends.
     func withListener(
-        _ settings: StatsdSettings, sink: RecordingSink, clock: TestClock = TestClock(),
+        _ settings: StatsdSettings, sink: RecordingSink, clock: TestClock = TestClock(), store: (any ScenarioStore)? = nil,
         _ body: (_ listener: StatsdListener, _ port: Int?) async throws -> Void
     ) async throws {
         let ports = Collector<Int>()
         let listener = StatsdListener(
-            settings: settings, engine: StatsdEngine(settings: settings), sink: sink, logger: Self.logger,
+            settings: settings, engine: StatsdEngine(settings: settings), sink: sink, store: store, logger: Self.logger,
             now: { clock.now }, onBound: { ports.append($0) })
         let group = ServiceGroup(configuration: .init(services: [listener], logger: Self.logger))
         let running = Task { try await group.run() }
@@ -65,6 +65,32 @@ import TeleOpsTesting
             #expect(listener.engine.stats.recordedSamples == 2)
         }
         #expect(sink.alerts.all.map(\.status) == [.firing, .resolved])
+    }
+
+    /// The scenario was opened before a restart and the errors stopped while TeleOps was
+    /// down: the new process resolves it, from the store alone.
+    @Test func aScenarioOpenBeforeTheRestartResolvesOnceTheValueIsNormal() async throws {
+        let store = MemoryScenarioStore()
+        let before = Alert(
+            source: "statsd", host: "web-1", check: "errors", severity: .error, status: .firing,
+            summary: "sum of api.errors is 5 (> 3) over 400ms")
+        #expect(try await store.ingest([before]) { _, _, _ in [] }.map(\.disposition) == [.opened])
+        let sink = RecordingSink()
+        let clock = TestClock()
+        let settings = StatsdSettings(evaluationInterval: .milliseconds(50), rules: [Self.rule])
+        try await withListener(settings, sink: sink, clock: clock, store: store) { listener, _ in
+            try await withDeadline(.seconds(10), what: "the series to be seeded") {
+                while listener.engine.stats.series == 0 { try await Task.sleep(for: .milliseconds(10)) }
+            }
+            // Not before a full window since the start: the window holds nothing from before.
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(sink.alerts.all.isEmpty)
+            clock.advance(by: 1)
+            let resolved = try await sink.alerts.waitFor(what: "the resolved alert") { $0.status == .resolved }
+            #expect(resolved.fingerprint == before.fingerprint)
+            #expect(listener.engine.stats.series == 0, "resolved and without samples: forgotten")
+        }
+        #expect(sink.alerts.all.map(\.status) == [.resolved])
     }
 
     @Test func badAndOversizedPacketsAreCountedAndGoodLinesTaken() async throws {

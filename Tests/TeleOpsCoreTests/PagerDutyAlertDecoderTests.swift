@@ -276,7 +276,7 @@ import Testing
         let details = String(repeating: "x", count: PagerDutyAlertDecoder.maxBodyBytes)
         let body = try JSONEncoder().encode(trigger(payload: ["custom_details": .string(details)]))
         #expect(throws: AlertDecodeError(
-            field: "", message: "the event is larger than PagerDuty's limit of 512 KB (524288 bytes)")) {
+            field: "", message: "the event is larger than PagerDuty's limit of 512 KB (524288 bytes)", kind: .tooLarge)) {
             try decoder.decodeEvent(body, receivedAt: now)
         }
     }

@@ -52,4 +52,33 @@ import Testing
             #expect(try await store.scenarios(ScenarioQuery()).count == 3)
         }
     }
+
+    /// Alerts Alertmanager left out (`max_alerts`) never arrive; the log says so, naming the
+    /// group, and the alerts that did arrive are taken.
+    @Test func truncatedAlertsAreLoggedWithTheGroupKey() async throws {
+        let sample = try Fixtures.data("alerts/alertmanager-webhook-v0.34-firing.CONSTRUCTED.raw-go-encoding.txt")
+        let truncated = Data(String(decoding: sample, as: UTF8.self)
+            .replacingOccurrences(of: #""truncatedAlerts":0"#, with: #""truncatedAlerts":7"#).utf8)
+        let group = try AlertmanagerWebhookDecoder().decodeGroup(truncated, receivedAt: Date())
+        #expect(group.truncatedAlerts == 7)
+        #expect(group.groupKey == #"{}/{severity="critical"}:{alertname="DiskFull"}"#)
+
+        let logs = LogCapture()
+        let store = MemoryScenarioStore()
+        try await IntakeServer.with(store: store, decoders: [AlertmanagerWebhookDecoder()], logger: logs.logger) { server in
+            let whole = try await server.post("/v1/alerts/alertmanager", sample)
+            #expect(whole.status == 202)
+            #expect(logs.lines(containing: "max_alerts").isEmpty, "nothing to say when nothing was left out")
+            let cut = try await server.post("/v1/alerts/alertmanager", truncated)
+            #expect(cut.status == 202)
+        }
+        let warnings = logs.lines(containing: "max_alerts")
+        #expect(warnings.count == 1)
+        let warning = try #require(warnings.first)
+        #expect(warning.hasPrefix("warning "))
+        #expect(warning.contains(#"group_key={}/{severity="critical"}:{alertname="DiskFull"}"#), "\(warning)")
+        #expect(warning.contains("truncated_alerts=7"), "\(warning)")
+        #expect(warning.contains("source=alertmanager"), "\(warning)")
+        #expect(try await store.scenarios(ScenarioQuery()).count == 1)
+    }
 }

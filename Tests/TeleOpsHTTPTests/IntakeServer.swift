@@ -7,7 +7,8 @@ import TeleOpsHTTP
 import TeleOpsTesting
 
 /// The intake routes on a real loopback port, in front of an `IngestQueue` and a memory
-/// store (or `store`), for one test.
+/// store (or `store`), for one test. The routes log to `logger` (a `LogCapture`'s, to look
+/// at what they log), by default to nowhere.
 struct IntakeServer {
     let base: String
     let client = CurlHTTPClient()
@@ -16,14 +17,15 @@ struct IntakeServer {
         _ settings: HTTPSettings = HTTPSettings(port: 0), store: any ScenarioStore = MemoryScenarioStore(),
         queue: IngestQueue.Settings = IngestQueue.Settings(),
         decoders: [any AlertDecoder] = [GenericAlertDecoder(), PagerDutyAlertDecoder()],
-        metrics: (any MetricLinesSink)? = nil, webhooks: [any ChatWebhook] = [],
+        metrics: (any MetricLinesSink)? = nil, webhooks: [any ChatWebhook] = [], logger routeLogger: Logger? = nil,
         _ body: @Sendable (IntakeServer) async throws -> Void
     ) async throws {
         var settings = settings
         settings.port = 0
         try await withLoopbackHTTPServer(store: store, queue: queue, makeRouter: { intake, logger in
             buildRouter(
-                settings: settings, sink: intake, decoders: decoders, metrics: metrics, webhooks: webhooks, logger: logger)
+                settings: settings, sink: intake, decoders: decoders, metrics: metrics, webhooks: webhooks,
+                logger: routeLogger ?? logger)
         }) { base in
             try await body(IntakeServer(base: base))
         }

@@ -56,9 +56,44 @@ import Testing
             #expect(response.json?["message"] as? String == "Event object is invalid")
             let errors = try #require(response.json?["errors"] as? [String])
             #expect(errors.count == 1 && errors[0].hasPrefix("dedup_key: is required"))
-            let malformed = try await server.post("/v2/enqueue", "{not json")
-            #expect(malformed.status == 400)
-            #expect((malformed.json?["errors"] as? [String])?.first?.contains("not valid JSON") == true)
+        }
+    }
+
+    /// Not JSON at all is PagerDuty's "Unrecognized object", as in its OpenAPI `Error`
+    /// example, with where the JSON broke after PagerDuty's own words.
+    @Test(arguments: ["{not json", "", #"{"routing_key": "k", "event_action": "trigger""#])
+    func unparseableBodiesGetPagerDutysUnrecognizedObject(body: String) async throws {
+        let fixture = try Fixtures.data("alerts/pagerduty-error-response.json")
+        let reference = try #require(try JSONSerialization.jsonObject(with: fixture) as? [String: Any])
+        let referenceKeys = Set(reference.keys)
+        let referenceStatus = try #require(reference["status"] as? String)
+        let referenceMessage = try #require(reference["message"] as? String)
+        let referenceErrors = try #require(reference["errors"] as? [String])
+        try await IntakeServer.with { server in
+            let response = try await server.post("/v2/enqueue", body)
+            #expect(response.status == 400)
+            let json = try #require(response.json)
+            #expect(Set(json.keys) == referenceKeys)
+            #expect(json["status"] as? String == referenceStatus)
+            #expect(json["message"] as? String == referenceMessage)
+            let errors = try #require(json["errors"] as? [String])
+            #expect(errors.first == referenceErrors.first)
+            #expect(errors.count == 2 && errors[1].hasPrefix("the body is"), "\(errors)")
+        }
+    }
+
+    @Test func anEventOverPagerDutysLimitIs413() async throws {
+        // Under the server's limit (1 MiB by default), over PagerDuty's 512 KB.
+        let details = String(repeating: "x", count: PagerDutyAlertDecoder.maxBodyBytes)
+        let body = event("trigger").replacingOccurrences(of: #""component":"mysql""#, with: #""component":"mysql","custom_details":{"d":"\#(details)"}"#)
+        #expect(body.utf8.count > PagerDutyAlertDecoder.maxBodyBytes && body.utf8.count < HTTPSettings().maxBodyBytes)
+        try await IntakeServer.with { server in
+            let response = try await server.post("/v2/enqueue", body)
+            #expect(response.status == 413)
+            #expect(response.json?["status"] as? String == "payload too large")
+            let errors = try #require(response.json?["errors"] as? [String])
+            #expect(errors == ["the event is larger than PagerDuty's limit of 512 KB (524288 bytes)"])
+            #expect(try await server.post("/v2/enqueue", event("trigger")).status == 202)
         }
     }
 

@@ -235,6 +235,12 @@ public struct AlertGroup: Sendable, Equatable {
     }
 }
 
+/// A decoder of notifications about a group of alerts (Alertmanager's webhook, Grafana),
+/// which can say how many alerts the sender left out; the route logs that.
+public protocol AlertGroupDecoder: AlertDecoder {
+    func decodeGroup(_ body: Data, receivedAt: Date) throws(AlertDecodeError) -> AlertGroup
+}
+
 /// The object Alertmanager's webhook and Grafana wrap one group's alerts in: `alerts`
 /// (1 to `AlertmanagerAlert.maxAlerts` of them) and the notification's `receiver`,
 /// `groupKey`, `externalURL`, `truncatedAlerts` and `notification_reason`, which go into

@@ -21,13 +21,14 @@ import Foundation
 /// than 0.19 sends no fingerprint; an idempotency key that makes a resend of the group
 /// (a retry, `repeat_interval`) a duplicate. Each alert's details also hold the
 /// notification's `receiver`, `groupKey`, `externalURL`, `truncatedAlerts` and
-/// `notification_reason`; `decodeGroup` returns `truncatedAlerts` for the log as well.
+/// `notification_reason`; `decodeGroup` returns `truncatedAlerts` as well, which the route
+/// logs as a warning when it is not 0 (Alertmanager's `max_alerts` left alerts out).
 ///
 /// `version` must be `"4"` (Grafana's `"1"` is pointed to `/v1/alerts/grafana`); `alerts`
 /// must hold 1 to 10,000 alerts; the group-level `status`, `groupLabels`, `commonLabels`,
 /// `commonAnnotations`, `routeLabels` and any newer fields are not needed and ignored.
 /// One bad alert rejects the whole notification (Alertmanager does not retry a 4xx).
-public struct AlertmanagerWebhookDecoder: AlertDecoder {
+public struct AlertmanagerWebhookDecoder: AlertGroupDecoder {
     public let source = "alertmanager"
     /// The only webhook payload version Alertmanager has sent since 0.7.
     public static let version = "4"

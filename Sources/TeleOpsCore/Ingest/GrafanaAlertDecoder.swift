@@ -27,7 +27,7 @@ import Foundation
 /// `version` should be `"1"`; a body without one is accepted, Alertmanager's `"4"` is
 /// pointed to `/v1/alerts/alertmanager`. `title`, `state` and `message` (deprecated by
 /// Grafana) and unknown fields are ignored. One bad alert rejects the whole notification.
-public struct GrafanaAlertDecoder: AlertDecoder {
+public struct GrafanaAlertDecoder: AlertGroupDecoder {
     public let source = "grafana"
     /// The webhook payload version Grafana's unified alerting sends.
     public static let version = "1"

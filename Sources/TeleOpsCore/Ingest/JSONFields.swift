@@ -7,14 +7,15 @@ import Foundation
 /// `JSONParser` (strict RFC 8259), whose errors name the line and column.
 public enum JSONBody {
     public static func parse(_ body: Data) throws(AlertDecodeError) -> JSONValue {
-        guard !body.isEmpty else { throw AlertDecodeError(field: "", message: "the body is empty; expected JSON") }
+        guard !body.isEmpty else { throw AlertDecodeError(field: "", message: "the body is empty; expected JSON", kind: .unparseable) }
         if let offset = firstInvalidUTF8(body) {
-            throw AlertDecodeError(field: "", message: "the body is not valid UTF-8 (first bad byte at offset \(offset))")
+            throw AlertDecodeError(
+                field: "", message: "the body is not valid UTF-8 (first bad byte at offset \(offset))", kind: .unparseable)
         }
         do throws(JSONParseError) {
             return try JSONParser.parse(body)
         } catch {
-            throw AlertDecodeError(field: "", message: "the body is not valid JSON: \(error.description)")
+            throw AlertDecodeError(field: "", message: "the body is not valid JSON: \(error.description)", kind: .unparseable)
         }
     }
 

@@ -11,13 +11,16 @@ import Foundation
 /// {"routing_key": "e93facc04764012d7bfb002500d5d1a6", "event_action": "resolve", "dedup_key": "srv01/mysql"}
 /// ```
 ///
-/// One event object per body (at most `maxBodyBytes`, PagerDuty's limit). `routing_key` (at
+/// One event object per body (at most `maxBodyBytes`, PagerDuty's limit: a larger body throws
+/// an error of kind `tooLarge`, which the route answers with 413; a body that is not JSON,
+/// kind `unparseable`, gets PagerDuty's "Unrecognized object"). `routing_key` (at
 /// most `maxRoutingKeyLength`) and `event_action` (`trigger`, `acknowledge` or `resolve`) are
 /// required; `dedup_key` (at most `maxDedupKeyLength`) is required for `acknowledge` and
 /// `resolve`. A `trigger` without one gets a generated key, as on PagerDuty; ours is
 /// `teleops-` and a digest of the event's content rather than a random UUID, so that a retry
-/// of the same event is answered with the same key (and is a duplicate); the route answers it in `{"status": "success", "message": "Event processed",
-/// "dedup_key": ...}` (see `decodeEvent`).
+/// of the same event is answered with the same key (and is a duplicate); the route answers
+/// it in `{"status": "success", "message": "Event processed", "dedup_key": ...}` (see
+/// `decodeEvent`).
 ///
 /// - trigger: `payload` with `summary` (at most `maxSummaryLength`, longer is rejected as
 ///   PagerDuty does), `source` and `severity` (`critical`, `error`, `warning`, `info`) is
@@ -73,7 +76,8 @@ public struct PagerDutyAlertDecoder: AlertDecoder {
     public func decodeEvent(_ body: Data, receivedAt: Date) throws(AlertDecodeError) -> PagerDutyEvent {
         guard body.count <= Self.maxBodyBytes else {
             throw AlertDecodeError(
-                field: "", message: "the event is larger than PagerDuty's limit of 512 KB (\(Self.maxBodyBytes) bytes)")
+                field: "", message: "the event is larger than PagerDuty's limit of 512 KB (\(Self.maxBodyBytes) bytes)",
+                kind: .tooLarge)
         }
         let root = try JSONBody.parse(body)
         guard case .object = root else {
@@ -177,8 +181,8 @@ public struct PagerDutyAlertDecoder: AlertDecoder {
 /// `description` shows the routing key's digest only, so the event can be logged.
 public struct PagerDutyEvent: Sendable, Equatable, CustomStringConvertible {
     public var alert: Alert
-    /// The event's `dedup_key`, or the one generated for a trigger without it (a lowercase
-    /// UUID): the `dedup_key` of the 202 answer.
+    /// The event's `dedup_key`, or the one generated for a trigger without it (`teleops-` and
+    /// a digest of the event's content, the same for a retry): the `dedup_key` of the 202 answer.
     public var dedupKey: String
     /// The integration key the sender used, to authenticate it. A secret: compare it, never
     /// log or store it (the alert holds only its digest).

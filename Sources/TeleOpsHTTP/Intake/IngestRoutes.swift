@@ -17,12 +17,13 @@ public protocol MetricLinesSink: Sendable {
 /// 1. the source is known and enabled (404);
 /// 2. its bearer token, when it has one (401);
 /// 3. the content type is JSON (text for statsd) when one is given (415);
-/// 4. the body is within `maxBodyBytes` (413);
+/// 4. the body is within `maxBodyBytes` (413), and for PagerDuty within its own 512 KB;
 /// 5. the body's HMAC signature, when the source has secrets (401);
 /// 6. its rate limit has a token (429 with `Retry-After`); for PagerDuty, whose credential is
 ///    the routing key in the body, once the event has decoded and its key is accepted;
-/// 7. the body decodes (400, naming the field and, in a batch, the index); a PagerDuty
-///    routing key must be one of the configured ones (401);
+/// 7. the body decodes (400, naming the field and, in a batch, the index; for PagerDuty, a
+///    body that is not JSON is its "Unrecognized object"); a PagerDuty routing key must be
+///    one of the configured ones (401);
 /// 8. the intake queue takes it and the store commits it (503 with `Retry-After` when
 ///    overloaded or the store fails: nothing was accepted);
 ///
@@ -109,7 +110,8 @@ struct IngestRoutes: Sendable {
                 field: "Authorization")
         }
         try checkContentType(request.headers[.contentType], metrics: isMetrics)
-        let body = try await collectBody(request)
+        let pagerDuty = decoders[source] as? PagerDutyAlertDecoder
+        let body = try await collectBody(request, pagerDuty: pagerDuty != nil)
 
         if let name = Self.signatureField, !auth.acceptsSignature(request.headers[name], body: body.readableBytesView) {
             throw IntakeFailure(
@@ -118,7 +120,6 @@ struct IngestRoutes: Sendable {
                 field: RequestAuthenticator.signatureHeader)
         }
         let data = Data(body.readableBytesView)
-        let pagerDuty = decoders[source] as? PagerDutyAlertDecoder
         if pagerDuty == nil { try takeRateLimitToken(source) }
 
         if isMetrics, let metrics {
@@ -142,13 +143,21 @@ struct IngestRoutes: Sendable {
                 try takeRateLimitToken(source)
                 alerts = [event.alert]
                 dedupKey = event.dedupKey
+            } else if let grouped = decoders[source] as? any AlertGroupDecoder {
+                let group = try grouped.decodeGroup(data, receivedAt: Date())
+                if group.truncatedAlerts > 0 { logTruncated(group, source: source) }
+                alerts = group.alerts
             } else {
                 alerts = try decoders[source]!.decode(data, receivedAt: Date())
             }
         } catch let failure as IntakeFailure {
             throw failure
         } catch let error as AlertDecodeError {
-            throw IntakeFailure(.badRequest, error.message, field: error.field)
+            switch error.kind {
+            case .invalid: throw IntakeFailure(.badRequest, error.message, field: error.field)
+            case .unparseable: throw IntakeFailure(.badRequest, error.message, field: error.field, unparseable: true)
+            case .tooLarge: throw IntakeFailure(.contentTooLarge, error.message, field: error.field)
+            }
         } catch {
             throw IntakeFailure(.badRequest, "\(error)")
         }
@@ -174,6 +183,16 @@ struct IngestRoutes: Sendable {
         }
     }
 
+    /// The sender left alerts of the group out (Alertmanager's `max_alerts`): they never
+    /// reach TeleOps, and nothing but this line says so. The group key names the route and
+    /// group to look at in Alertmanager.
+    private func logTruncated(_ group: AlertGroup, source: String) {
+        logger.warning("alert notification left alerts out (max_alerts); those never reach TeleOps", metadata: [
+            "source": "\(source)", "group_key": "\(group.groupKey ?? "")", "receiver": "\(group.receiver ?? "")",
+            "truncated_alerts": "\(group.truncatedAlerts)", "alerts": "\(group.alerts.count)",
+        ])
+    }
+
     /// 429 with `Retry-After` when `source` has used up its rate limit; call only once the
     /// request has passed the source's authentication.
     private func takeRateLimitToken(_ source: String) throws(IntakeFailure) {
@@ -197,12 +216,17 @@ struct IngestRoutes: Sendable {
         }
     }
 
-    private func collectBody(_ request: Request) async throws(IntakeFailure) -> ByteBuffer {
-        let tooLarge = IntakeFailure(
-            .contentTooLarge, "the body is larger than the limit of \(maxBodyBytes) bytes; send fewer alerts per request")
-        if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBodyBytes { throw tooLarge }
+    /// The body, at most `maxBodyBytes`; a PagerDuty event at most PagerDuty's 512 KB too, so
+    /// that a client tested against PagerDuty gets the 413 it would get there.
+    private func collectBody(_ request: Request, pagerDuty: Bool) async throws(IntakeFailure) -> ByteBuffer {
+        let pagerDutyLimit = PagerDutyAlertDecoder.maxBodyBytes
+        let limit = pagerDuty ? min(maxBodyBytes, pagerDutyLimit) : maxBodyBytes
+        let tooLarge = limit == pagerDutyLimit && pagerDuty
+            ? IntakeFailure(.contentTooLarge, "the event is larger than PagerDuty's limit of 512 KB (\(pagerDutyLimit) bytes)")
+            : IntakeFailure(.contentTooLarge, "the body is larger than the limit of \(limit) bytes; send fewer alerts per request")
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > limit { throw tooLarge }
         do {
-            return try await request.body.collect(upTo: maxBodyBytes)
+            return try await request.body.collect(upTo: limit)
         } catch {
             throw tooLarge
         }
@@ -215,12 +239,18 @@ struct IntakeFailure: Error {
     var message: String
     var field: String?
     var retryAfter: Duration?
+    /// The body is not JSON at all, which PagerDuty answers differently from an invalid event.
+    var unparseable: Bool
 
-    init(_ status: HTTPResponse.Status, _ message: String, field: String? = nil, retryAfter: Duration? = nil) {
+    init(
+        _ status: HTTPResponse.Status, _ message: String, field: String? = nil, retryAfter: Duration? = nil,
+        unparseable: Bool = false
+    ) {
         self.status = status
         self.message = message
         self.field = field.flatMap { $0.isEmpty ? nil : $0 }
         self.retryAfter = retryAfter
+        self.unparseable = unparseable
     }
 
     func response(in dialect: IngestRoutes.Dialect) -> Response {
@@ -229,6 +259,12 @@ struct IntakeFailure: Error {
         switch dialect {
         case .teleops:
             response = .json(status, ErrorBody(error: detail, field: field))
+        case .pagerDuty where unparseable:
+            // PagerDuty's own answer, word for word (its OpenAPI `Error` example), then ours,
+            // which says where the JSON broke.
+            response = .json(status, PagerDutyError(
+                status: "Unrecognized object", message: "Event object format is unrecognized",
+                errors: ["JSON parse error", detail]))
         case .pagerDuty:
             response = .json(status, PagerDutyError(status: pagerDutyStatus, message: pagerDutyMessage, errors: [detail]))
         case .alertmanagerAPI:

@@ -30,6 +30,13 @@ import Synchronization
 ///   the process runs. At most `maxRequeuedAlerts` wait; beyond that the oldest are dropped
 ///   and counted. A retry after a store timeout that did commit repeats a firing alert
 ///   (the scenario counts a repeat) or a resolve (unmatched): both harmless.
+/// - Restart: the engine's state is in memory only, so at start the caller seeds it with the
+///   series the store says are firing (`seedFiring`, `seed(from:at:)`): without that, a
+///   series whose value came back to normal while the process was down would never resolve
+///   its scenario. A seeded series resolves as any firing series does, but not before one
+///   full window has passed since the seed, since until then its window holds only the
+///   samples since the restart (a `count` over half a window would look like a recovery).
+///   With no data at all it stays firing, as a firing series without data does.
 public final class StatsdEngine: Sendable {
     /// What the engine has done and dropped since it started, and what it holds now.
     public struct Stats: Sendable, Equatable {
@@ -130,6 +137,28 @@ public final class StatsdEngine: Sendable {
         return result.samples.count
     }
 
+    // MARK: Restart
+
+    /// Marks the series of the rule named `rule` for `host` as firing, as it was before a
+    /// restart (the store has its scenario open), so it resolves when its value clears and
+    /// does not fire again. It cannot resolve before one window has passed since `date`.
+    /// False when no rule has that name (the rule was removed or renamed since the scenario
+    /// opened) or when `maxSeries` series are held.
+    @discardableResult
+    public func seedFiring(rule name: String, host: String, at date: Date) -> Bool {
+        guard let index = rules.firstIndex(where: { $0.name == name }) else { return false }
+        let key = SeriesKey(rule: index, host: host)
+        let now = date.timeIntervalSinceReferenceDate
+        return state.withLock { state in
+            if state.series[key] == nil {
+                guard state.series.count < maxSeries else { return false }
+                state.series[key] = Series(tags: nil)
+            }
+            state.series[key]!.seedFiring(at: now)
+            return true
+        }
+    }
+
     private func countParseErrors(_ count: Int) {
         state.withLock { $0.stats.parseErrors += count }
     }
@@ -177,7 +206,8 @@ public final class StatsdEngine: Sendable {
                 let key = state.series.keys[index]
                 let rule = rules[key.rule]
                 if let change = state.series.values[index].evaluate(rule, at: now) {
-                    changes.append((key, alert(for: rule, host: key.host, change: change, tags: state.series.values[index].tags, at: date)))
+                    let tags = state.series.values[index].tags ?? [:]
+                    changes.append((key, alert(for: rule, host: key.host, change: change, tags: tags, at: date)))
                 }
                 if state.series.values[index].isIdle { forgotten.append(key) }
                 state.series.formIndex(after: &index)
@@ -302,25 +332,40 @@ private struct State {
 
 private struct Series {
     var points = PointRing()
-    /// The tags every sample of the series carried, for the alert's labels.
-    var tags: [String: String]
+    /// The tags every sample of the series carried, for the alert's labels; nil for a series
+    /// seeded at a restart that has had no sample since.
+    var tags: [String: String]?
     /// When the condition started to hold, while it holds and the series is not firing yet.
     var breachingSince: Double?
     /// When the value went past the clear threshold, while it stays there and the series is
     /// firing: it resolves once this is `effectiveClearFor` old.
     var clearingSince: Double?
     var firing = false
+    /// For a series seeded as firing at a restart: when. It does not resolve until one
+    /// window has passed since, as its window held no samples before.
+    var seededAt: Double?
 
-    init(tags: [String: String]) {
+    init(tags: [String: String]?) {
         self.tags = tags
+    }
+
+    mutating func seedFiring(at now: Double) {
+        firing = true
+        breachingSince = nil
+        clearingSince = nil
+        seededAt = now
     }
 
     var isIdle: Bool { points.isEmpty && !firing && breachingSince == nil }
 
     /// Appends; true when the oldest sample was pushed out.
     mutating func append(_ point: Point, tags sampleTags: [String: String]) -> Bool {
-        if tags.contains(where: { sampleTags[$0.key] != $0.value }) {
-            tags = tags.filter { sampleTags[$0.key] == $0.value }
+        if let current = tags {
+            if current.contains(where: { sampleTags[$0.key] != $0.value }) {
+                tags = current.filter { sampleTags[$0.key] == $0.value }
+            }
+        } else {
+            tags = sampleTags
         }
         return points.append(point, capacity: StatsdEngine.maxSamplesPerSeries)
     }
@@ -342,11 +387,13 @@ private struct Series {
                 return nil
             }
             let since = clearingSince ?? now
-            guard now - since >= rule.effectiveClearFor.secondsValue else {
+            let windowFilled = seededAt.map { now - $0 >= window } ?? true
+            guard now - since >= rule.effectiveClearFor.secondsValue, windowFilled else {
                 clearingSince = since
                 return nil
             }
             clearingSince = nil
+            seededAt = nil
             firing = false
             return Change(status: .resolved, value: value)
         }
