@@ -347,24 +347,29 @@ import TeleOpsTesting
         return settings
     }
 
-    /// Makes Telegram fail until a message goes out on Slack instead (it is then out of service),
-    /// then lets the platform work again: the sender does not know until it tries it again.
+    /// Makes Telegram fail until a message goes out on Slack instead (it is then out of service).
+    /// Telegram keeps failing (so a retry after `retryPrimaryAfter` takes it out again) until
+    /// the test calls `setDown(nil)`.
     private func takeOutOfService(_ telegram: MemoryChatTransport, _ slack: MemoryChatTransport, _ store: MemoryScenarioStore,
                                   _ doorbell: Doorbell) async throws {
         telegram.setDown(ChatFailure(reason: .serverError, message: "502 Bad Gateway"))
         try await store.append([], outbox: [OutboxDraft(scenarioID: nil, purpose: .reply, text: "while telegram fails")])
         doorbell.ring()
         _ = try await slack.waitForPost(containing: "while telegram fails")
-        telegram.setDown(nil)
+    }
+
+    /// Waits until the outbox holds just these texts.
+    private func waitForPending(_ store: MemoryScenarioStore, _ texts: [String]) async throws {
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(10)
+        while try await store.pendingOutbox(limit: 10).map(\.draft.text) != texts, clock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
+        }
     }
 
     /// Waits until nothing is left in the outbox.
     private func waitUntilSettled(_ store: MemoryScenarioStore) async throws {
-        let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(5)
-        while try await !store.pendingOutbox(limit: 10).isEmpty, clock.now < deadline {
-            try await Task.sleep(for: .milliseconds(5))
-        }
+        try await waitForPending(store, [])
     }
 
     /// An announcement on a transport out of service is not edited then, but it is not left
@@ -376,7 +381,7 @@ import TeleOpsTesting
         let slack = MemoryChatTransport(name: "slack")
         let doorbell = Doorbell()
         let id = try await openScenario(store, buttons: [ChatButton(label: "Ack", command: "#1 ack")])
-        try await withSender(store: store, transports: [telegram, slack], settings: Self.failover(retry: .milliseconds(1500)),
+        try await withSender(store: store, transports: [telegram, slack], settings: Self.failover(retry: .milliseconds(500)),
                              doorbell: doorbell) {
             doorbell.ring()
             let announced = try await telegram.waitForPost(containing: "announce disk")
@@ -385,14 +390,15 @@ import TeleOpsTesting
             try await store.append([], outbox: [OutboxDraft(
                 scenarioID: id, purpose: .update, text: "👍 Acknowledged by ana", buttons: [ChatButton(label: "Resolve", command: "#1 resolve")])])
             doorbell.ring()
-            try await Task.sleep(for: .milliseconds(150))
+            try await Task.sleep(for: .milliseconds(100))
             try await store.append([], outbox: [OutboxDraft(scenarioID: id, purpose: .update, text: "✅ Resolved")])
             doorbell.ring()
-            try await Task.sleep(for: .milliseconds(150))
+            try await waitForPending(store, ["✅ Resolved"])
             #expect(telegram.edits.all.isEmpty, "out of service: not edited yet")
             #expect(try await store.pendingOutbox(limit: 10).map(\.draft.text) == ["✅ Resolved"],
                     "the newest state is owed, in the outbox; the older one is settled")
-            let edit = try await telegram.edits.waitFor(what: "the owed edit", timeout: .seconds(5)) { $0.text == "✅ Resolved" }
+            telegram.setDown(nil)
+            let edit = try await telegram.edits.waitFor(what: "the owed edit", timeout: .seconds(10)) { $0.text == "✅ Resolved" }
             #expect(edit.ref == telegram.posts.all.first?.ref)
             #expect(edit.buttons == [], "no Ack button left")
             try await waitUntilSettled(store)
@@ -418,6 +424,7 @@ import TeleOpsTesting
             doorbell.ring()
             try await Task.sleep(for: .milliseconds(200))
         }
+        telegram.setDown(nil)
         #expect(telegram.edits.all.isEmpty)
         #expect(try await store.pendingOutbox(limit: 10).map(\.draft.text) == ["👍 Acknowledged by ana"])
         try await withSender(store: store, transports: [telegram, slack], settings: Self.failover(retry: .seconds(60)), doorbell: doorbell) {
@@ -447,6 +454,7 @@ import TeleOpsTesting
             doorbell.ring()
             try await Task.sleep(for: .milliseconds(100))
             #expect(telegram.pendingEditFailures == 2, "owed, not tried while out of service")
+            telegram.setDown(nil)
             try await waitUntilSettled(store)
             try await Task.sleep(for: .milliseconds(700))
         }
