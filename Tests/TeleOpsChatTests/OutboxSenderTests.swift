@@ -358,10 +358,10 @@ import TeleOpsTesting
         _ = try await slack.waitForPost(containing: "while telegram fails")
     }
 
-    /// Waits until the outbox holds just these texts.
+    /// Waits until the outbox holds just these texts (a full suite's load can make that seconds).
     private func waitForPending(_ store: MemoryScenarioStore, _ texts: [String]) async throws {
         let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(10)
+        let deadline = clock.now + .seconds(30)
         while try await store.pendingOutbox(limit: 10).map(\.draft.text) != texts, clock.now < deadline {
             try await Task.sleep(for: .milliseconds(5))
         }
@@ -398,7 +398,7 @@ import TeleOpsTesting
             #expect(try await store.pendingOutbox(limit: 10).map(\.draft.text) == ["✅ Resolved"],
                     "the newest state is owed, in the outbox; the older one is settled")
             telegram.setDown(nil)
-            let edit = try await telegram.edits.waitFor(what: "the owed edit", timeout: .seconds(10)) { $0.text == "✅ Resolved" }
+            let edit = try await telegram.edits.waitFor(what: "the owed edit", timeout: .seconds(30)) { $0.text == "✅ Resolved" }
             #expect(edit.ref == telegram.posts.all.first?.ref)
             #expect(edit.buttons == [], "no Ack button left")
             try await waitUntilSettled(store)
@@ -429,7 +429,7 @@ import TeleOpsTesting
         #expect(try await store.pendingOutbox(limit: 10).map(\.draft.text) == ["👍 Acknowledged by ana"])
         try await withSender(store: store, transports: [telegram, slack], settings: Self.failover(retry: .seconds(60)), doorbell: doorbell) {
             doorbell.ring()
-            _ = try await telegram.edits.waitFor(what: "the owed edit", timeout: .seconds(5)) { $0.text == "👍 Acknowledged by ana" }
+            _ = try await telegram.edits.waitFor(what: "the owed edit", timeout: .seconds(30)) { $0.text == "👍 Acknowledged by ana" }
             try await waitUntilSettled(store)
         }
         #expect(try await store.pendingOutbox(limit: 10).isEmpty)
