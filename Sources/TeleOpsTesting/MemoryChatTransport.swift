@@ -42,6 +42,9 @@ public final class MemoryChatTransport: ChatTransport {
     /// Failures queued by `failNextPosts` that no post has met yet.
     public var pendingFailures: Int { state.withLock { $0.failures.count } }
 
+    /// Failures queued by `failNextEdits` that no edit has met yet.
+    public var pendingEditFailures: Int { state.withLock { $0.editFailures.count } }
+
     /// Makes every post and edit fail with `failure` until called with nil (a platform outage).
     public func setDown(_ failure: ChatFailure?) {
         state.withLock { $0.down = failure }

@@ -340,6 +340,129 @@ import TeleOpsTesting
         #expect(telegram.posted.isEmpty, "out of service: not tried again within retry_primary_after")
     }
 
+    /// Telegram primary, Slack secondary; failover after 3 failures, Telegram retried after `retry`.
+    private static func failover(retry: Duration) -> OutboxSender.Settings {
+        var settings = Self.quick
+        settings.failover = FailoverPolicy(primary: "telegram", secondary: "slack", afterFailures: 3, retryPrimaryAfter: retry)
+        return settings
+    }
+
+    /// Makes Telegram fail until a message goes out on Slack instead (it is then out of service).
+    /// Telegram keeps failing (so a retry after `retryPrimaryAfter` takes it out again) until
+    /// the test calls `setDown(nil)`.
+    private func takeOutOfService(_ telegram: MemoryChatTransport, _ slack: MemoryChatTransport, _ store: MemoryScenarioStore,
+                                  _ doorbell: Doorbell) async throws {
+        telegram.setDown(ChatFailure(reason: .serverError, message: "502 Bad Gateway"))
+        try await store.append([], outbox: [OutboxDraft(scenarioID: nil, purpose: .reply, text: "while telegram fails")])
+        doorbell.ring()
+        _ = try await slack.waitForPost(containing: "while telegram fails")
+    }
+
+    /// Waits until the outbox holds just these texts (a full suite's load can make that seconds).
+    private func waitForPending(_ store: MemoryScenarioStore, _ texts: [String]) async throws {
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(30)
+        while try await store.pendingOutbox(limit: 10).map(\.draft.text) != texts, clock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
+    /// Waits until nothing is left in the outbox.
+    private func waitUntilSettled(_ store: MemoryScenarioStore) async throws {
+        try await waitForPending(store, [])
+    }
+
+    /// An announcement on a transport out of service is not edited then, but it is not left
+    /// behind either: once the transport is back, it is edited to the scenario's last state
+    /// (one edit: an edit replaces the whole message, so the states in between are skipped).
+    @Test func editsOwedToATransportOutOfServiceAreMadeWhenItIsBack() async throws {
+        let store = MemoryScenarioStore()
+        let telegram = MemoryChatTransport(name: "telegram")
+        let slack = MemoryChatTransport(name: "slack")
+        let doorbell = Doorbell()
+        let id = try await openScenario(store, buttons: [ChatButton(label: "Ack", command: "#1 ack")])
+        try await withSender(store: store, transports: [telegram, slack], settings: Self.failover(retry: .milliseconds(500)),
+                             doorbell: doorbell) {
+            doorbell.ring()
+            let announced = try await telegram.waitForPost(containing: "announce disk")
+            #expect(announced.buttons.map(\.label) == ["Ack"])
+            try await takeOutOfService(telegram, slack, store, doorbell)
+            try await store.append([], outbox: [OutboxDraft(
+                scenarioID: id, purpose: .update, text: "👍 Acknowledged by ana", buttons: [ChatButton(label: "Resolve", command: "#1 resolve")])])
+            doorbell.ring()
+            try await Task.sleep(for: .milliseconds(100))
+            try await store.append([], outbox: [OutboxDraft(scenarioID: id, purpose: .update, text: "✅ Resolved")])
+            doorbell.ring()
+            try await waitForPending(store, ["✅ Resolved"])
+            #expect(telegram.edits.all.isEmpty, "out of service: not edited yet")
+            #expect(try await store.pendingOutbox(limit: 10).map(\.draft.text) == ["✅ Resolved"],
+                    "the newest state is owed, in the outbox; the older one is settled")
+            telegram.setDown(nil)
+            let edit = try await telegram.edits.waitFor(what: "the owed edit", timeout: .seconds(30)) { $0.text == "✅ Resolved" }
+            #expect(edit.ref == telegram.posts.all.first?.ref)
+            #expect(edit.buttons == [], "no Ack button left")
+            try await waitUntilSettled(store)
+        }
+        #expect(telegram.edits.all.map(\.text) == ["✅ Resolved"], "only the newest state")
+        #expect(slack.edits.all.isEmpty, "not announced there")
+        #expect(try await store.pendingOutbox(limit: 10).isEmpty)
+    }
+
+    /// An owed edit is an unsent outbox row, so a restart (which forgets that the transport was
+    /// out of service) makes it.
+    @Test func anOwedEditSurvivesARestart() async throws {
+        let store = MemoryScenarioStore()
+        let telegram = MemoryChatTransport(name: "telegram")
+        let slack = MemoryChatTransport(name: "slack")
+        let doorbell = Doorbell()
+        let id = try await openScenario(store, buttons: [ChatButton(label: "Ack", command: "#1 ack")])
+        try await withSender(store: store, transports: [telegram, slack], settings: Self.failover(retry: .seconds(60)), doorbell: doorbell) {
+            doorbell.ring()
+            _ = try await telegram.waitForPost(containing: "announce disk")
+            try await takeOutOfService(telegram, slack, store, doorbell)
+            try await store.append([], outbox: [OutboxDraft(scenarioID: id, purpose: .update, text: "👍 Acknowledged by ana")])
+            doorbell.ring()
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        telegram.setDown(nil)
+        #expect(telegram.edits.all.isEmpty)
+        #expect(try await store.pendingOutbox(limit: 10).map(\.draft.text) == ["👍 Acknowledged by ana"])
+        try await withSender(store: store, transports: [telegram, slack], settings: Self.failover(retry: .seconds(60)), doorbell: doorbell) {
+            doorbell.ring()
+            _ = try await telegram.edits.waitFor(what: "the owed edit", timeout: .seconds(30)) { $0.text == "👍 Acknowledged by ana" }
+            try await waitUntilSettled(store)
+        }
+        #expect(try await store.pendingOutbox(limit: 10).isEmpty)
+    }
+
+    /// An owed edit the platform refuses once the transport is back (the message was deleted)
+    /// is dropped after that one try: a client error is final.
+    @Test func anOwedEditOfADeletedMessageIsTriedOnce() async throws {
+        let store = MemoryScenarioStore()
+        let telegram = MemoryChatTransport(name: "telegram")
+        let slack = MemoryChatTransport(name: "slack")
+        let doorbell = Doorbell()
+        let id = try await openScenario(store)
+        try await withSender(store: store, transports: [telegram, slack], settings: Self.failover(retry: .milliseconds(300)),
+                             doorbell: doorbell) {
+            doorbell.ring()
+            _ = try await telegram.waitForPost(containing: "announce disk")
+            try await takeOutOfService(telegram, slack, store, doorbell)
+            telegram.failNextEdits(with: Array(
+                repeating: ChatFailure(reason: .clientError, message: "400 Bad Request: message to edit not found"), count: 2))
+            try await store.append([], outbox: [OutboxDraft(scenarioID: id, purpose: .update, text: "👍 Acknowledged by ana")])
+            doorbell.ring()
+            try await Task.sleep(for: .milliseconds(100))
+            #expect(telegram.pendingEditFailures == 2, "owed, not tried while out of service")
+            telegram.setDown(nil)
+            try await waitUntilSettled(store)
+            try await Task.sleep(for: .milliseconds(700))
+        }
+        #expect(telegram.pendingEditFailures == 1, "tried once when back, then dropped")
+        #expect(telegram.edits.all.isEmpty)
+        #expect(try await store.pendingOutbox(limit: 10).isEmpty)
+    }
+
     /// Announcement edits count against their chat's limits like posts (a group's 20 a minute
     /// covers both), so state changes cannot spend them unseen.
     @Test func editsWaitForTheirChatsLimitsLikePosts() async throws {

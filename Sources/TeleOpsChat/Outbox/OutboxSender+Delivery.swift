@@ -84,13 +84,18 @@ extension OutboxSender {
     /// Edits `refs` (a scenario's announcements, or the messages of a key), wherever they were
     /// posted, to the draft's text and buttons. Each edit waits for the limits of the chat its
     /// message is in, as a post there would, and its 429 holds that chat back.
+    ///
+    /// An edit on a transport out of service is owed (`owe(_:_:)`) and the message stays
+    /// unsent until it is made; an edit the platform refuses (the message was deleted, or can
+    /// no longer be edited) is final, as a retry would meet the same refusal.
     private func edit(_ refs: [MessageRef], to message: OutboxMessage, attempts: inout Int) async {
         let draft = message.draft
         for ref in refs {
             guard let transport = transports[ref.transport] else { continue }
             if isOutOfService(ref.transport), failoverTarget(for: ref.transport) != nil {
-                logger.notice("message not edited: its transport is out of service",
+                logger.notice("message not edited yet: its transport is out of service; edited when it is back",
                               metadata: ["outbox": "\(message.id)", "transport": "\(ref.transport)"])
+                await owe(ref, message)
                 continue
             }
             let text = ChatText.trim(draft.text, limit: transport.limits.maxMessageLength, pointer: pointer(draft))
@@ -98,9 +103,101 @@ extension OutboxSender {
             let outcome = await call(transport, pacer: pacer, message: message, attempts: &attempts) { () async throws(ChatFailure) -> Void in
                 try await transport.edit(ref, text: text, buttons: draft.buttons)
             }
-            if case .stopping = outcome { return }
+            switch outcome {
+            case .done, .gaveUp:
+                await settleOwed(ref, upTo: message.id)
+            case .failover where isOutOfService(ref.transport):
+                // The transport went out of service during this edit.
+                await owe(ref, message)
+            case .failover:
+                // Refused (a client error): final, and so is any older state owed to the message.
+                await settleOwed(ref, upTo: message.id)
+            case .stopping:
+                return
+            }
         }
-        try? await markSent(message.id, as: [])
+        await settleIfOwingNothing(message)
+    }
+
+    // MARK: Owed edits
+
+    /// Records that `ref` is still to be edited to `message`'s state, unless a newer state is
+    /// owed already. The older state it replaces is no longer owed: its row is settled.
+    private func owe(_ ref: MessageRef, _ message: OutboxMessage) async {
+        let (added, replaced) = owedEdits.withLock { owed -> (Bool, OutboxMessage?) in
+            if let current = owed[ref], current.id >= message.id { return (false, nil) }
+            defer { owed[ref] = message }
+            return (true, owed[ref])
+        }
+        if let replaced { await settleIfOwingNothing(replaced) }
+        // `run` waits until the transport may be tried again, rather than a whole idle check.
+        if added { doorbell.ring() }
+    }
+
+    /// `ref` shows the state of outbox row `id` or a newer one (or can no longer be edited):
+    /// an edit owed to it from an older row is dropped, and that row settled if it owes nothing else.
+    private func settleOwed(_ ref: MessageRef, upTo id: Int64) async {
+        let dropped = owedEdits.withLock { owed -> OutboxMessage? in
+            guard let current = owed[ref], current.id <= id else { return nil }
+            owed[ref] = nil
+            return current
+        }
+        if let dropped, dropped.id != id { await settleIfOwingNothing(dropped) }
+    }
+
+    /// Marks `message` sent unless some message is still owed an edit to its state.
+    private func settleIfOwingNothing(_ message: OutboxMessage) async {
+        guard !owedEdits.withLock({ $0.values.contains { $0.id == message.id } }) else { return }
+        do {
+            try await markSent(message.id, as: [])
+        } catch {
+            logger.error("edited, but could not mark it sent; it may be edited again after a restart",
+                         metadata: ["outbox": "\(message.id)", "error": "\(error)"])
+        }
+    }
+
+    /// Transports owed edits that are in service again (or may be tried again) and that no task
+    /// is catching up yet; they are now marked as being caught up.
+    func transportsToCatchUp() -> [String] {
+        let owing = Set(owedEdits.withLock { $0.keys.map(\.transport) })
+        let ready = owing.filter { !isOutOfService($0) }
+        guard !ready.isEmpty else { return [] }
+        return catchingUp.withLock { running in
+            let start = ready.subtracting(running)
+            running.formUnion(start)
+            return start.sorted()
+        }
+    }
+
+    /// How long until a transport owed edits may be tried again; nil when none is waiting.
+    func untilOwedEditsCanGo() -> Duration? {
+        let owing = Set(owedEdits.withLock { $0.keys.map(\.transport) })
+        guard !owing.isEmpty else { return nil }
+        let now = ContinuousClock.now
+        let until = health.withLock { health in owing.compactMap { health[$0]?.outOfServiceUntil }.filter { $0 > now }.min() }
+        // A little past the instant, so that the transport is no longer out of service then.
+        return until.map { $0 - now + .milliseconds(5) }
+    }
+
+    /// Makes the edits owed to `transport`, one message at a time, newest state each, until none
+    /// is left or the transport is out of service again (they stay owed; a later call resumes).
+    /// The first is also the call that tries a transport whose `retryPrimaryAfter` has passed.
+    func catchUp(_ transport: String) async {
+        defer {
+            catchingUp.withLock { _ = $0.remove(transport) }
+            // Owed edits that came in meanwhile are seen by the next turn of `run`.
+            doorbell.ring()
+        }
+        while !Task.isCancelled, !isOutOfService(transport) {
+            guard let (ref, message) = owedEdits.withLock({ $0.first { $0.key.transport == transport }.map { ($0.key, $0.value) } })
+            else { return }
+            logger.notice("making an edit owed while the transport was out of service",
+                          metadata: ["outbox": "\(message.id)", "transport": "\(transport)"])
+            var attempts = message.attempts
+            await edit([ref], to: message, attempts: &attempts)
+            // Still owed by the same row: out of service again, or stopping.
+            if owedEdits.withLock({ $0[ref]?.id == message.id }) { return }
+        }
     }
 
     /// Marks a message sent even when the sender is stopping: it went out (or was settled), and
@@ -211,7 +308,11 @@ extension OutboxSender {
             health[name] = TransportHealth()
             return wasOut
         }
-        if recovered { logger.notice("chat transport is back in service", metadata: ["transport": "\(name)"]) }
+        if recovered {
+            logger.notice("chat transport is back in service", metadata: ["transport": "\(name)"])
+            // Its owed edits are made by the next turn of `run`.
+            if owedEdits.withLock({ $0.keys.contains { $0.transport == name } }) { doorbell.ring() }
+        }
     }
 
     private func recordFailure(_ name: String, _ failure: ChatFailure) {

@@ -28,7 +28,10 @@ import TeleOpsCore
 ///   announcements and edits are trimmed (an edit cannot add messages). Nothing is dropped.
 /// - **Updates.** An `.update` draft edits the scenario's announcements on every transport
 ///   they were posted on; a later update of the same scenario waiting in the same lane makes
-///   an earlier one redundant, so it is skipped.
+///   an earlier one redundant, so it is skipped. An edit of a message on a transport out of
+///   service is owed, not dropped: its outbox row stays unsent (so a restart makes it) and
+///   the newest owed edit of each message is made once that transport is back
+///   (`owedEdits`).
 /// - **Failover.** See `FailoverPolicy`: while the primary is out of service, its messages go
 ///   out on the secondary with a note saying why.
 ///
@@ -69,6 +72,14 @@ public final class OutboxSender: Service {
     let logger: Logger
     let globalPacers: [String: RatePacer]
     let health = Mutex([String: TransportHealth]())
+    /// Edits that could not be made because their message's transport was out of service:
+    /// for each message, the outbox row of its newest state (an edit replaces the whole text
+    /// and buttons, so an older state owed is worthless). A row is marked sent once it owes
+    /// no message an edit; until then it stays in the outbox, which is what keeps an owed
+    /// edit over a restart.
+    let owedEdits = Mutex([MessageRef: OutboxMessage]())
+    /// Transports whose owed edits are being made (`catchUp(_:)`), so only one task does it.
+    let catchingUp = Mutex(Set<String>())
     private let lanes = Mutex([LaneKey: Lane]())
     /// Each chat's limits, by (transport, chat), made on first use (`chatPacer(for:)`).
     private let chatPacers = Mutex([LaneKey: RatePacer]())
@@ -105,6 +116,9 @@ public final class OutboxSender: Service {
                 let feed = self.store.outboxFeed
                 var readStore = true
                 while !Task.isCancelled {
+                    for transport in self.transportsToCatchUp() {
+                        group.addTask { await self.catchUp(transport) }
+                    }
                     let room = self.settings.maxQueued - self.queuedInMemory
                     guard room > 0 else {
                         // Full: a lane that finishes a message rings the doorbell.
@@ -146,8 +160,10 @@ public final class OutboxSender: Service {
                     }
                     lastSeen = batch.last?.id ?? lastSeen
                     if !more {
+                        // Woken when a transport owed edits comes back, not a whole idle check later.
+                        let timeout = min(self.settings.idleCheck, self.untilOwedEditsCanGo() ?? self.settings.idleCheck)
                         let waited = await ContinuousClock().measure {
-                            await self.doorbell.wait(timeout: self.settings.idleCheck)
+                            await self.doorbell.wait(timeout: timeout)
                         }
                         if waited >= self.settings.idleCheck { readStore = true }
                     }
