@@ -86,6 +86,20 @@ extension SQLiteScenarioStore {
         }
     }
 
+    /// A range of the newest rowids, then the kind: no index needed.
+    public func commandEvents(amongNewest count: Int) async throws -> [ScenarioEvent] {
+        let kinds = CommandLedger.kinds.map { "'\($0.rawValue)'" }.joined(separator: ", ")
+        return try await pool.read { db in
+            try Row.fetchAll(
+                db, sql: """
+                    SELECT \(SQLiteRows.eventColumns) FROM events
+                    WHERE id > (SELECT coalesce(max(id), 0) FROM events) - ? AND kind IN (\(kinds)) ORDER BY id
+                    """,
+                arguments: [max(0, count)]
+            ).map(SQLiteRows.event)
+        }
+    }
+
     public func alerts(ids: [Int64]) async throws -> [Int64: Alert] {
         guard !ids.isEmpty else { return [:] }
         return try await pool.read { db in

@@ -3,6 +3,23 @@ import TeleOpsCore
 
 extension ScenarioStoreConformance {
     static let appendCases: [Case] = [
+        Case("command events come back from the newest of the log, oldest first") { store, check in
+            let id = try check.unwrap(try await store.ingestOne(Fixture.alert()).scenarioID, "scenario")
+            func dispatched(_ task: String) -> NewEvent {
+                NewEvent(scenarioID: id, actor: "ana", body: .commandDispatched(DispatchFacts(taskID: task, action: "disk", argv: ["df"], host: "web-1")))
+            }
+            try await store.append([dispatched("old")], outbox: [])
+            try await store.append([NewEvent(scenarioID: id, actor: "ana", body: .note(NoteFacts(text: "between")))], outbox: [])
+            try await store.append([dispatched("a"), dispatched("b")], outbox: [])
+            try await store.append([NewEvent(scenarioID: id, actor: "teleops", body: .commandLost(LostFacts(
+                taskID: "a", action: "disk", worker: "w", reason: "gone")))], outbox: [])
+            let all = try await store.commandEvents(amongNewest: 1000)
+            try check.equal(all.map(\.kind), [.commandDispatched, .commandDispatched, .commandDispatched, .commandLost], "kinds, oldest first")
+            try check.equal(CommandLedger.unfinished(all).map(\.dispatch.taskID), ["old", "b"], "dispatches without an end")
+            let newest = try await store.commandEvents(amongNewest: 3)
+            try check.equal(newest.map(\.kind), [.commandDispatched, .commandDispatched, .commandLost], "only the three newest events")
+            try check.equal(try await store.commandEvents(amongNewest: 0), [], "none")
+        },
         Case("acknowledge, note and resolve through append change the status") { store, check in
             let id = try check.unwrap(try await store.ingestOne(Fixture.alert()).scenarioID, "scenario")
             let acked = try await store.append(

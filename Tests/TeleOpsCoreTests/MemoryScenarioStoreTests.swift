@@ -96,6 +96,7 @@ private struct BrokenStore: ScenarioStore {
     }
 
     func alerts(ids: [Int64]) async throws -> [Int64: Alert] { try await base.alerts(ids: ids) }
+    func commandEvents(amongNewest count: Int) async throws -> [ScenarioEvent] { try await base.commandEvents(amongNewest: count) }
 
     func events(of scenarioID: Int64) async throws -> [ScenarioEvent] {
         let events = try await base.events(of: scenarioID)

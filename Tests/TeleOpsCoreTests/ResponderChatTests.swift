@@ -53,6 +53,35 @@ import TeleOpsTesting
         #expect(try await fixture.said().last?.contains("silence needs a duration") == true)
     }
 
+    /// A controller that stopped while a command ran leaves its dispatch without an end; the
+    /// next one ends it as lost at start and says so in the scenario's thread, once.
+    @Test func commandsTheLastRunLeftRunningAreEndedAsLostAtStart() async throws {
+        let fixture = ResponderFixture()
+        let id = try await fixture.fire()
+        try await fixture.store.append([NewEvent(scenarioID: id, actor: "ana", body: .commandDispatched(DispatchFacts(
+            taskID: "t-left-running", action: "disk", argv: ["df"], host: "web-1", worker: "local-1")))], outbox: [])
+        for _ in 0..<2 {
+            let group = ServiceGroup(services: [fixture.responder], logger: Logger(label: "test"))
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await group.run() }
+                for _ in 0..<200 where try await !fixture.store.events(of: id).contains(where: { $0.kind == .commandLost }) {
+                    try await Task.sleep(for: .milliseconds(10))
+                }
+                await group.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+            }
+        }
+        let lost = try await fixture.store.events(of: id).compactMap { event -> LostFacts? in
+            if case .commandLost(let facts) = event.body { facts } else { nil }
+        }
+        #expect(lost.map(\.taskID) == ["t-left-running"], "ended once, though the responder started twice")
+        #expect(lost.first?.worker == "local-1")
+        #expect(lost.first?.reason.contains("the controller stopped while it ran") == true)
+        let notice = try #require(try await fixture.store.pendingOutbox(afterID: nil, limit: 50).last)
+        #expect(notice.draft.text.hasPrefix("⚠️ #\(id) disk on local-1 (task t-left-r) was lost"))
+        #expect(notice.draft.scenarioID == id)
+    }
+
     @Test func inboxMessagesAreSettledByTheFirstWriteAndLeftoversHandledAtStart() async throws {
         let fixture = ResponderFixture()
         let id = try await fixture.fire()

@@ -149,3 +149,28 @@ import TeleOpsTesting
         #expect(try await fixture.store.pendingOutbox(limit: 100).allSatisfy { $0.draft.key == nil })
     }
 }
+
+/// `CommandLedger`: which dispatches have no end.
+@Suite struct CommandLedgerTests {
+    static func event(_ id: Int64, scenario: Int64 = 1, _ body: EventBody) -> ScenarioEvent {
+        ScenarioEvent(id: id, scenarioID: scenario, at: Date(timeIntervalSince1970: 0), actor: "t", body: body)
+    }
+
+    static func dispatched(_ id: Int64, _ task: String, scenario: Int64 = 1) -> ScenarioEvent {
+        event(id, scenario: scenario, .commandDispatched(DispatchFacts(taskID: task, action: "a", argv: ["x"], host: "h")))
+    }
+
+    @Test func eachKindOfEndClosesItsTaskAndAnUnnamedRejectionTheScenariosOldest() {
+        let events = [
+            Self.dispatched(1, "finished"), Self.dispatched(2, "lost"), Self.dispatched(3, "rejected"),
+            Self.dispatched(4, "open"), Self.dispatched(5, "old-style", scenario: 2), Self.dispatched(6, "open-2", scenario: 2),
+            Self.event(7, .commandFinished(TaskResult(taskID: "finished", action: "a", worker: "w", exitCode: 0, signal: nil,
+                                                      timedOut: false, durationMs: 1, output: "", truncated: false))),
+            Self.event(8, .commandLost(LostFacts(taskID: "lost", action: "a", worker: "w", reason: "r"))),
+            Self.event(9, .commandRejected(RefusalFacts(text: "run a", reason: "busy", taskID: "rejected"))),
+            Self.event(10, scenario: 2, .commandRejected(RefusalFacts(text: "run a", reason: "busy"))),
+        ]
+        #expect(CommandLedger.unfinished(events).map(\.dispatch.taskID) == ["open", "open-2"])
+        #expect(CommandLedger.unfinished(events).map(\.scenarioID) == [1, 2])
+    }
+}

@@ -149,6 +149,27 @@ extension Responder {
         doorbell.ring()
     }
 
+    /// Dispatches the last run left without an end (it stopped while they ran, or before their
+    /// end was written): their results can no longer arrive, so each ends as lost, and its
+    /// scenario's thread says so. Looks at the newest 100,000 events of the log.
+    func endCommandsLeftRunning() async throws {
+        let unfinished = CommandLedger.unfinished(try await store.commandEvents(amongNewest: 100_000))
+        guard !unfinished.isEmpty else { return }
+        let reason = "the controller stopped while it ran (a restart or a crash)"
+        for (scenarioID, dispatch) in unfinished {
+            let worker = dispatch.worker ?? dispatch.host
+            let lost = NewEvent(scenarioID: scenarioID, actor: "teleops", body: .commandLost(LostFacts(
+                taskID: dispatch.taskID, action: dispatch.action, worker: worker, reason: reason)))
+            let text = "⚠️ #\(scenarioID) \(dispatch.action) on \(worker) (task \(dispatch.taskID.prefix(8))) was lost: \(reason). "
+                + "Its result is unknown; run it again if it is safe to."
+            let announcement = try await store.announcements(of: scenarioID).first
+            try await store.append([lost], outbox: [OutboxDraft(scenarioID: scenarioID, purpose: .reply, text: text, replyTo: announcement)])
+        }
+        doorbell.ring()
+        logger.warning("commands the last run left running were ended as lost",
+                       metadata: ["tasks": "\(unfinished.map(\.dispatch.taskID))"])
+    }
+
     /// `cancel [TASK]`: logs the request, says what is being stopped, then cancels each
     /// command's dispatch (the worker kills its process tree; the result follows as usual).
     func cancel(_ prefix: String?, on scenario: Scenario, received: NewEvent, message: IncomingMessage, engineer: String) async throws {

@@ -76,6 +76,11 @@ public final class Responder: Service {
                 continuation.finish()
             }
             do {
+                try await endCommandsLeftRunning()
+            } catch {
+                logger.error("could not check for commands the last run left running", metadata: ["error": "\(error)"])
+            }
+            do {
                 for message in try await store.unsettledIncoming(limit: 10_000) {
                     group.addTask { await self.handle(message) }
                 }

@@ -122,6 +122,15 @@ public final class MemoryScenarioStore: ScenarioStore {
         state.withLock { $0.eventsByScenario[scenarioID] ?? [] }
     }
 
+    public func commandEvents(amongNewest count: Int) async throws -> [ScenarioEvent] {
+        state.withLock { state in
+            let floor = state.eventCount - Int64(max(0, count))
+            return state.eventsByScenario.values.joined()
+                .filter { $0.id > floor && CommandLedger.kinds.contains($0.kind) }
+                .sorted { $0.id < $1.id }
+        }
+    }
+
     public func alerts(ids: [Int64]) async throws -> [Int64: Alert] {
         let wanted = Set(ids)
         return state.withLock { state in

@@ -244,6 +244,10 @@ public protocol ScenarioStore: ChatInbox {
     func scenarios(_ query: ScenarioQuery) async throws -> [Scenario]
     /// A scenario's events, oldest first.
     func events(of scenarioID: Int64) async throws -> [ScenarioEvent]
+    /// The command events (`CommandLedger.kinds`) among the `count` newest events of the
+    /// whole log, oldest first: what a controller starting up checks for dispatches its
+    /// predecessor left without an end.
+    func commandEvents(amongNewest count: Int) async throws -> [ScenarioEvent]
     /// The journaled alerts with these ids (`AlertFacts.alertID`), as they arrived: their
     /// labels and details are what a reader of the scenario wants beside its timeline. Ids the
     /// store does not hold (removed by retention) are left out.
