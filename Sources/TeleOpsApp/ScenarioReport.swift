@@ -67,14 +67,13 @@ public enum ScenarioReport {
         lines += ["", "## Timeline", ""]
         /// A fenced block, its fence longer than any run of backticks in `text`, so it stays one block.
         func fenced(_ text: [String]) -> [String] {
-            let longest = text.flatMap { $0.split(whereSeparator: { $0 != "`" }).map(\.count) }.max() ?? 0
-            let fence = String(repeating: "`", count: max(3, longest + 1))
+            let fence = String(repeating: "`", count: max(3, (text.map(longestBacktickRun).max() ?? 0) + 1))
             return ["", "  \(fence)text"] + text.map { "  \($0)" } + ["  \(fence)"]
         }
         for event in events {
             lines.append("- **\(time(event.at))** · \(cell(event.actor)) · \(cell(event.body.summary))")
-            if let alert = event.alertID.flatMap({ alerts[$0] }), !alert.detailLines().isEmpty {
-                lines += fenced(alert.detailLines()) + [""]
+            if let details = event.alertID.flatMap({ alerts[$0]?.detailLines() }), !details.isEmpty {
+                lines += fenced(details) + [""]
             }
             if case .commandFinished(let result) = event.body, !result.output.isEmpty {
                 lines += fenced(result.output.split(separator: "\n", omittingEmptySubsequences: false)
@@ -120,10 +119,14 @@ public enum ScenarioReport {
         return out
     }
 
+    /// The longest run of backticks in `text`: a fence or code span must be longer.
+    private static func longestBacktickRun(_ text: String) -> Int {
+        text.split(whereSeparator: { $0 != "`" }).map(\.count).max() ?? 0
+    }
+
     /// `text` as a code span: a backtick run longer than any inside it.
     static func codeSpan(_ text: String) -> String {
-        let longest = text.split(whereSeparator: { $0 != "`" }).map(\.count).max() ?? 0
-        let ticks = String(repeating: "`", count: longest + 1)
+        let ticks = String(repeating: "`", count: longestBacktickRun(text) + 1)
         let pad = text.hasPrefix("`") || text.hasSuffix("`") ? " " : ""
         let line = String(text.map { $0.isNewline ? " " : $0 }).replacingOccurrences(of: "|", with: "\\|")
         return ticks + pad + line + pad + ticks

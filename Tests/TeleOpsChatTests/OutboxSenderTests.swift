@@ -247,8 +247,7 @@ import TeleOpsTesting
         let telegram = MemoryChatTransport(name: "telegram")
         let slack = MemoryChatTransport(name: "slack")
         let doorbell = Doorbell()
-        var settings = Self.quick
-        settings.failover = FailoverPolicy(primary: "telegram", secondary: "slack", afterFailures: 3, retryPrimaryAfter: .milliseconds(300))
+        let settings = Self.failover(retry: .milliseconds(300))
         telegram.setDown(ChatFailure(reason: .serverError, message: "502 Bad Gateway"))
         let id = try await openScenario(store)
         try await withSender(store: store, transports: [telegram, slack], settings: settings, doorbell: doorbell) {
@@ -292,8 +291,7 @@ import TeleOpsTesting
         let telegram = MemoryChatTransport(name: "telegram")
         let slack = MemoryChatTransport(name: "slack")
         let doorbell = Doorbell()
-        var settings = Self.quick
-        settings.failover = FailoverPolicy(primary: "telegram", secondary: "slack", afterFailures: 3, retryPrimaryAfter: .seconds(60))
+        let settings = Self.failover(retry: .seconds(60))
         var opened: [Int64] = []
         for check in ["disk", "load", "memory"] { opened.append(try await openScenario(store, check: check)) }
         let ids = opened
@@ -324,8 +322,7 @@ import TeleOpsTesting
         let telegram = MemoryChatTransport(name: "telegram")
         let slack = MemoryChatTransport(name: "slack")
         let doorbell = Doorbell()
-        var settings = Self.quick
-        settings.failover = FailoverPolicy(primary: "telegram", secondary: "slack", afterFailures: 3, retryPrimaryAfter: .seconds(60))
+        let settings = Self.failover(retry: .seconds(60))
         telegram.setDown(ChatFailure(reason: .unauthorized, message: "401 Unauthorized"))
         try await store.append([], outbox: (1...3).map { OutboxDraft(scenarioID: nil, purpose: .reply, text: "m\($0)") })
         try await withSender(store: store, transports: [telegram, slack], settings: settings, doorbell: doorbell) {

@@ -3,7 +3,6 @@ import Foundation
 /// How times and durations read on the review pages: UTC, to the second, and durations in the
 /// two largest units ("3m 12s", "2h 5m").
 enum ReviewFormat {
-
     /// `2026-03-01 09:30:12 UTC`.
     static func time(_ date: Date) -> String {
         var calendar = Calendar(identifier: .gregorian)
