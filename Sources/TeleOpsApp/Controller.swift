@@ -41,7 +41,7 @@ public func buildController(
         logger: logger.labelled("broker"))
     let chat = buildChat(config: config, store: store, console: console, logger: logger)
 
-    let composer = NotificationComposer(catalogue: config.actions)
+    let composer = NotificationComposer(catalogue: config.actions, routing: config.chat.outbox.routing)
     let intake = IngestQueue(
         store: store, composer: composer, doorbell: doorbell, settings: config.intake, logger: logger.labelled("intake"))
     let responder = Responder(

@@ -72,7 +72,7 @@ enum SQLiteRows {
 
     static let outboxColumns = """
         id, scenario_id, purpose, text, buttons, transport, reply_transport, reply_chat, reply_message_id, chat,
-        created_at, attempts, sent_at, key
+        created_at, attempts, sent_at, key, route
         """
 
     static func outboxDraft(_ row: Row) throws -> OutboxDraft {
@@ -95,7 +95,7 @@ enum SQLiteRows {
             scenarioID: row["scenario_id"],
             purpose: try decode(OutboxDraft.Purpose.self, row["purpose"], table: "outbox", id: id, column: "purpose"),
             text: row["text"], replyTo: replyTo, chat: row["chat"], buttons: buttons, transport: row["transport"],
-            key: row["key"])
+            key: row["key"], route: row["route"])
     }
 
     static let inboxColumns = """

@@ -35,6 +35,9 @@ enum SQLiteSchema {
         migrator.registerMigration("v8") { db in
             try db.execute(sql: v8)
         }
+        migrator.registerMigration("v9") { db in
+            try db.execute(sql: v9)
+        }
         return migrator
     }
 
@@ -286,5 +289,12 @@ enum SQLiteSchema {
         CREATE INDEX scenarios_previous ON scenarios(previous_id) WHERE previous_id IS NOT NULL;
         CREATE INDEX messages_scenario ON messages(scenario_id);
         CREATE INDEX outbox_scenario ON outbox(scenario_id);
+        """
+
+    /// v9, the `chat.routes` rule an announcement was queued under (`OutboxDraft.route`), so a
+    /// message that waits across a restart still goes to its route's chat. Adding a nullable
+    /// column rewrites nothing.
+    private static let v9 = """
+        ALTER TABLE outbox ADD COLUMN route TEXT;
         """
 }

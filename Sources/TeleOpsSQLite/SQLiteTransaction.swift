@@ -218,14 +218,14 @@ struct SQLiteTransaction: ScenarioStoreTransaction {
     mutating func insertOutbox(_ draft: OutboxDraft, createdAt: Date) throws -> Int64 {
         try db.cachedStatement(sql: """
                 INSERT INTO outbox (scenario_id, purpose, text, buttons, transport, reply_transport, reply_chat,
-                    reply_message_id, chat, created_at, key)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    reply_message_id, chat, created_at, key, route)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """).execute(
             arguments: [
                 draft.scenarioID, draft.purpose.rawValue, draft.text,
                 draft.buttons.isEmpty ? nil : SQLiteRows.json(draft.buttons), draft.transport,
                 draft.replyTo?.transport, draft.replyTo?.chat, draft.replyTo?.messageID, draft.chat,
-                createdAt.millisecondsSince1970, draft.key,
+                createdAt.millisecondsSince1970, draft.key, draft.route,
             ])
         let id = db.lastInsertedRowID
         queuedOutbox.append(OutboxMessage(id: id, draft: draft, createdAt: createdAt, attempts: 0))

@@ -51,6 +51,18 @@ extension ScenarioStoreConformance {
                 try await store.markSent(outboxID: 9999, as: refs[0])
             }
         },
+        Case("a draft keeps every field it was queued with, its route included") { store, check in
+            let id = try check.unwrap(try await store.ingestOne(Fixture.alert()).scenarioID, "scenario")
+            let drafts = [
+                OutboxDraft(scenarioID: id, purpose: .announcement, text: "🔴 #1", buttons: [ChatButton(label: "Ack", command: "#1 ack")],
+                            route: "database"),
+                OutboxDraft(scenarioID: id, purpose: .reply, text: "seen before", route: "database"),
+                OutboxDraft(scenarioID: id, purpose: .reply, text: "in a chat", replyTo: MessageRef(transport: "slack", chat: "C1", messageID: "1.2"),
+                            chat: "C1", transport: "slack", key: "k"),
+            ]
+            try await store.append([], outbox: drafts)
+            try check.equal(try await store.pendingOutbox(limit: 10).map(\.draft), drafts, "read back as queued")
+        },
         Case("a keyed draft keeps its key, and the messages it was posted as are found by it") { store, check in
             let id = try check.unwrap(try await store.ingestOne(Fixture.alert()).scenarioID, "scenario")
             try await store.append([], outbox: [

@@ -47,6 +47,73 @@ import TeleOpsCore
         #expect(!"\(config.chat.telegram!)".contains(Self.telegramToken), "settings never print the token")
     }
 
+    static let bothPlatforms = """
+        chat:
+          telegram: {chat: "-1001234567890"}
+          slack: {channel: C0123ABCDEF}
+          routes:
+
+        """
+
+    @Test func readsRoutesInOrder() throws {
+        let config = try ConfigLoader.parse(yaml: Self.bothPlatforms + """
+                - name: database
+                  match:
+                    host: "db-*"
+                    check: [postgres*, mysql*]
+                    severity: [critical, Error]
+                    labels: {team: db, env: [prod, staging]}
+                    source: alertmanager
+                  telegram: {chat: "-1009876543210", topic: 7}
+                  slack: {channel: C0DBONCALL}
+                - match: {severity: info}
+                  telegram: {topic: 3}
+            """, environment: Self.environment)
+        let routes = config.chat.outbox.routing.routes
+        #expect(routes.map(\.name) == ["database", "route 2"])
+        #expect(routes[0].match == AlertMatch(
+            sources: ["alertmanager"], hosts: ["db-*"], checks: ["postgres*", "mysql*"], severities: [.critical, .error],
+            labels: ["team": ["db"], "env": ["prod", "staging"]]))
+        #expect(routes[0].destinations == ["telegram": ChatDestination(chat: "-1009876543210", topic: "7"), "slack": ChatDestination(chat: "C0DBONCALL")])
+        #expect(routes[1].destinations == ["telegram": ChatDestination(topic: "3")])
+    }
+
+    @Test(arguments: [
+        ("- {match: {host: db-*}, telegram: {chat: \"-100\"}}\n- {name: route 1, match: {}, slack: {channel: C0DB}}",
+         "route 'route 1' is defined twice"),
+        ("- {match: {host: db-*}}", "chat.routes[0]: route 'route 1' says where on neither telegram nor slack"),
+        ("- {telegram: {topic: 7}}", "chat.routes[0].match: is required"),
+        ("- {match: {severity: urgent}, telegram: {topic: 7}}", "chat.routes[0].match.severity: unknown severity 'urgent'"),
+        ("- {match: {hostname: db-1}, telegram: {topic: 7}}", "chat.routes[0].match.hostname: unknown key"),
+        ("- {match: {host: []}, telegram: {topic: 7}}", "chat.routes[0].match.host: expected a pattern or a list of them"),
+        ("- {match: {}, telegram: {topic: 0}}", "chat.routes[0].telegram.topic: 0 is out of range"),
+        ("- {match: {}, telegram: {chat: \"#oncall\"}}", "chat.routes[0].telegram.chat:"),
+        ("- {match: {}, telegram: {}}", "chat.routes[0].telegram: expected chat, topic or both"),
+        ("- {match: {}, slack: {channel: \"#db\"}}", "chat.routes[0].slack.channel: expected a channel ID such as C0123ABCDEF"),
+        ("- {match: {labels: [team]}, slack: {channel: C0DB}}", "chat.routes[0].match.labels: expected a mapping"),
+    ])
+    func routeErrorsSayWhereAndWhat(routes: String, expected: String) {
+        let yaml = Self.bothPlatforms + routes.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n") + "\n"
+        #expect {
+            try ConfigLoader.parse(yaml: yaml, file: "teleops.yaml", environment: Self.environment)
+        } throws: { error in
+            "\(error)".contains(expected)
+        }
+    }
+
+    @Test func aRouteCannotNameAPlatformThatIsNotConfigured() {
+        #expect {
+            try ConfigLoader.parse(yaml: """
+                chat:
+                  telegram: {chat: "-100"}
+                  routes:
+                    - {match: {host: db-*}, slack: {channel: C0DB}}
+                """, file: "teleops.yaml", environment: Self.environment)
+        } throws: { error in
+            "\(error)".contains("chat.routes[0].slack: this route names Slack, but chat.slack is not configured")
+        }
+    }
+
     @Test func aTokenFileMustNotBeReadableByEveryone() throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("teleops-token-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: file) }

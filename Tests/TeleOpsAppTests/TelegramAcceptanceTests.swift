@@ -77,6 +77,53 @@ import TeleOpsTesting
         }
     }
 
+    /// `chat.routes`: a database alert is announced in the forum's database topic and its
+    /// command result stays there; a payments alert goes to another group; the rest to the
+    /// configured topic.
+    @Test func routesAnnounceInTheirTopicOrChatAndTheThreadStaysThere() async throws {
+        let payments: Int64 = -1_009_999_000_001
+        var options = FakeTelegramServer.Options()
+        options.strictEntities = true
+        try await FakeTelegramServer.with(options: options) { fake in
+            fake.addChat(.supergroup(id: Self.chat, title: "oncall", forum: true))
+            fake.addChat(.supergroup(id: payments, title: "payments"))
+            let alertsTopic = try fake.createTopic(in: Self.chat, name: "alerts")
+            let databaseTopic = try fake.createTopic(in: Self.chat, name: "database")
+            let yaml = try Self.yaml(fake).replacingOccurrences(
+                of: "    poll_timeout: 1s\n", with: """
+                    poll_timeout: 1s
+                    topic: \(alertsTopic)
+                  routes:
+                    - name: database
+                      match: {host: "db-*"}
+                      telegram: {topic: \(databaseTopic)}
+                    - name: payments
+                      match: {labels: {team: payments}}
+                      telegram: {chat: "\(payments)"}
+
+                """)
+            let server = try await TeleOpsServer(extraYAML: yaml)
+            defer { server.stop() }
+            let alerts = [
+                #"{"host":"db-1","check":"replication","severity":"critical","status":"firing","summary":"lag 40s"}"#,
+                #"{"host":"pay-1","check":"queue","severity":"warning","status":"firing","summary":"queue deep","labels":{"team":"payments"}}"#,
+                #"{"host":"web-1","check":"disk","severity":"warning","status":"firing","summary":"/var 91%"}"#,
+            ]
+            for alert in alerts { #expect(try await server.post(Data(alert.utf8)).status == 202) }
+
+            let database = try await fake.waitForMessage(containing: "db-1 · replication", timeout: .seconds(20))
+            #expect(database.chatID == Self.chat && database.threadID == databaseTopic, "in the database topic")
+            let pay = try await fake.waitForMessage(containing: "pay-1 · queue", timeout: .seconds(20))
+            #expect(pay.chatID == payments && pay.threadID == nil, "in the payments group")
+            let web = try await fake.waitForMessage(containing: "web-1 · disk", timeout: .seconds(20))
+            #expect(web.chatID == Self.chat && web.threadID == alertsTopic, "no route: the configured topic")
+
+            try fake.userTypes(chat: Self.chat, from: Self.ana, text: "run disk", replyTo: database.id)
+            let result = try await fake.waitForMessage(containing: "disk on db-1: exit 0", timeout: .seconds(20))
+            #expect(result.chatID == Self.chat && result.threadID == databaseTopic, "the result stays in the topic")
+        }
+    }
+
     @Test func inWebhookModeTelegramCallsTheServerWithItsSecret() async throws {
         try await Self.withFake { fake in
             let reserved = try ReservedLoopbackPort()

@@ -7,10 +7,17 @@ import Testing
 /// The v6 migration: the indexes keyed by a digest or fingerprint that intake no longer needs
 /// are dropped, and a file written before it still finds its active scenarios and retries.
 /// The v7 migration: the full-text index leaves the store file. The v8 migration: every
-/// reference to a scenario has an index.
+/// reference to a scenario has an index. The v9 migration: outbox rows name their route.
 @Suite struct SQLiteMigrationTests {
-    /// Undoes v8 on a file: no indexes behind the references to scenarios.
-    static let backToV7 = """
+    /// Undoes v9 on a file: no route column in the outbox.
+    static let backToV8 = """
+        ALTER TABLE outbox DROP COLUMN route;
+        DELETE FROM grdb_migrations WHERE identifier = 'v9';
+
+        """
+
+    /// Undoes v9 and v8 on a file: no indexes behind the references to scenarios.
+    static let backToV7 = backToV8 + """
         DROP INDEX scenarios_previous;
         DROP INDEX messages_scenario;
         DROP INDEX outbox_scenario;
@@ -56,7 +63,7 @@ import Testing
 
             let migrated = try SQLiteScenarioStore(path: path)
             let diagnostics = try await migrated.diagnostics()
-            #expect(diagnostics.migrations.suffix(3) == ["v6", "v7", "v8"])
+            #expect(diagnostics.migrations.suffix(4) == ["v6", "v7", "v8", "v9"])
             let indexes = try Self.indexes(path)
             #expect(!indexes.contains("scenarios_active_fingerprint"))
             #expect(!indexes.contains("alerts_idempotency_key"))
@@ -113,9 +120,33 @@ import Testing
             #expect(try Self.unindexedForeignKeys(path) == ["messages.scenario_id", "outbox.scenario_id", "scenarios.previous_id"])
 
             let migrated = try SQLiteScenarioStore(path: path)
-            #expect(try await migrated.diagnostics().migrations.last == "v8")
+            #expect(try await migrated.diagnostics().migrations.last == "v9")
             try migrated.close()
             #expect(try Self.unindexedForeignKeys(path) == [])
+        }
+    }
+
+    /// A message queued before v9 is still sent after it (no route: the transport's own chat),
+    /// and one queued after it keeps its route.
+    @Test func aV8FileKeepsItsQueuedMessagesAndNewOnesKeepTheirRoute() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("teleops.sqlite").path
+            let store = try SQLiteScenarioStore(path: path)
+            _ = try await store.ingest([SQLiteScenarioStoreTests.alert("disk", at: 0)]) { _, outcome, _ in
+                [OutboxDraft(scenarioID: outcome.scenarioID, purpose: .announcement, text: "before")]
+            }
+            try store.close()
+            try runSQLite(path, Self.backToV8)
+
+            let migrated = try SQLiteScenarioStore(path: path)
+            #expect(try await migrated.diagnostics().migrations.last == "v9")
+            _ = try await migrated.ingest([SQLiteScenarioStoreTests.alert("cpu", at: 1)]) { _, outcome, _ in
+                [OutboxDraft(scenarioID: outcome.scenarioID, purpose: .announcement, text: "after", route: "database")]
+            }
+            let pending = try await migrated.pendingOutbox(afterID: nil, limit: 10)
+            #expect(pending.map(\.draft.text) == ["before", "after"])
+            #expect(pending.map(\.draft.route) == [nil, "database"])
+            try migrated.close()
         }
     }
 

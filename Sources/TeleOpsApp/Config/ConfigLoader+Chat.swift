@@ -47,7 +47,7 @@ extension ConfigLoader {
     ///   slack: {channel: C0123ABCDEF, receive: socket_mode}
     /// ```
     static func readChat(_ value: YAMLValue, environment: [String: String]) throws(ConfigError) -> ChatConfig {
-        let fields = try value.fields(allowed: ["primary", "failover", "give_up_after", "max_parts", "telegram", "slack"])
+        let fields = try value.fields(allowed: ["primary", "failover", "give_up_after", "max_parts", "telegram", "slack", "routes"])
         var chat = ChatConfig()
         if let telegram = fields["telegram"] { chat.telegram = try readTelegram(telegram, environment: environment) }
         if let slack = fields["slack"] { chat.slack = try readSlack(slack, environment: environment) }
@@ -70,7 +70,88 @@ extension ConfigLoader {
             if let wait = options["retry_primary_after"] { policy.retryPrimaryAfter = try wait.duration() }
             chat.outbox.failover = policy
         }
+        if let routes = fields["routes"] { chat.outbox.routing = try readRoutes(routes, chat: chat) }
         return chat
+    }
+
+    /// `chat.routes`: the first rule whose `match` takes an opening alert decides where its
+    /// scenario is announced on each transport.
+    ///
+    /// ```yaml
+    /// routes:
+    ///   - name: database
+    ///     match: {host: "db-*", severity: [critical, error], labels: {team: db}}
+    ///     telegram: {chat: "-1009876543210", topic: 7}
+    ///     slack: {channel: C0DBONCALL}
+    /// ```
+    private static func readRoutes(_ value: YAMLValue, chat: ChatConfig) throws(ConfigError) -> AlertRouting {
+        var routes: [AlertRoute] = []
+        for (index, item) in try value.list().enumerated() {
+            let fields = try item.fields(allowed: ["name", "match", "telegram", "slack"])
+            let name = try fields["name"]?.string() ?? "route \(index + 1)"
+            guard !name.isEmpty, !routes.contains(where: { $0.name == name }) else {
+                throw (fields["name"] ?? item).error(name.isEmpty ? "a route's name cannot be empty" : "route '\(name)' is defined twice")
+            }
+            let match = try fields.required("match")
+            var destinations: [String: ChatDestination] = [:]
+            if let telegram = fields["telegram"] {
+                guard chat.telegram != nil else { throw telegram.error("this route names Telegram, but chat.telegram is not configured") }
+                let options = try telegram.fields(allowed: ["chat", "topic"])
+                var destination = ChatDestination()
+                if let target = options["chat"] {
+                    let id = try target.string()
+                    do { try TelegramSettings.validate(chat: id, field: "chat") } catch { throw target.error(error.message) }
+                    destination.chat = id
+                }
+                if let topic = options["topic"] { destination.topic = String(try topic.int(in: 1...Int(Int32.max))) }
+                guard destination != ChatDestination() else { throw telegram.error("expected chat, topic or both") }
+                destinations[TelegramTransport.transportName] = destination
+            }
+            if let slack = fields["slack"] {
+                guard chat.slack != nil else { throw slack.error("this route names Slack, but chat.slack is not configured") }
+                let target = try slack.fields(allowed: ["channel"]).required("channel")
+                let id = try target.string()
+                guard SlackSettings.isChannelID(id) else {
+                    throw target.error("expected a channel ID such as C0123ABCDEF (not a #name), found '\(id)'")
+                }
+                destinations[SlackTransport.transportName] = ChatDestination(chat: id)
+            }
+            guard !destinations.isEmpty else { throw item.error("route '\(name)' says where on neither telegram nor slack") }
+            routes.append(AlertRoute(name: name, match: try readMatch(match), destinations: destinations))
+        }
+        return AlertRouting(routes)
+    }
+
+    /// A route's `match`: source, host, check (a pattern or a list), severity (one or a list),
+    /// labels (name → pattern or list).
+    private static func readMatch(_ value: YAMLValue) throws(ConfigError) -> AlertMatch {
+        let fields = try value.fields(allowed: ["source", "host", "check", "severity", "labels"])
+        func patterns(_ value: YAMLValue) throws(ConfigError) -> [String] {
+            let found: [String]
+            if case .sequence = value.node { found = try value.strings() } else { found = [try value.string()] }
+            guard !found.isEmpty, !found.contains(where: \.isEmpty) else { throw value.error("expected a pattern or a list of them, none empty") }
+            return found
+        }
+        var match = AlertMatch()
+        if let source = fields["source"] { match.sources = try patterns(source) }
+        if let host = fields["host"] { match.hosts = try patterns(host) }
+        if let check = fields["check"] { match.checks = try patterns(check) }
+        if let severity = fields["severity"] {
+            for name in try patterns(severity) {
+                guard let level = Severity(rawValue: name.lowercased()) else {
+                    throw severity.error("unknown severity '\(name)'; expected one of: \(Severity.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                match.severities.insert(level)
+            }
+        }
+        if let labels = fields["labels"] {
+            guard case .mapping(let mapping) = labels.node else { throw labels.error("expected a mapping of label names to patterns") }
+            for (keyNode, valueNode) in mapping {
+                let name = keyNode.string ?? ""
+                match.labels[name] = try patterns(YAMLValue(node: valueNode, key: "\(labels.key).\(name)", file: labels.file))
+            }
+        }
+        return match
     }
 
     private static func platform(_ value: YAMLValue) throws(ConfigError) -> ChatConfig.Platform {

@@ -51,7 +51,7 @@ extension OutboxSender {
             guard let transport = transports[route.transport] else { return }
             let chatMessage = ChatMessage(
                 chat: route.chat, text: parts[index], replyTo: route.replyTo,
-                buttons: index == parts.count - 1 ? draft.buttons : [])
+                buttons: index == parts.count - 1 ? draft.buttons : [], topic: route.topic)
             let outcome = await call(transport, pacer: pacer, message: message, attempts: &attempts) { () async throws(ChatFailure) -> MessageRef in
                 try await transport.post(chatMessage)
             }
@@ -292,7 +292,12 @@ extension OutboxSender {
 
     private func reroute(_ draft: OutboxDraft, to secondary: String) async -> Route {
         let thread = await draft.scenarioID.asyncMap { await announcement(of: $0, preferring: secondary) } ?? nil
-        return Route(transport: secondary, chat: thread?.chat, replyTo: thread)
+        guard let thread else {
+            var elsewhere = draft
+            elsewhere.chat = nil  // a chat of the primary means nothing on the secondary
+            return routed(elsewhere, on: secondary)
+        }
+        return Route(transport: secondary, chat: thread.chat, replyTo: thread)
     }
 
     /// The note in front of a message moved to the secondary: `reason` is what this message met,

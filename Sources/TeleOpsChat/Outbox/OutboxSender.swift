@@ -51,15 +51,19 @@ public final class OutboxSender: Service {
         /// wait in the store: during an alert storm the backlog of a chat limited to one
         /// message a second grows on disk, not in memory.
         public var maxQueued = 1000
+        /// `chat.routes`: the chat (and topic) on each transport of the route a draft names.
+        public var routing = AlertRouting()
 
         public init(backoff: Backoff = Backoff(), giveUpAfter: Duration = .seconds(86_400), maxParts: Int = 4,
-                    failover: FailoverPolicy? = nil, idleCheck: Duration = .seconds(1), maxQueued: Int = 1000) {
+                    failover: FailoverPolicy? = nil, idleCheck: Duration = .seconds(1), maxQueued: Int = 1000,
+                    routing: AlertRouting = AlertRouting()) {
             self.backoff = backoff
             self.giveUpAfter = giveUpAfter
             self.maxParts = maxParts
             self.failover = failover
             self.idleCheck = idleCheck
             self.maxQueued = max(1, maxQueued)
+            self.routing = routing
         }
     }
 
@@ -84,6 +88,11 @@ public final class OutboxSender: Service {
     /// Each chat's limits, by (transport, chat), made on first use (`chatPacer(for:)`).
     private let chatPacers = Mutex([LaneKey: RatePacer]())
     private let queued = Mutex(0)
+    /// The route of each scenario whose routed announcement was read from the outbox lately, so
+    /// that its other messages go to the route's chat too while the announcement is not sent
+    /// yet, and to the route's chat on the secondary when they fail over. Bounded: the oldest
+    /// are forgotten (their messages then go to the transport's own chat on failover).
+    let scenarioRoutes = Mutex(RecentRoutes(capacity: 10_000))
 
     /// Messages read from the outbox and not yet finished (at most `Settings.maxQueued`).
     public var queuedInMemory: Int { queued.withLock { $0 } }
@@ -145,6 +154,9 @@ public final class OutboxSender: Service {
                         readStore = more
                     }
                     for message in batch {
+                        if let name = message.draft.route, let scenarioID = message.draft.scenarioID {
+                            self.scenarioRoutes.withLock { $0.remember(name, for: scenarioID) }
+                        }
                         let route = await self.route(for: message.draft)
                         let key = LaneKey(
                             transport: route.transport, chat: route.chat ?? self.transports[route.transport]?.defaultChat ?? "")
@@ -195,8 +207,9 @@ public final class OutboxSender: Service {
 
     /// Where a draft goes if every transport works (its lane is that transport and chat): its
     /// pinned transport, the transport and chat of the message it answers, of its scenario's
-    /// announcement, else the primary's default chat. Asked again at delivery: a reply queued
-    /// before its scenario's announcement was sent finds the announcement's thread by then.
+    /// announcement, else its route's chat on the primary (`routed(_:on:)`). Asked again at
+    /// delivery: a reply queued before its scenario's announcement was sent finds the
+    /// announcement's thread by then.
     func route(for draft: OutboxDraft) async -> Route {
         if let pinned = draft.transport, transports[pinned] != nil {
             return Route(transport: pinned, chat: draft.chat, replyTo: draft.replyTo?.transport == pinned ? draft.replyTo : nil)
@@ -207,9 +220,32 @@ public final class OutboxSender: Service {
         if draft.purpose != .announcement, let scenarioID = draft.scenarioID,
             let announcement = await announcement(of: scenarioID, preferring: nil)
         {
-            return Route(transport: announcement.transport, chat: announcement.chat, replyTo: announcement)
+            return Route(
+                transport: announcement.transport, chat: announcement.chat, topic: topic(of: scenarioID, in: announcement),
+                replyTo: announcement)
         }
-        return Route(transport: primary, chat: draft.chat, replyTo: nil)
+        return routed(draft, on: primary)
+    }
+
+    /// The topic of the scenario's route where its announcement is, when the route is remembered
+    /// and sends to that chat: a reply carries it, so it stays in the topic even if the
+    /// announcement was deleted.
+    private func topic(of scenarioID: Int64, in announcement: MessageRef) -> String? {
+        guard let name = scenarioRoutes.withLock({ $0.route(of: scenarioID) }),
+              let destination = settings.routing.destination(route: name, transport: announcement.transport),
+              let topic = destination.topic
+        else { return nil }
+        let chat = destination.chat ?? transports[announcement.transport]?.defaultChat
+        return chat == announcement.chat ? topic : nil
+    }
+
+    /// A draft outside any thread on `transport`: its own chat if it names one, else the chat and
+    /// topic its route (or its scenario's) has there, else the transport's default chat.
+    func routed(_ draft: OutboxDraft, on transport: String) -> Route {
+        if let chat = draft.chat { return Route(transport: transport, chat: chat, replyTo: nil) }
+        let name = draft.route ?? draft.scenarioID.flatMap { id in scenarioRoutes.withLock { $0.route(of: id) } }
+        let destination = settings.routing.destination(route: name, transport: transport)
+        return Route(transport: transport, chat: destination?.chat, topic: destination?.topic, replyTo: nil)
     }
 
     /// The rate limits of one chat of one transport, shared by every call that goes there.
@@ -236,7 +272,36 @@ public final class OutboxSender: Service {
 struct Route: Sendable, Equatable {
     var transport: String
     var chat: String?
+    /// A topic in the chat (Telegram forums), from the draft's route.
+    var topic: String? = nil
     var replyTo: MessageRef?
+}
+
+/// Scenario → route name for the newest `capacity` scenarios remembered.
+struct RecentRoutes: Sendable {
+    let capacity: Int
+    private var routes: [Int64: String] = [:]
+    private var order: [Int64] = []
+    private var head = 0
+
+    init(capacity: Int) {
+        self.capacity = max(1, capacity)
+    }
+
+    mutating func remember(_ route: String, for scenarioID: Int64) {
+        if routes.updateValue(route, forKey: scenarioID) != nil { return }
+        order.append(scenarioID)
+        if routes.count > capacity {
+            routes[order[head]] = nil
+            head += 1
+            if head * 2 >= order.count {
+                order.removeFirst(head)
+                head = 0
+            }
+        }
+    }
+
+    func route(of scenarioID: Int64) -> String? { routes[scenarioID] }
 }
 
 struct LaneKey: Hashable, Sendable {

@@ -170,7 +170,7 @@ public struct TelegramSettings: Sendable, Equatable, CustomStringConvertible, Cu
         }
     }
 
-    static func validate(chat: String, field: String) throws(ChatSettingsError) {
+    public static func validate(chat: String, field: String) throws(ChatSettingsError) {
         if Int64(chat) != nil { return }
         let name = chat.dropFirst()
         let allowed = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")

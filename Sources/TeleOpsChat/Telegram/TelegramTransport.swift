@@ -80,7 +80,10 @@ public final class TelegramTransport: ChatTransport, Service {
                 return (target, Int64(replyTo.messageID))
             }
             var request = SendMessageRequest(chatID: TelegramChatID(target), text: TelegramText.html(message.text))
-            if toDefaultChat { request.messageThreadID = settings.topic }
+            // The message's own topic (a route's), else the configured one for a post in the
+            // configured chat. A reply without one stays in the topic of the message it answers,
+            // as Telegram places it, which may be a route's topic in the configured chat.
+            request.messageThreadID = message.topic.flatMap { Int($0) } ?? (toDefaultChat && replyID == nil ? settings.topic : nil)
             request.replyParameters = replyID.map { ReplyParameters(messageID: $0) }
             if !buttons.isEmpty { request.replyMarkup = InlineKeyboardMarkup(buttons) }
 

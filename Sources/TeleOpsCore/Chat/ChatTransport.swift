@@ -28,12 +28,16 @@ public struct ChatMessage: Sendable, Equatable {
     public var replyTo: MessageRef?
     /// Buttons under the message, in order (transports lay them out in rows).
     public var buttons: [ChatButton]
+    /// A topic inside the chat, on platforms that have them (Telegram's forum
+    /// `message_thread_id`); nil means the transport's own setting. Others ignore it.
+    public var topic: String?
 
-    public init(chat: String? = nil, text: String, replyTo: MessageRef? = nil, buttons: [ChatButton] = []) {
+    public init(chat: String? = nil, text: String, replyTo: MessageRef? = nil, buttons: [ChatButton] = [], topic: String? = nil) {
         self.chat = chat
         self.text = text
         self.replyTo = replyTo
         self.buttons = buttons
+        self.topic = topic
     }
 }
 

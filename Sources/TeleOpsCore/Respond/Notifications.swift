@@ -6,10 +6,14 @@ public struct NotificationComposer: Sendable {
     public var catalogue: ActionCatalogue
     /// Command output longer than this is cut in chat; the scenario log keeps all of it.
     public var maxOutputInChat: Int
+    /// Where a new scenario is announced: the route that takes its opening alert is named on
+    /// the drafts, and the outbox finds the chat on whichever transport sends them.
+    public var routing: AlertRouting
 
-    public init(catalogue: ActionCatalogue, maxOutputInChat: Int = 3000) {
+    public init(catalogue: ActionCatalogue, maxOutputInChat: Int = 3000, routing: AlertRouting = AlertRouting()) {
         self.catalogue = catalogue
         self.maxOutputInChat = maxOutputInChat
+        self.routing = routing
     }
 
     /// The drafts an intake result produces: an announcement (with buttons) for a new
@@ -22,12 +26,14 @@ public struct NotificationComposer: Sendable {
         func reply(_ text: String) -> OutboxDraft { OutboxDraft(scenarioID: scenario.id, purpose: .reply, text: text) }
         switch outcome.disposition {
         case .opened:
+            let route = routing.routes.isEmpty ? nil : routing.route(for: alert)?.name
             let announcement = OutboxDraft(
-                scenarioID: scenario.id, purpose: .announcement, text: announcement(scenario), buttons: buttons(for: scenario))
+                scenarioID: scenario.id, purpose: .announcement, text: announcement(scenario), buttons: buttons(for: scenario),
+                route: route)
             guard let seen = outcome.seenBefore else { return [announcement] }
             // In the thread, right under the announcement; never edited, so it stays as it was.
             return [announcement, OutboxDraft(scenarioID: scenario.id, purpose: .reply, text: seenBefore(seen, scenario: scenario),
-                                              buttons: seenBeforeButtons(seen, scenario: scenario))]
+                                              buttons: seenBeforeButtons(seen, scenario: scenario), route: route)]
         case .resolved:
             return [reply("✅ #\(scenario.id) resolved by \(alert.source): \(scenario.host) \(scenario.check) — \(alert.summary)"),
                     update(scenario)]

@@ -67,10 +67,13 @@ public struct OutboxDraft: Sendable, Equatable {
     /// each later one edits it in place (a running command's progress). A later draft with the
     /// key waiting in the same lane makes an earlier one unnecessary.
     public var key: String?
+    /// The `chat.routes` rule that took the alert (`AlertRouting`): where on each transport the
+    /// scenario is announced, when `chat` is nil. Set on the drafts an opening alert makes.
+    public var route: String?
 
     public init(
         scenarioID: Int64?, purpose: Purpose, text: String, replyTo: MessageRef? = nil, chat: String? = nil,
-        buttons: [ChatButton] = [], transport: String? = nil, key: String? = nil
+        buttons: [ChatButton] = [], transport: String? = nil, key: String? = nil, route: String? = nil
     ) {
         self.scenarioID = scenarioID
         self.purpose = purpose
@@ -80,6 +83,7 @@ public struct OutboxDraft: Sendable, Equatable {
         self.buttons = buttons
         self.transport = transport
         self.key = key
+        self.route = route
     }
 }
 
