@@ -151,13 +151,7 @@ public enum ScenarioReport {
         public init(scenario: Scenario, events: [ScenarioEvent], alerts: [Int64: Alert] = [:]) {
             self.scenario = scenario
             self.events = events
-            self.alerts = alerts.sorted { $0.key < $1.key }.map { StoredAlert(id: $0.key, alert: $0.value) }
+            self.alerts = StoredAlert.list(alerts)
         }
-    }
-
-    /// An alert with the id its events name it by.
-    public struct StoredAlert: Encodable {
-        public var id: Int64
-        public var alert: Alert
     }
 }

@@ -59,8 +59,9 @@ import TeleOpsTesting
         let markdown2 = try String(contentsOfFile: "\(out)/2.md", encoding: .utf8)
         #expect(markdown2.contains("  details\n    replica = db-2\n"))
         let twin2 = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(out)/2.json"))) as? [String: Any]
-        let alert2 = (twin2?["alerts"] as? [[String: Any]])?.first?["alert"] as? [String: Any]
+        let alert2 = (twin2?["alerts"] as? [[String: Any]])?.first
         #expect((alert2?["details"] as? [String: Any])?["replica"] as? String == "db-2")
+        #expect(alert2?["received_at"] is String && alert2?["id"] is Int, "flat and snake_case, as GET /v1/scenarios/{id} gives it")
         #expect(try await server.cli(["scenarios", "show", "2"]).contains("    details\n      replica = db-2"))
 
         let verified = try await server.cli(["scenarios", "verify"])

@@ -82,34 +82,8 @@ enum ReviewJSON {
     struct DetailBody: Encodable {
         var scenario: ScenarioBody
         var events: [ScenarioEvent]
-        var alerts: [AlertBody]
-    }
-
-    /// One alert as a monitoring source sent it, normalised: `id`, `source`, `host`, `check`,
-    /// `severity`, `status`, `summary`, `labels`, `details` (null when none), `fingerprint`,
-    /// `received_at`.
-    struct AlertBody: Encodable {
-        var id: Int64
-        var alert: Alert
-
-        enum CodingKeys: String, CodingKey {
-            case id, source, host, check, severity, status, summary, labels, details, fingerprint
-            case receivedAt = "received_at"
-        }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(id, forKey: .id)
-            try container.encode(alert.source, forKey: .source)
-            try container.encode(alert.host, forKey: .host)
-            try container.encode(alert.check, forKey: .check)
-            try container.encode(alert.severity, forKey: .severity)
-            try container.encode(alert.status, forKey: .status)
-            try container.encode(alert.summary, forKey: .summary)
-            try container.encode(alert.labels, forKey: .labels)
-            try container.encode(alert.details, forKey: .details)
-            try container.encode(alert.fingerprint, forKey: .fingerprint)
-            try container.encode(time(alert.receivedAt), forKey: .receivedAt)
-        }
+        /// `StoredAlert`: `id`, `source`, `host`, `check`, `severity`, `status`, `summary`,
+        /// `labels`, `details` (null when none), `fingerprint`, `received_at`.
+        var alerts: [StoredAlert]
     }
 }

@@ -111,7 +111,7 @@ struct ReviewRoutes: Sendable {
         let alerts = try await store.alerts(ids: events.compactMap(\.alertID))
         return ReviewJSON.response(.ok, ReviewJSON.DetailBody(
             scenario: ReviewJSON.ScenarioBody(scenario: scenario), events: events,
-            alerts: alerts.sorted { $0.key < $1.key }.map { ReviewJSON.AlertBody(id: $0.key, alert: $0.value) }))
+            alerts: StoredAlert.list(alerts)))
     }
 
     /// One page of `filter`, newest first, and the id to continue from when there is more.
