@@ -193,9 +193,9 @@ enum SQLiteHistory {
 
     /// Walks scenarios in id order, each with its events in id order, without holding more
     /// than one scenario's events in memory.
-    static func verify(_ db: Database) throws -> ChainReport {
+    static func verify(_ db: Database, against checkpoint: ChainCheckpoint?) throws -> ChainReport {
         let prunedBelow = try Int64.fetchOne(db, sql: "SELECT value FROM store_meta WHERE name = 'pruned_below'") ?? 0
-        var verifier = ChainVerifier(prunedBelow: prunedBelow)
+        var verifier = ChainVerifier(prunedBelow: prunedBelow, against: checkpoint)
         let scenarios = try Row.fetchCursor(db, sql: "SELECT id, head_hash FROM scenarios ORDER BY id")
         let events = try Row.fetchCursor(
             db, sql: "SELECT id, scenario_id, at, actor, kind, data, hash FROM events ORDER BY scenario_id, id")

@@ -72,8 +72,8 @@ extension SQLiteScenarioStore {
         try await searchIndex.catchUp(from: pool, limit: Self.searchCatchUpLimit)
     }
 
-    public func verifyChain() async throws -> ChainReport {
-        try await pool.read { db in try SQLiteHistory.verify(db) }
+    public func verifyChain(against checkpoint: ChainCheckpoint?) async throws -> ChainReport {
+        try await pool.read { db in try SQLiteHistory.verify(db, against: checkpoint) }
     }
 
     /// Oldest (lowest id) first; none for an unknown scenario.

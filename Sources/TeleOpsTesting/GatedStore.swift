@@ -81,7 +81,9 @@ public final class GatedStore: ScenarioStore {
     public func alerts(ids: [Int64]) async throws -> [Int64: Alert] { try await inner.alerts(ids: ids) }
     public func commandEvents(amongNewest count: Int) async throws -> [ScenarioEvent] { try await inner.commandEvents(amongNewest: count) }
     public func count(_ query: ScenarioQuery, upTo cap: Int) async throws -> ScenarioCount { try await inner.count(query, upTo: cap) }
-    public func verifyChain() async throws -> ChainReport { try await inner.verifyChain() }
+    public func verifyChain(against checkpoint: ChainCheckpoint?) async throws -> ChainReport {
+        try await inner.verifyChain(against: checkpoint)
+    }
     public func prune(_ policy: RetentionPolicy, now: Date, batch: Int) async throws -> Int {
         try await inner.prune(policy, now: now, batch: batch)
     }

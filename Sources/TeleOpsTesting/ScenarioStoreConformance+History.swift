@@ -208,8 +208,12 @@ extension ScenarioStoreConformance {
             try check.equal(report.eventsChecked, 6, "events checked")
             try check.equal(report.digest.count, 64, "digest is hex SHA-256")
             _ = try await store.ingestOne(Fixture.alert("cpu", at: 6))
-            let later = try await store.verifyChain()
+            let later = try await store.verifyChain(against: report.checkpoint)
             try check.isTrue(later.digest != report.digest, "the digest moves as the log grows")
+            try check.equal(later.checkpointResult, .holds, "the earlier checkpoint holds as the log grows")
+            try check.isTrue(later.checkpoint.lastEventID > report.checkpoint.lastEventID, "the checkpoint moves on")
+            let made = ChainCheckpoint(lastEventID: report.checkpoint.lastEventID, prunedBelow: 0, digest: String(repeating: "0", count: 64))
+            try check.equal(try await store.verifyChain(against: made).checkpointResult, .differs, "a checkpoint of another log")
         },
         Case("retention removes old resolved scenarios only, and what is left still verifies") { store, check in
             var ids: [Int64] = []

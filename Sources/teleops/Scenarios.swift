@@ -136,23 +136,49 @@ struct Scenarios: AsyncParsableCommand {
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Check every scenario's hash chain; exits 1 and names the first broken event if the log was altered.",
-            discussion: "Keep the printed digest somewhere else: a later digest that differs while the log only grew shows a rewrite.")
+            discussion: """
+                Keep the printed checkpoint somewhere else (a ticket, the postmortem). A later `verify --checkpoint` \
+                recomputes it from the events it covers, however much the log grew since: if it differs, events \
+                were rewritten, even with every hash recomputed to match. Retention removing scenarios since makes \
+                a checkpoint uncheckable; take a new one after pruning.
+                """)
 
         @OptionGroup var options: ConfigOptions
+
+        @Option(help: "A checkpoint an earlier verify printed (LAST_EVENT-PRUNED_BELOW-DIGEST): check the log still holds it.")
+        var checkpoint: String?
 
         @Flag(help: "Print JSON.")
         var json = false
 
         func run() async throws {
-            let report = try await openStore(options).verifyChain()
+            let given = try checkpoint.map { text in
+                guard let parsed = ChainCheckpoint(text) else {
+                    throw ValidationError("--checkpoint '\(text)' is not a checkpoint: expected LAST_EVENT-PRUNED_BELOW-DIGEST (two whole numbers and 64 lowercase hex digits), as verify prints it")
+                }
+                return parsed
+            }
+            let report = try await openStore(options).verifyChain(against: given)
             if json {
                 print(try ScenarioReport.json(report))
-            } else if let broken = report.firstBreak {
-                print("BROKEN: \(broken.description)")
-                print("checked \(report.scenariosChecked) scenarios and \(report.eventsChecked) events")
             } else {
-                print("OK: \(report.scenariosChecked) scenarios, \(report.eventsChecked) events, every chain intact")
-                print("digest \(report.digest)")
+                if let broken = report.firstBreak {
+                    print("BROKEN: \(broken.description)")
+                    print("checked \(report.scenariosChecked) scenarios and \(report.eventsChecked) events")
+                } else {
+                    print("OK: \(report.scenariosChecked) scenarios, \(report.eventsChecked) events, every chain intact")
+                }
+                switch (given, report.checkpointResult) {
+                case (let given?, .holds?):
+                    print("checkpoint holds: the events up to event \(given.lastEventID) are as they were")
+                case (let given?, .differs?):
+                    print("CHECKPOINT DIFFERS: events up to \(given.lastEventID) were edited, removed or re-hashed since it was taken")
+                case (let given?, .prunedSince?):
+                    print("checkpoint not checked: retention removed scenarios since it was taken (pruned below #\(given.prunedBelow) then, more now)")
+                default:
+                    break
+                }
+                if report.firstBreak == nil { print("checkpoint \(report.checkpoint)") }
             }
             if !report.isIntact { throw ExitCode(1) }
         }

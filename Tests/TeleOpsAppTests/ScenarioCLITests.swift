@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Testing
+import TeleOpsCore
 import TeleOpsTesting
 
 /// `teleops scenarios list|search|export|verify|prune` on the file a running server writes.
@@ -66,7 +67,17 @@ import TeleOpsTesting
 
         let verified = try await server.cli(["scenarios", "verify"])
         #expect(verified.hasPrefix("OK: 2 scenarios"))
-        #expect(verified.contains("digest "))
+        let line = try #require(verified.split(separator: "\n").first { $0.hasPrefix("checkpoint ") })
+        let checkpoint = String(line.dropFirst("checkpoint ".count))
+        #expect(ChainCheckpoint(checkpoint) != nil, "\(checkpoint)")
+        let again = try await server.cli(["scenarios", "verify", "--checkpoint", checkpoint])
+        #expect(again.contains("checkpoint holds: the events up to event \(checkpoint.prefix { $0 != "-" }) are as they were"))
+
+        let bad = try RunningProcess(executable: TeleOpsServer.executable,
+                                     arguments: ["scenarios", "verify", "--checkpoint", "12-abc", "--data", server.dataDirectory])
+        #expect(try await bad.waitForExit() != 0)
+        try await bad.waitForOutputEnd()
+        #expect(bad.stderr.all.joined(separator: "\n").contains("--checkpoint '12-abc' is not a checkpoint"))
     }
 
     @Test func exportOfNumbersWritesOnlyThoseAndVerifyPrintsJSON() async throws {
@@ -93,13 +104,15 @@ import TeleOpsTesting
         let text = try await server.cli(["scenarios", "verify"])
         let json = try await server.cli(["scenarios", "verify", "--json"])
         let report = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
-        #expect(Set(report.keys) == ["scenarios_checked", "events_checked", "digest"], "no first_break when intact")
+        #expect(Set(report.keys) == ["scenarios_checked", "events_checked", "digest", "checkpoint"], "no first_break when intact")
         #expect(report["scenarios_checked"] as? Int == 2)
         let events = try #require(report["events_checked"] as? Int)
         #expect(text.hasPrefix("OK: 2 scenarios, \(events) events, every chain intact"))
         let digest = try #require(report["digest"] as? String)
         #expect(digest.count == 64 && digest.allSatisfy(\.isHexDigit))
-        #expect(text.contains("digest \(digest)"), "the digest the text form prints")
+        let checkpoint = try #require(report["checkpoint"] as? String)
+        #expect(checkpoint.hasPrefix("\(events)-0-"), "no event removed: the last id is the count")
+        #expect(text.contains("checkpoint \(checkpoint)"), "the checkpoint the text form prints")
     }
 
     @Test func verifyNamesTheEventSomeoneEditedAndFails() async throws {

@@ -105,7 +105,7 @@ private struct BrokenStore: ScenarioStore {
 
     func scenarioID(for message: MessageRef) async throws -> Int64? { try await base.scenarioID(for: message) }
     func count(_ query: ScenarioQuery, upTo cap: Int) async throws -> ScenarioCount { try await base.count(query, upTo: cap) }
-    func verifyChain() async throws -> ChainReport { try await base.verifyChain() }
+    func verifyChain(against checkpoint: ChainCheckpoint?) async throws -> ChainReport { try await base.verifyChain(against: checkpoint) }
     func prune(_ policy: RetentionPolicy, now: Date, batch: Int) async throws -> Int {
         try await base.prune(policy, now: now, batch: batch)
     }

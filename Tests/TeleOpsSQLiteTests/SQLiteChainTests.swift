@@ -73,9 +73,60 @@ import Testing
             // Someone with write access drops scenario 3's only event and its head: the chain
             // holds, but the digest kept from before no longer matches.
             try runSQLite(path, "DELETE FROM events WHERE scenario_id = 3; UPDATE scenarios SET head_hash = NULL WHERE id = 3")
-            let after = try await SQLiteScenarioStore(path: path).verifyChain()
+            let after = try await SQLiteScenarioStore(path: path).verifyChain(against: before.checkpoint)
             #expect(after.firstBreak == nil)
             #expect(after.digest != before.digest)
+            #expect(after.checkpointResult == .differs)
+            #expect(!after.isIntact)
+        }
+    }
+
+    /// Someone with write access edits an event and recomputes every hash after it and the
+    /// head: each chain holds, but a checkpoint kept from before says the log was rewritten,
+    /// while one checked after the log only grew holds.
+    @Test func aCheckpointHoldsAsTheLogGrowsAndCatchesARewriteWithEveryHashRecomputed() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("teleops.sqlite").path
+            let store = try await Self.filledStore(at: path)
+            let checkpoint = try await store.verifyChain().checkpoint
+            #expect(checkpoint.lastEventID == 6)
+            #expect(ChainCheckpoint(checkpoint.description) == checkpoint, "the printed line reads back")
+            for (index, check) in ["disk", "ntp"].enumerated() {
+                _ = try await store.ingest([SQLiteScenarioStoreTests.alert(check, at: Double(10 + index))]) { _, _, _ in [] }
+            }
+            let grown = try await store.verifyChain(against: checkpoint)
+            #expect(grown.checkpointResult == .holds && grown.isIntact)
+            #expect(grown.checkpoint.lastEventID == 8 && grown.checkpoint != checkpoint)
+            try store.close()
+
+            // Scenario #1 holds events 1, 3, 4, 7: rewrite 3's actor and re-chain 3, 4 and 7.
+            let queue = try DatabaseQueue(path: path)
+            try await queue.write { db in
+                try db.execute(sql: "UPDATE events SET actor = 'mallory' WHERE id = 3")
+                var previous: String?
+                for row in try Row.fetchAll(db, sql: "SELECT id, at, actor, kind, data FROM events WHERE scenario_id = 1 ORDER BY id") {
+                    let data: String = row["data"]
+                    let hash = EventChain.hash(previous: previous, scenarioID: 1, at: Date(millisecondsSince1970: row["at"]),
+                                               actor: row["actor"], kind: row["kind"], data: Array(data.utf8))
+                    try db.execute(sql: "UPDATE events SET hash = ? WHERE id = ?", arguments: [hash, row["id"] as Int64])
+                    previous = hash
+                }
+                try db.execute(sql: "UPDATE scenarios SET head_hash = ? WHERE id = 1", arguments: [previous])
+            }
+            try queue.close()
+            let rewritten = try SQLiteScenarioStore(path: path)
+            #expect(try await rewritten.verifyChain().isIntact, "every chain holds: only the checkpoint can tell")
+            let checked = try await rewritten.verifyChain(against: checkpoint)
+            #expect(checked.checkpointResult == .differs && !checked.isIntact)
+            #expect(try await rewritten.verifyChain(against: grown.checkpoint).checkpointResult == .differs)
+
+            // Retention since the checkpoint: it cannot be checked, which is not a break.
+            _ = try await rewritten.ingest([SQLiteScenarioStoreTests.alert("ntp", status: .resolved, at: 20)]) { _, _, _ in [] }
+            _ = try await rewritten.ingest([SQLiteScenarioStoreTests.alert("load", status: .resolved, at: 21)]) { _, _, _ in [] }
+            #expect(try await rewritten.prune(RetentionPolicy(maxCount: 1), now: Date(), batch: 10) == 1)
+            let pruned = try await rewritten.verifyChain(against: grown.checkpoint)
+            #expect(pruned.checkpointResult == .prunedSince && pruned.isIntact)
+            try rewritten.close()
         }
     }
 

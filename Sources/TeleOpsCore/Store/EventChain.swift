@@ -10,8 +10,8 @@ import Foundation
 /// no two different events hash the same input.
 ///
 /// The chain shows tampering by anyone who does not rewrite every later hash and the head as
-/// well; someone with write access to the store can do that. Keep `teleops scenarios verify`
-/// output (its head digest) somewhere else to catch that too.
+/// well; someone with write access to the store can do that. Keep a `ChainCheckpoint` (printed
+/// by `teleops scenarios verify`) somewhere else to catch that too.
 public enum EventChain {
     /// Lowercase hex SHA-256 over the event's fields, linked to `previous`.
     public static func hash(previous: String?, scenarioID: Int64, at: Date, actor: String, kind: String,
@@ -36,27 +36,98 @@ public enum EventChain {
     }
 }
 
+/// The log as it stood, in a line to keep outside the store: `<last event id>-<pruned below>-<digest>`,
+/// the digest being SHA-256 over `<scenario id>:<hash of its newest event up to that id>` for
+/// every scenario in id order. Event ids only grow, so the log as it stood is exactly its events
+/// up to that id, and a later `verify` against the checkpoint recomputes the same digest however
+/// much the log has grown since; any event up to the id edited, removed or re-hashed changes it.
+/// Retention removing scenarios since (`prunedBelow` moved) makes the checkpoint uncheckable,
+/// not broken: take a new one after each prune.
+///
+/// ```text
+/// $ teleops scenarios verify
+/// OK: 2,134 scenarios, 19,870 events, every chain intact
+/// checkpoint 19870-0-5b9f…e1
+/// $ teleops scenarios verify --checkpoint 19870-0-5b9f…e1   # weeks later
+/// ```
+public struct ChainCheckpoint: Sendable, Equatable, Codable, LosslessStringConvertible {
+    public var lastEventID: Int64
+    public var prunedBelow: Int64
+    /// Lowercase hex SHA-256.
+    public var digest: String
+
+    public init(lastEventID: Int64, prunedBelow: Int64, digest: String) {
+        self.lastEventID = lastEventID
+        self.prunedBelow = prunedBelow
+        self.digest = digest
+    }
+
+    public init?(_ description: String) {
+        let parts = description.trimmingCharacters(in: .whitespaces).split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 3, let last = Int64(parts[0]), last >= 0, let pruned = Int64(parts[1]), pruned >= 0,
+              parts[2].count == 64, parts[2].allSatisfy({ $0.isHexDigit && !$0.isUppercase })
+        else { return nil }
+        self.init(lastEventID: last, prunedBelow: pruned, digest: String(parts[2]))
+    }
+
+    public var description: String { "\(lastEventID)-\(prunedBelow)-\(digest)" }
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let checkpoint = ChainCheckpoint(text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not a checkpoint: \(text)"))
+        }
+        self = checkpoint
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+}
+
 /// What `ScenarioStore.verifyChain` found.
 public struct ChainReport: Sendable, Equatable, Codable {
+    /// How the log compares with an earlier checkpoint.
+    public enum CheckpointResult: String, Sendable, Codable {
+        /// Every event up to the checkpoint's is as it was.
+        case holds
+        /// Some event up to the checkpoint's was edited, removed or re-hashed since.
+        case differs
+        /// Retention removed scenarios since the checkpoint was taken; it cannot be checked.
+        case prunedSince = "pruned_since"
+    }
+
     public var scenariosChecked: Int
     public var eventsChecked: Int
     /// The first problem, in scenario then event order; nil when every chain holds.
     public var firstBreak: ChainBreak?
-    /// SHA-256 over every scenario's head hash in id order: a short digest of the whole log to
-    /// keep elsewhere; a later digest that differs while the log only grew shows a rewrite.
+    /// SHA-256 over every scenario's head hash in id order. It changes whenever the log grows;
+    /// `checkpoint` is what to keep.
     public var digest: String
+    /// The log as it stands now, to keep elsewhere and check later (`ChainCheckpoint`).
+    public var checkpoint: ChainCheckpoint
+    /// Against the checkpoint given to the verification, if one was.
+    public var checkpointResult: CheckpointResult?
 
-    public var isIntact: Bool { firstBreak == nil }
+    /// Every chain holds, and so does the checkpoint given (if one was and it can be checked).
+    public var isIntact: Bool { firstBreak == nil && checkpointResult != .differs }
 
-    public init(scenariosChecked: Int, eventsChecked: Int, firstBreak: ChainBreak?, digest: String) {
+    public init(
+        scenariosChecked: Int, eventsChecked: Int, firstBreak: ChainBreak?, digest: String, checkpoint: ChainCheckpoint,
+        checkpointResult: CheckpointResult? = nil
+    ) {
         self.scenariosChecked = scenariosChecked
         self.eventsChecked = eventsChecked
         self.firstBreak = firstBreak
         self.digest = digest
+        self.checkpoint = checkpoint
+        self.checkpointResult = checkpointResult
     }
 
     enum CodingKeys: String, CodingKey {
         case scenariosChecked = "scenarios_checked", eventsChecked = "events_checked", firstBreak = "first_break", digest
+        case checkpoint, checkpointResult = "checkpoint_result"
     }
 }
 
@@ -103,14 +174,22 @@ public struct ChainVerifier: Sendable {
     public private(set) var scenariosChecked = 0
     public private(set) var eventsChecked = 0
     public private(set) var firstBreak: ChainBreak?
-    private var heads: [UInt8] = []
+    private var heads = DigestFold()
+    /// For the checkpoint of now: each scenario's newest event.
+    private var newest = DigestFold()
+    /// For the checkpoint given: each scenario's newest event up to its event id.
+    private var upToGiven = DigestFold()
+    private var lastEventID: Int64 = 0
     private var expectedNextID: Int64 = 1
     private let prunedBelow: Int64
+    private let given: ChainCheckpoint?
 
     /// `prunedBelow`: scenario ids below it may be missing (retention removed scenarios up to
     /// just below it; a removal below that mark is not told apart from retention's).
-    public init(prunedBelow: Int64 = 0) {
+    /// `checkpoint`: an earlier checkpoint to compare the log with.
+    public init(prunedBelow: Int64 = 0, against checkpoint: ChainCheckpoint? = nil) {
         self.prunedBelow = prunedBelow
+        self.given = checkpoint
     }
 
     /// One scenario: its id, its recorded head, and its events (oldest first) as stored.
@@ -131,10 +210,14 @@ public struct ChainVerifier: Sendable {
         if previous != head, firstBreak == nil {
             firstBreak = ChainBreak(scenarioID: scenarioID, eventID: nil, reason: .eventsRemoved)
         }
-        heads.append(contentsOf: (head ?? "").utf8)
-        heads.append(0x0A)
-        // Keep memory flat over millions of scenarios: fold the heads into a running digest.
-        if heads.count > 1 << 20 { heads = Array(Hex.string(Digest.sha256(heads)).utf8) }
+        heads.add(head ?? "")
+        if let last = events.last {
+            lastEventID = max(lastEventID, last.id)
+            newest.add("\(scenarioID):\(last.hash ?? "")")
+        }
+        if let given, let upTo = events.last(where: { $0.id <= given.lastEventID }) {
+            upToGiven.add("\(scenarioID):\(upTo.hash ?? "")")
+        }
     }
 
     /// After the last scenario: `lastAllocatedID` is the highest id the store ever gave a
@@ -149,8 +232,28 @@ public struct ChainVerifier: Sendable {
     }
 
     public var report: ChainReport {
-        ChainReport(scenariosChecked: scenariosChecked, eventsChecked: eventsChecked, firstBreak: firstBreak,
-                    digest: Hex.string(Digest.sha256(heads)))
+        let result = given.map { given -> ChainReport.CheckpointResult in
+            if prunedBelow > given.prunedBelow { return .prunedSince }
+            return prunedBelow == given.prunedBelow && upToGiven.hex == given.digest ? .holds : .differs
+        }
+        return ChainReport(
+            scenariosChecked: scenariosChecked, eventsChecked: eventsChecked, firstBreak: firstBreak, digest: heads.hex,
+            checkpoint: ChainCheckpoint(lastEventID: lastEventID, prunedBelow: prunedBelow, digest: newest.hex),
+            checkpointResult: result)
+    }
+
+    /// SHA-256 over lines added one at a time, in flat memory over millions of them: past 1 MiB
+    /// the buffer is replaced by its own digest, which the next lines follow.
+    struct DigestFold: Sendable {
+        private var buffer: [UInt8] = []
+
+        mutating func add(_ line: String) {
+            buffer.append(contentsOf: line.utf8)
+            buffer.append(0x0A)
+            if buffer.count > 1 << 20 { buffer = Array(Hex.string(Digest.sha256(buffer)).utf8) }
+        }
+
+        var hex: String { Hex.string(Digest.sha256(buffer)) }
     }
 
     /// An event as stored: what its hash covers, and the hash recorded with it.

@@ -92,9 +92,9 @@ public final class MemoryScenarioStore: ScenarioStore {
         }
     }
 
-    public func verifyChain() async throws -> ChainReport {
+    public func verifyChain(against checkpoint: ChainCheckpoint?) async throws -> ChainReport {
         state.withLock { state in
-            var verifier = ChainVerifier(prunedBelow: state.prunedBelow)
+            var verifier = ChainVerifier(prunedBelow: state.prunedBelow, against: checkpoint)
             for scenario in state.scenarios {
                 let events = (state.eventsByScenario[scenario.id] ?? []).map { event in
                     ChainVerifier.StoredEvent(id: event.id, at: event.at, actor: event.actor, kind: event.kind.rawValue,

@@ -261,8 +261,9 @@ public protocol ScenarioStore: ChatInbox {
     /// matches, so a page that shows counts caps them, and a store may also stop such a walk
     /// when going on would cost too much: the count then says it is partial.
     func count(_ query: ScenarioQuery, upTo cap: Int) async throws -> ScenarioCount
-    /// Walks every scenario's hash chain (`EventChain`) and reports the first break.
-    func verifyChain() async throws -> ChainReport
+    /// Walks every scenario's hash chain (`EventChain`) and reports the first break, the
+    /// checkpoint of the log as it stands, and whether the log still holds `checkpoint`.
+    func verifyChain(against checkpoint: ChainCheckpoint?) async throws -> ChainReport
     /// Removes what `policy` does not keep, at most `batch` scenarios per transaction so that
     /// intake is never held up for long; returns how many scenarios were removed.
     func prune(_ policy: RetentionPolicy, now: Date, batch: Int) async throws -> Int
@@ -307,4 +308,11 @@ public struct ScenarioCount: Sendable, Equatable, CustomStringConvertible {
 
     /// "12", or "1000+" for a partial count.
     public var description: String { isPartial ? "\(value)+" : String(value) }
+}
+
+extension ScenarioStore {
+    /// Every chain, without an earlier checkpoint to compare with.
+    public func verifyChain() async throws -> ChainReport {
+        try await verifyChain(against: nil)
+    }
 }
