@@ -5,6 +5,11 @@ import TeleOpsCore
 /// `ChatPlatformHarness` (a fake platform with the transport pointed at it). Each case gets a
 /// fresh harness and throws `ConformanceFailure` naming what went wrong.
 ///
+/// Where a platform is not a chat app (the console: a terminal), the harness says how in
+/// `traits`, and the cases concerned check what the platform does instead: an edit shown anew
+/// after its message, a button "pressed" by typing its command, one person typing, and a write
+/// refused by the output as the one failure.
+///
 /// ```swift
 /// @Test(arguments: ChatTransportConformance.cases.map(\.name))
 /// func conformance(_ name: String) async throws {
@@ -40,28 +45,47 @@ public enum ChatTransportConformance {
             try check.equal(shown.replyTo, parent.messageID, "reply threads under its parent")
         },
         Case("buttons are shown and a press arrives as its command, under its message") { harness, check, incoming in
+            let traits = harness.traits
+            let person = traits.onlyPerson ?? "1001"
             let buttons = [ChatButton(label: "Ack", command: "#1 ack"), ChatButton(label: "Silence 1h", command: "#1 silence 1h"),
                            ChatButton(label: "Resolve", command: "#1 resolve"), ChatButton(label: "▶ disk", command: "#1 run disk")]
             let ref = try await post(harness, check, ChatMessage(text: "🔴 #1", buttons: buttons))
             let shown = try check.unwrap(await harness.botMessages().first { $0.id == ref.messageID }, "the message")
             try check.equal(shown.buttons, buttons, "buttons in order")
-            try await harness.userPresses(command: "#1 silence 1h", on: ref.messageID, userID: "1001")
+            try await harness.userPresses(command: "#1 silence 1h", on: ref.messageID, userID: person)
             let press = try await next(incoming, check, "the button press")
-            try check.equal(press.kind, .button, "kind")
             try check.equal(press.text, "#1 silence 1h", "command")
-            try check.equal(press.userID, "1001", "who pressed")
-            try check.equal(press.replyTo?.messageID, ref.messageID, "the message the button is under")
+            try check.equal(press.userID, person, "who pressed")
+            if traits.canReplyToMessages {
+                try check.equal(press.kind, .button, "kind")
+                try check.equal(press.replyTo?.messageID, ref.messageID, "the message the button is under")
+            } else {
+                // A terminal has no buttons: the person typed the command the button showed,
+                // a line like any other.
+                try check.equal(press.kind, .text, "kind (typed: a terminal has no buttons)")
+                try check.equal(press.replyTo, nil, "answers no message (the command's #1 names the scenario)")
+            }
             try check.equal(press.ref.transport, harness.transport.name, "transport")
         },
         Case("an edit replaces text and buttons, and editing to the same content succeeds") { harness, check, _ in
             let ref = try await post(harness, check, ChatMessage(text: "open", buttons: [ChatButton(label: "Ack", command: "ack")]))
+            /// The message as a reader sees it now, after `edits` edits: the message itself, or
+            /// where a platform cannot edit in place, its last update (the message unchanged).
+            func current(after edits: Int) async throws -> PlatformMessage.Update {
+                let shown = try check.unwrap(await harness.botMessages().first { $0.id == ref.messageID }, "the message")
+                if harness.traits.editsInPlace { return PlatformMessage.Update(text: shown.text, buttons: shown.buttons) }
+                try check.equal(shown.text, "open", "the message as first shown (not edited in place)")
+                try check.equal(shown.buttons.map(\.label), ["Ack"], "its buttons as first shown")
+                try check.equal(shown.updates.count, edits, "one update shown per edit")
+                return try check.unwrap(shown.updates.last, "the last update shown")
+            }
             try await edit(harness, check, ref, "acknowledged by ana", [ChatButton(label: "Resolve", command: "resolve")])
             try await edit(harness, check, ref, "acknowledged by ana", [ChatButton(label: "Resolve", command: "resolve")])
-            var shown = try check.unwrap(await harness.botMessages().first { $0.id == ref.messageID }, "the message")
+            var shown = try await current(after: 2)
             try check.equal(shown.text, "acknowledged by ana", "edited text")
             try check.equal(shown.buttons.map(\.label), ["Resolve"], "edited buttons")
             try await edit(harness, check, ref, "resolved " + awkwardText, [])
-            shown = try check.unwrap(await harness.botMessages().first { $0.id == ref.messageID }, "the message")
+            shown = try await current(after: 3)
             try check.equal(shown.text, "resolved " + awkwardText, "edited text as written")
             try check.equal(shown.buttons, [], "buttons removed")
         },
@@ -79,6 +103,22 @@ public enum ChatTransportConformance {
             }
         },
         Case("failures are classified: 429 with its wait, 5xx retryable, a rejection a client error with its reason") { harness, check, _ in
+            guard harness.traits.platformAnswers else {
+                // Nothing answers a terminal, so there is no 429, 5xx or rejection; the one
+                // failure is the output refusing the write. That post fails, as a client error
+                // (it is given up, or posted elsewhere by failover) with the system's reason,
+                // shows nothing, and posts succeed again once the output takes writes.
+                try await harness.whileOutputRefusesWrites { systemReason in
+                    let refused = try await failure(harness, check)
+                    try check.equal(refused.reason, .clientError, "reason for a refused write")
+                    try check.isTrue(refused.message.contains(systemReason), "the system's reason is kept: \(refused.message)")
+                }
+                try check.isTrue(!(await harness.botMessages().contains { $0.text.contains("will fail") }), "the refused post shows nothing")
+                let again = try await post(harness, check, ChatMessage(text: "works again"))
+                let shown = try check.unwrap(await harness.botMessages().first { $0.id == again.messageID }, "the post after")
+                try check.equal(shown.text, "works again", "the post after")
+                return
+            }
             await harness.failNext(.rateLimited(retryAfterSeconds: 7), count: 1)
             let limited = try await failure(harness, check)
             try check.equal(limited.reason, .rateLimited, "429 reason")
@@ -94,20 +134,27 @@ public enum ChatTransportConformance {
             _ = try await post(harness, check, ChatMessage(text: "works again"))
         },
         Case("typed messages arrive with the sender and the message they answer; bots are ignored") { harness, check, incoming in
+            let traits = harness.traits
             let alert = try await post(harness, check, ChatMessage(text: "🔴 #1"))
             try await harness.otherBotPosts("I am a bot")
-            let plainID = try await harness.userTypes("status", userID: "1001", replyTo: nil)
+            let plainID = try await harness.userTypes("status", userID: traits.onlyPerson ?? "1001", replyTo: nil)
             let plain = try await next(incoming, check, "the typed message")
             try check.equal(plain.text, "status", "text (the bot's message was skipped)")
             try check.equal(plain.kind, .text, "kind")
-            try check.equal(plain.userID, "1001", "sender")
+            try check.equal(plain.userID, traits.onlyPerson ?? "1001", "sender")
             try check.equal(plain.ref.messageID, plainID, "ref")
             try check.equal(plain.replyTo, nil, "not a reply")
-            _ = try await harness.userTypes("run disk " + awkwardText, userID: "1002", replyTo: alert.messageID)
+            let answering = traits.canReplyToMessages ? alert.messageID : nil
+            _ = try await harness.userTypes("run disk " + awkwardText, userID: traits.onlyPerson ?? "1002", replyTo: answering)
             let reply = try await next(incoming, check, "the reply", after: plain)
             try check.equal(reply.text, "run disk " + awkwardText, "text exactly as typed")
-            try check.equal(reply.replyTo?.messageID, alert.messageID, "answers the alert")
-            try check.equal(reply.replyTo?.transport, harness.transport.name, "reply transport")
+            if traits.canReplyToMessages {
+                try check.equal(reply.replyTo?.messageID, alert.messageID, "answers the alert")
+                try check.equal(reply.replyTo?.transport, harness.transport.name, "reply transport")
+            } else {
+                // A terminal has no threads: a typed line answers no message (`#N` picks the scenario).
+                try check.equal(reply.replyTo, nil, "answers no message")
+            }
             try check.isTrue(reply.deliveryID == nil || reply.deliveryID != plain.deliveryID, "delivery ids differ")
         },
     ]

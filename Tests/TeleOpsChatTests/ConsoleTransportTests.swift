@@ -27,6 +27,23 @@ import TeleOpsCore
         close(fds[1])
         let printed = drain(fds[0])
         close(fds[0])
-        #expect(printed == "#1 CRITICAL web-1 · disk\n[Ack: ack] [Silence 1h: silence 1h]\n\n(update to out-1)\n#1 acknowledged\n\n")
+        #expect(printed == "(out-1)\n#1 CRITICAL web-1 · disk\n[Ack: ack] [Silence 1h: silence 1h]\n\n(update to out-1)\n#1 acknowledged\n\n")
+    }
+
+    /// A thread moved here from another transport (failover) has no message on the console to
+    /// point at; an edit over the limit is refused like a post.
+    @Test func aReplyToAnotherTransportsMessageIsAPlainPostAndAnEditOverTheLimitIsRefused() async throws {
+        var fds: [Int32] = [0, 0]
+        #expect(pipe(&fds) == 0)
+        let console = ConsoleTransport(operatorID: "operator", input: -1, output: fds[1])
+        let ref = try await console.post(ChatMessage(
+            text: "df says 95%", replyTo: MessageRef(transport: "telegram", chat: "-100", messageID: "42")))
+        await #expect(throws: ChatFailure.self) {
+            try await console.edit(ref, text: String(repeating: "a", count: console.limits.maxMessageLength + 1), buttons: [])
+        }
+        close(fds[1])
+        let printed = drain(fds[0])
+        close(fds[0])
+        #expect(printed == "(out-1)\ndf says 95%\n\n")
     }
 }

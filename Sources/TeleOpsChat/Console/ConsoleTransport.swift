@@ -8,6 +8,18 @@ import TeleOpsCore
 ///
 /// Output goes to standard output (logs go to standard error), one message per block
 /// separated by a blank line, so it reads well in a terminal and is easy to scan in tests.
+/// Messages posted are numbered `out-1`, `out-2`… in this run, and a block's first line says
+/// which it is and, for a reply, the message it is in the thread of: `(out-2, reply to out-1)`.
+/// The text follows as written, then the buttons as what to type: `[Ack: #1 ack]`. A terminal
+/// cannot change what it printed, so an edit prints the message's whole new text and buttons
+/// under `(update to out-1)`. Text over `limits.maxMessageLength` is refused, as on any
+/// transport. A write that fails (a full disk, a closed terminal) is a client error carrying
+/// the system's reason: that message is given up (or posted on a failover transport), not
+/// retried.
+///
+/// Lines typed are numbered `in-1`, `in-2`… They answer no particular message: a terminal
+/// has no threads, so `#N` in front picks the scenario. Typing a button's command is what
+/// pressing it is elsewhere, and arrives as typed text.
 ///
 /// ```swift
 /// let console = ConsoleTransport(operatorID: "operator")
@@ -56,16 +68,31 @@ public final class ConsoleTransport: ChatTransport, Service {
     }
 
     public func post(_ message: ChatMessage) async throws(ChatFailure) -> MessageRef {
-        let id = counters.withLock { counters in
+        try checkLength(message.text)
+        let number = counters.withLock { counters in
             counters.posted += 1
             return counters.posted
         }
-        try write(message.text + Self.buttonLine(message.buttons) + "\n\n")
-        return MessageRef(transport: name, chat: message.chat ?? Self.chatName, messageID: "out-\(id)")
+        let id = "out-\(number)"
+        // A reply to a message of another transport (a thread moved here by failover) has no
+        // message on this terminal to point at.
+        let header = if let parent = message.replyTo, parent.transport == name { "(\(id), reply to \(parent.messageID))" } else { "(\(id))" }
+        try write(header + "\n" + message.text + Self.buttonLine(message.buttons) + "\n\n")
+        return MessageRef(transport: name, chat: message.chat ?? Self.chatName, messageID: id)
     }
 
     public func edit(_ ref: MessageRef, text: String, buttons: [ChatButton]) async throws(ChatFailure) {
+        try checkLength(text)
         try write("(update to \(ref.messageID))\n\(text)\(Self.buttonLine(buttons))\n\n")
+    }
+
+    private func checkLength(_ text: String) throws(ChatFailure) {
+        let length = ChatText.length(text)
+        if length > limits.maxMessageLength {
+            throw ChatFailure(
+                reason: .clientError,
+                message: "text is \(length) characters (UTF-16 code units), over the console's limit of \(limits.maxMessageLength)")
+        }
     }
 
     /// Buttons cannot be pressed on a terminal; the line says what to type instead.
