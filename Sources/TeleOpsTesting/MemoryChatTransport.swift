@@ -18,7 +18,8 @@ public final class MemoryChatTransport: ChatTransport {
     public let posts = Collector<(ref: MessageRef, message: ChatMessage)>()
     public let edits = Collector<(ref: MessageRef, text: String, buttons: [ChatButton])>()
     private let continuation: AsyncStream<IncomingMessage>.Continuation
-    private let state = Mutex((typed: 0, sent: 0, failures: [ChatFailure](), editFailures: [ChatFailure](), down: ChatFailure?.none))
+    private let state = Mutex((typed: 0, sent: 0, failures: [ChatFailure](), editFailures: [ChatFailure](), down: ChatFailure?.none,
+                               nextEditGate: Gate?.none))
 
     public init(name: String = "memory", maxMessageLength: Int = 4096, perChat: [ChatRate] = [], global: [ChatRate] = []) {
         self.name = name
@@ -44,6 +45,14 @@ public final class MemoryChatTransport: ChatTransport {
 
     /// Failures queued by `failNextEdits` that no edit has met yet.
     public var pendingEditFailures: Int { state.withLock { $0.editFailures.count } }
+
+    /// Makes the next edit that would succeed wait, before it takes effect, until the returned
+    /// gate is opened: so a test can have a slow edit still in flight while another one is made.
+    public func holdNextEdit() -> Gate {
+        let gate = Gate()
+        state.withLock { $0.nextEditGate = gate }
+        return gate
+    }
 
     /// Makes every post and edit fail with `failure` until called with nil (a platform outage).
     public func setDown(_ failure: ChatFailure?) {
@@ -98,6 +107,39 @@ public final class MemoryChatTransport: ChatTransport {
             return state.editFailures.isEmpty ? nil : state.editFailures.removeFirst()
         }
         if let failure { throw failure }
+        if let gate = state.withLock({ state in defer { state.nextEditGate = nil }; return state.nextEditGate }) {
+            await gate.pass()
+        }
         edits.append((ref, text, buttons))
+    }
+
+    /// Where a held edit waits (`holdNextEdit`).
+    public final class Gate: Sendable {
+        private let state = Mutex((open: false, reached: false, waiting: CheckedContinuation<Void, Never>?.none))
+
+        /// Whether an edit is waiting at the gate (or went through it).
+        public var isReached: Bool { state.withLock { $0.reached } }
+
+        /// Lets the held edit take effect.
+        public func open() {
+            let waiting = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                state.open = true
+                defer { state.waiting = nil }
+                return state.waiting
+            }
+            waiting?.resume()
+        }
+
+        func pass() async {
+            await withCheckedContinuation { continuation in
+                let proceed = state.withLock { state -> Bool in
+                    state.reached = true
+                    if state.open { return true }
+                    state.waiting = continuation
+                    return false
+                }
+                if proceed { continuation.resume() }
+            }
+        }
     }
 }

@@ -405,6 +405,41 @@ import TeleOpsTesting
         #expect(try await store.pendingOutbox(limit: 10).isEmpty)
     }
 
+    /// The owed edit made when the transport is back can still be in flight when a newer state
+    /// of the same message comes from the lane: the newer edit waits for it, so the message
+    /// ends showing the newest state, not whichever call the platform finished last.
+    @Test func anOwedEditInFlightIsNotOvertakenByANewerOne() async throws {
+        let store = MemoryScenarioStore()
+        let telegram = MemoryChatTransport(name: "telegram")
+        let slack = MemoryChatTransport(name: "slack")
+        let doorbell = Doorbell()
+        let id = try await openScenario(store, buttons: [ChatButton(label: "Ack", command: "#1 ack")])
+        try await withSender(store: store, transports: [telegram, slack], settings: Self.failover(retry: .milliseconds(300)),
+                             doorbell: doorbell) {
+            doorbell.ring()
+            _ = try await telegram.waitForPost(containing: "announce disk")
+            try await takeOutOfService(telegram, slack, store, doorbell)
+            try await store.append([], outbox: [OutboxDraft(scenarioID: id, purpose: .update, text: "👍 Acknowledged by ana")])
+            doorbell.ring()
+            try await waitForPending(store, ["👍 Acknowledged by ana"])
+            // Back, but the owed edit is slow to take effect.
+            let gate = telegram.holdNextEdit()
+            telegram.setDown(nil)
+            let clock = ContinuousClock()
+            let deadline = clock.now + .seconds(30)
+            while !gate.isReached, clock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+            #expect(gate.isReached, "the owed edit is being made")
+            try await store.append([], outbox: [OutboxDraft(scenarioID: id, purpose: .update, text: "✅ Resolved")])
+            doorbell.ring()
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(telegram.edits.all.isEmpty, "the newer edit waits for the one in flight")
+            gate.open()
+            _ = try await telegram.edits.waitFor(what: "the newer edit", timeout: .seconds(30)) { $0.text == "✅ Resolved" }
+            try await waitUntilSettled(store)
+        }
+        #expect(telegram.edits.all.map(\.text) == ["👍 Acknowledged by ana", "✅ Resolved"], "the message ends at the newest state")
+    }
+
     /// An owed edit is an unsent outbox row, so a restart (which forgets that the transport was
     /// out of service) makes it.
     @Test func anOwedEditSurvivesARestart() async throws {

@@ -98,10 +98,21 @@ extension OutboxSender {
                 await owe(ref, message)
                 continue
             }
+            // One edit of a message at a time, never back to an older state (an owed edit made
+            // as its transport comes back can meet a newer one from the lane).
+            guard await editOrder.begin(ref, state: message.id) else {
+                await settleOwed(ref, upTo: message.id)
+                continue
+            }
             let text = ChatText.trim(draft.text, limit: transport.limits.maxMessageLength, pointer: pointer(draft))
             let pacer = chatPacer(transport: ref.transport, chat: ref.chat)
             let outcome = await call(transport, pacer: pacer, message: message, attempts: &attempts) { () async throws(ChatFailure) -> Void in
                 try await transport.edit(ref, text: text, buttons: draft.buttons)
+            }
+            if case .done = outcome {
+                editOrder.end(ref, made: true, state: message.id)
+            } else {
+                editOrder.end(ref, made: false, state: message.id)
             }
             switch outcome {
             case .done, .gaveUp:

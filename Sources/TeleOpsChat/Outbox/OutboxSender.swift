@@ -84,6 +84,9 @@ public final class OutboxSender: Service {
     let owedEdits = Mutex([MessageRef: OutboxMessage]())
     /// Transports whose owed edits are being made (`catchUp(_:)`), so only one task does it.
     let catchingUp = Mutex(Set<String>())
+    /// Edits of one message go one at a time, never back to an older state: an owed edit made
+    /// when its transport is back and a newer one from the lane can be ready at once.
+    let editOrder = MessageEditOrder()
     private let lanes = Mutex([LaneKey: Lane]())
     /// Each chat's limits, by (transport, chat), made on first use (`chatPacer(for:)`).
     private let chatPacers = Mutex([LaneKey: RatePacer]())
@@ -369,5 +372,68 @@ final class Lane: Sendable {
         return queue.withLock { queue in
             queue.waiting.contains { $0.id > message.id && $0.draft.purpose == .update && $0.draft.scenarioID == scenarioID }
         }
+    }
+}
+
+/// One edit at a time per message, each to a state (outbox row id) newer than the last one made.
+///
+/// ```swift
+/// guard await order.begin(ref, state: message.id) else { return }  // a newer state is shown
+/// defer { order.end(ref, made: true, state: message.id) }
+/// try await transport.edit(ref, text: text, buttons: buttons)
+/// ```
+final class MessageEditOrder: Sendable {
+    private struct Entry {
+        var busy = false
+        var waiting: [CheckedContinuation<Void, Never>] = []
+        /// The newest state an edit made (or found shown already).
+        var shown = Int64.min
+    }
+
+    /// Messages whose last shown state is remembered; idle ones beyond it are forgotten.
+    private static let remembered = 10_000
+    private let entries = Mutex([MessageRef: Entry]())
+
+    /// Waits for the message's turn and returns true; returns false (without the turn) when a
+    /// state at least as new as `id` is shown already.
+    func begin(_ ref: MessageRef, state id: Int64) async -> Bool {
+        let stale = entries.withLock { entries in (entries[ref]?.shown ?? .min) >= id }
+        if stale { return false }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let turnIsFree = entries.withLock { entries -> Bool in
+                var entry = entries[ref] ?? Entry()
+                defer { entries[ref] = entry }
+                if entry.busy {
+                    entry.waiting.append(continuation)
+                    return false
+                }
+                entry.busy = true
+                return true
+            }
+            if turnIsFree { continuation.resume() }
+        }
+        // The turn is ours; an edit made while this one waited may have shown a newer state.
+        let superseded = entries.withLock { entries in (entries[ref]?.shown ?? .min) >= id }
+        if superseded { end(ref, made: false, state: id) }
+        return !superseded
+    }
+
+    /// Ends the turn `begin` gave; `made`: the message now shows state `id`.
+    func end(_ ref: MessageRef, made: Bool, state id: Int64) {
+        let next = entries.withLock { entries -> CheckedContinuation<Void, Never>? in
+            guard var entry = entries[ref] else { return nil }
+            if made { entry.shown = max(entry.shown, id) }
+            let next = entry.waiting.isEmpty ? nil : entry.waiting.removeFirst()
+            entry.busy = next != nil  // the turn passes straight to the next waiter
+            entries[ref] = entry
+            if entries.count > Self.remembered {
+                for (key, value) in entries where !value.busy && value.waiting.isEmpty && key != ref {
+                    entries[key] = nil
+                    if entries.count <= Self.remembered / 2 { break }
+                }
+            }
+            return next
+        }
+        next?.resume()
     }
 }
