@@ -200,6 +200,14 @@ import TeleOpsTesting
             _ = try await fake.waitForRequest(method: "chat.postMessage", timeout: .seconds(20))
             server.process.signal(SIGKILL)
             _ = try await server.process.waitForExit()
+            // A retry sent just before the kill may not be answered yet: let the fake answer
+            // it (503) before Slack recovers, or it would be posted by a dead controller.
+            var answered = fake.requests.count
+            while true {
+                try await Task.sleep(for: .milliseconds(500))
+                if fake.requests.count == answered { break }
+                answered = fake.requests.count
+            }
             fake.clearFailures()
             #expect(fake.messages().isEmpty, "nothing got through before the kill")
             let refusedBeforeKill = fake.requests(method: "chat.postMessage").map(\.status)
