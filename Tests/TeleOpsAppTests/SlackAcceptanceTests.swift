@@ -111,4 +111,125 @@ import TeleOpsTesting
         }
         await fake.stop()
     }
+
+    /// Runs `body` with a fake Slack, stopped afterwards whether `body` throws or not.
+    static func withFake(_ body: (FakeSlackServer) async throws -> Void) async throws {
+        let fake = try await FakeSlackServer.start()
+        do {
+            try await body(fake)
+        } catch {
+            await fake.stop()
+            throw error
+        }
+        await fake.stop()
+    }
+
+    /// The bot's messages in the channel whose shown text contains `needle`, oldest first.
+    static func botMessages(_ fake: FakeSlackServer, containing needle: String) -> [FakeSlackMessage] {
+        fake.messages().filter { $0.isFromApp && $0.shownText.contains(needle) }
+    }
+
+    /// Waits until the fake has answered `count` chat.postMessage calls with `status`. The fake
+    /// logs a call once it has decided its answer, after the message is in the channel.
+    static func waitForPosts(_ fake: FakeSlackServer, status: Int, count: Int, timeout: Duration = .seconds(30)) async throws {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while fake.requests(method: "chat.postMessage").filter({ $0.status == status }).count < count {
+            guard clock.now < deadline else {
+                throw TestSetupError("fewer than \(count) chat.postMessage answered \(status) after \(timeout): "
+                    + "\(fake.requests(method: "chat.postMessage").map(\.status))")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// Slack refuses the first posts with HTTP 429 and `Retry-After: 2`: the announcements
+    /// wait it out each time and all arrive, each once, in order. (2 s, not 1: after a 429 the
+    /// outbox's own pacing of one post a second would wait about 1 s even without the header.)
+    @Test(arguments: ["socket_mode", "events_api"]) func a429StormDelaysButLosesNothing(receive: String) async throws {
+        try await Self.withFake { fake in
+            let server = try await TeleOpsServer(extraYAML: try Self.yaml(fake, receive: receive))
+            defer { server.stop() }
+            if receive == "events_api" {
+                fake.deliverEvents(to: "\(server.baseURL)/v1/chat/slack/events", signingSecret: Self.signingSecret)
+            }
+            let refused = 3
+            fake.failNext(.rateLimited(retryAfterSeconds: 2), count: refused)
+            for index in 1...3 {
+                let alert = #"{"host":"web-\#(index)","check":"disk","severity":"warning","status":"firing","summary":"storm \#(index)"}"#
+                #expect(try await server.post(Data(alert.utf8)).status == 202)
+            }
+            for index in 1...3 {
+                _ = try await fake.waitForMessage(containing: "storm \(index)", timeout: .seconds(30))
+                try await server.waitForEvent("notified", of: index, timeout: .seconds(30))
+            }
+            try await Self.waitForPosts(fake, status: 200, count: 3)
+
+            for index in 1...3 {
+                #expect(Self.botMessages(fake, containing: "storm \(index)").count == 1, "storm \(index) announced once")
+                #expect(try await server.eventKinds(of: index).filter { $0 == "notified" }.count == 1)
+            }
+            let order = Self.botMessages(fake, containing: "storm ").compactMap { message in
+                (1...3).first { message.shownText.contains("storm \($0)") }
+            }
+            #expect(order == [1, 2, 3], "in the order the alerts came")
+
+            let posts = fake.requests(method: "chat.postMessage")
+            #expect(posts.map(\.status) == Array(repeating: 429, count: refused) + [200, 200, 200], "the 429s, then the posts")
+            // Each retry came after the Retry-After Slack gave, not sooner.
+            for (refusal, next) in zip(posts, posts.dropFirst()) where refusal.status == 429 {
+                let waited = next.arrivedAt - refusal.arrivedAt
+                #expect(waited >= .seconds(2), "retried after \(waited), before Retry-After: 2")
+            }
+        }
+    }
+
+    /// Killed (SIGKILL) while Slack answers every post with 503, with five announcements in the
+    /// outbox; restarted on the same data directory with Slack healthy, it posts all five, each
+    /// once, in the order they were queued.
+    @Test func killedWithMessagesInTheOutboxDeliversThemAfterRestart() async throws {
+        try await Self.withFake { fake in
+            let yaml = try Self.yaml(fake, receive: "socket_mode")
+            fake.failNext(.serverError(status: 503), count: 100_000)
+            let server = try await TeleOpsServer(extraYAML: yaml)
+            let directory = server.dataDirectory
+            for index in 1...5 {
+                let alert = #"{"host":"db-\#(index)","check":"replication","severity":"critical","status":"firing","summary":"lag \#(index)"}"#
+                #expect(try await server.post(Data(alert.utf8)).status == 202)
+            }
+            _ = try await fake.waitForRequest(method: "chat.postMessage", timeout: .seconds(20))
+            server.process.signal(SIGKILL)
+            _ = try await server.process.waitForExit()
+            // A retry sent just before the kill may not be answered yet: let the fake answer
+            // it (503) before Slack recovers, or it would be posted by a dead controller.
+            var answered = fake.requests.count
+            while true {
+                try await Task.sleep(for: .milliseconds(500))
+                if fake.requests.count == answered { break }
+                answered = fake.requests.count
+            }
+            fake.clearFailures()
+            #expect(fake.messages().isEmpty, "nothing got through before the kill")
+            let refusedBeforeKill = fake.requests(method: "chat.postMessage").map(\.status)
+            #expect(!refusedBeforeKill.isEmpty && refusedBeforeKill.allSatisfy { $0 == 503 }, "\(refusedBeforeKill)")
+
+            let restarted = try await TeleOpsServer(extraYAML: yaml, dataDirectory: directory)
+            defer { restarted.stop() }
+            for index in 1...5 {
+                _ = try await fake.waitForMessage(containing: "lag \(index)", timeout: .seconds(30))
+                try await restarted.waitForEvent("notified", of: index, timeout: .seconds(30))
+            }
+            try await Self.waitForPosts(fake, status: 200, count: 5)
+
+            for index in 1...5 {
+                #expect(Self.botMessages(fake, containing: "lag \(index)").count == 1, "lag \(index) announced once")
+                #expect(try await restarted.eventKinds(of: index).filter { $0 == "notified" }.count == 1)
+            }
+            let order = Self.botMessages(fake, containing: "lag ").compactMap { message in
+                (1...5).first { message.shownText.contains("lag \($0)") }
+            }
+            #expect(order == [1, 2, 3, 4, 5], "in the order they were queued")
+            #expect(fake.requests(method: "chat.postMessage").filter { $0.status == 200 }.count == 5, "five posts after the restart")
+        }
+    }
 }

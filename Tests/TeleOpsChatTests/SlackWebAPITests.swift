@@ -192,6 +192,24 @@ import TeleOpsTesting
         }
     }
 
+    @Test func clearedFailuresAreNotAnsweredAndTheLogKeepsEachStatus() async throws {
+        try await withFakeSlack { fake in
+            let slack = transport(fake)
+            fake.failNext(.rateLimited(retryAfterSeconds: 2))
+            fake.failNext(.serverError(status: 503), count: 100)
+            let limited = await #expect(throws: ChatFailure.self) { _ = try await slack.post(ChatMessage(text: "x")) }
+            #expect(limited?.retryAfter == .seconds(2))
+            await #expect(throws: ChatFailure.self) { _ = try await slack.post(ChatMessage(text: "x")) }
+            fake.clearFailures()
+            _ = try await slack.post(ChatMessage(text: "x"))
+            #expect(fake.requests(method: "chat.postMessage").map(\.status) == [429, 503, 200])
+            #expect(fake.requests(method: "chat.postMessage").map(\.error) == ["ratelimited", nil, nil])
+            let answered = try await fake.waitForRequest(method: "chat.postMessage") { $0.status == 200 }
+            #expect(answered.channel == FakeSlackServer.defaultChannel)
+            #expect(fake.messages().count == 1)
+        }
+    }
+
     @Test func realErrorsFromTheFakeAreClientErrors() async throws {
         try await withFakeSlack { fake in
             fake.addChannel("C0NOTIN", botIsMember: false)

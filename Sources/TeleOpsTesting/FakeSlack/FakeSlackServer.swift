@@ -155,6 +155,25 @@ public final class FakeSlackServer: Sendable {
         state.withLock { $0.failures += Array(repeating: failure, count: count) }
     }
 
+    /// Forgets the failures queued by `failNext` (Slack recovers).
+    public func clearFailures() {
+        state.withLock { $0.failures.removeAll() }
+    }
+
+    /// The Web API calls of `method` (`chat.postMessage`, …), in the order they were answered.
+    public func requests(method: String) -> [FakeSlackRequest] {
+        requests.all.filter { $0.method == method }
+    }
+
+    /// Waits for a Web API call of `method`, from the `from`-th request on.
+    @discardableResult
+    public func waitForRequest(
+        method: String, from start: Int = 0, timeout: Duration = .seconds(10),
+        where matches: @escaping @Sendable (FakeSlackRequest) -> Bool = { _ in true }
+    ) async throws -> FakeSlackRequest {
+        try await requests.waitFor(what: "a \(method) call", from: start, timeout: timeout) { $0.method == method && matches($0) }
+    }
+
     // MARK: What people do
 
     /// A person (`user`) types `text` in `channel`, in the thread of `threadTS` when given.
