@@ -7,15 +7,20 @@ webhook receiver in this process, posts N distinct alerts to /api/v2/alerts one 
 GAP seconds apart, and prints the median and p90 of POST -> 200 and of POST -> webhook
 arrival (when the receiver's handler starts reading the request).
 
-    scripts/bench/alertmanager-latency.py [N] [GAP]      # defaults: 60 alerts, 1.0 s apart
-"""
-import http.server, json, os, shutil, socket, statistics, subprocess, sys, tempfile, threading, time
+With --server floor it measures durable-relay.c instead (built here with cc): the least a
+durable relay can do, a SQLite commit with fdatasync between the POST and the webhook and
+nothing else; --server both measures Alertmanager, then the floor, then Alertmanager again.
 
-count = int(sys.argv[1]) if len(sys.argv) > 1 else 60
-gap = float(sys.argv[2]) if len(sys.argv) > 2 else 1.0
-binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
-if not binary:
-    sys.exit("install prometheus-alertmanager first (apt-get install prometheus-alertmanager)")
+    scripts/bench/alertmanager-latency.py [N] [GAP] [--server alertmanager|floor|both]
+"""
+import argparse, http.server, json, os, shutil, socket, statistics, subprocess, sys, tempfile, threading, time
+
+parser = argparse.ArgumentParser(description="POST -> webhook latency of Alertmanager and of a durable floor")
+parser.add_argument("count", nargs="?", type=int, default=60, help="alerts per server (default 60)")
+parser.add_argument("gap", nargs="?", type=float, default=1.0, help="seconds between alerts (default 1.0)")
+parser.add_argument("--server", choices=["alertmanager", "floor", "both"], default="alertmanager")
+options = parser.parse_args()
+count, gap, server_kind = options.count, options.gap, options.server
 
 def free_port():
     with socket.socket() as s:
@@ -38,10 +43,13 @@ class Hook(http.server.BaseHTTPRequestHandler):
 
 hook = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
 threading.Thread(target=hook.serve_forever, daemon=True).start()
-scratch = tempfile.mkdtemp(prefix="am-latency-")
-config = os.path.join(scratch, "am.yml")
-with open(config, "w") as f:
-    f.write(f"""route:
+def start_alertmanager(scratch, port):
+    binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+    if not binary:
+        sys.exit("install prometheus-alertmanager first (apt-get install prometheus-alertmanager)")
+    config = os.path.join(scratch, "am.yml")
+    with open(config, "w") as f:
+        f.write(f"""route:
   receiver: hook
   group_by: ['alertname', 'instance']
   group_wait: 0s
@@ -53,47 +61,62 @@ receivers:
       - url: http://127.0.0.1:{hook.server_address[1]}/hook
         send_resolved: false
 """)
-port = free_port()
-am = subprocess.Popen([binary, f"--config.file={config}", f"--storage.path={scratch}/data",
-                       f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
-                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-try:
-    for _ in range(100):
-        try:
-            conn = socket.create_connection(("127.0.0.1", port))
-            break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        sys.exit("alertmanager did not start")
-    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    accepted, delivered = [], []
-    for index in range(count):
-        instance = f"bench-{index}-{time.time()}"
-        body = json.dumps([{"labels": {"alertname": "Bench", "instance": instance, "severity": "warning"},
-                            "annotations": {"summary": "latency probe"}}]).encode()
-        request = (b"POST /api/v2/alerts HTTP/1.1\r\nHost: am\r\nContent-Type: application/json\r\n"
-                   b"Content-Length: %d\r\n\r\n" % len(body)) + body
-        start = time.perf_counter()
-        conn.sendall(request)
-        answer = conn.recv(65536)
-        accepted.append((time.perf_counter() - start) * 1000)
-        if b" 200 " not in answer.split(b"\r\n")[0]:
-            sys.exit(f"alertmanager answered {answer[:80]!r}")
-        deadline = time.time() + 5
-        while instance not in arrivals and time.time() < deadline:
-            time.sleep(0.0001)
-        if instance not in arrivals:
-            sys.exit("no webhook within 5 s")
-        delivered.append((arrivals[instance] - start) * 1000)
-        time.sleep(gap)
-    def line(name, samples):
-        samples = sorted(samples)
-        return f"{name:28} n={len(samples):<4} median {statistics.median(samples):6.2f} ms  p90 {samples[int(len(samples) * 0.9)]:6.2f} ms"
-    print(f"alertmanager ({binary}), {count} alerts {gap} s apart")
-    print(line("POST -> 200", accepted))
-    print(line("POST -> webhook arrives", delivered))
-finally:
-    am.terminate()
-    am.wait()
-    shutil.rmtree(scratch, ignore_errors=True)
+    return binary, subprocess.Popen(
+        [binary, f"--config.file={config}", f"--storage.path={scratch}/data", f"--web.listen-address=127.0.0.1:{port}",
+         "--cluster.listen-address="], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+def start_floor(scratch, port):
+    source = os.path.join(os.path.dirname(os.path.abspath(__file__)), "durable-relay.c")
+    binary = os.path.join(scratch, "durable-relay")
+    subprocess.run(["cc", "-O2", "-o", binary, source, "-lsqlite3"], check=True)
+    return "durable-relay.c (SQLite WAL, synchronous=FULL)", subprocess.Popen(
+        [binary, str(port), str(hook.server_address[1]), os.path.join(scratch, "relay.sqlite")])
+
+def measure(kind):
+    scratch = tempfile.mkdtemp(prefix="am-latency-")
+    port = free_port()
+    name, server = (start_alertmanager if kind == "alertmanager" else start_floor)(scratch, port)
+    try:
+        for _ in range(100):
+            try:
+                conn = socket.create_connection(("127.0.0.1", port))
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            sys.exit(f"{name} did not start")
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        accepted, delivered = [], []
+        for index in range(count):
+            instance = f"bench-{index}-{time.time()}"
+            body = json.dumps([{"labels": {"alertname": "Bench", "instance": instance, "severity": "warning"},
+                                "annotations": {"summary": "latency probe"}}]).encode()
+            request = (b"POST /api/v2/alerts HTTP/1.1\r\nHost: am\r\nContent-Type: application/json\r\n"
+                       b"Content-Length: %d\r\n\r\n" % len(body)) + body
+            start = time.perf_counter()
+            conn.sendall(request)
+            answer = conn.recv(65536)
+            accepted.append((time.perf_counter() - start) * 1000)
+            if b" 200 " not in answer.split(b"\r\n")[0]:
+                sys.exit(f"{name} answered {answer[:80]!r}")
+            deadline = time.time() + 5
+            while instance not in arrivals and time.time() < deadline:
+                time.sleep(0.0001)
+            if instance not in arrivals:
+                sys.exit("no webhook within 5 s")
+            delivered.append((arrivals[instance] - start) * 1000)
+            time.sleep(gap)
+        conn.close()
+        def line(what, samples):
+            samples = sorted(samples)
+            return f"{what:28} n={len(samples):<4} median {statistics.median(samples):6.2f} ms  p90 {samples[int(len(samples) * 0.9)]:6.2f} ms"
+        print(f"{name}, {count} alerts {gap} s apart")
+        print(line("POST -> 200", accepted))
+        print(line("POST -> webhook arrives", delivered), flush=True)
+    finally:
+        server.terminate()
+        server.wait()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+for kind in (["alertmanager", "floor", "alertmanager"] if server_kind == "both" else [server_kind]):
+    measure(kind)

@@ -379,8 +379,8 @@ final class Lane: Sendable {
 ///
 /// ```swift
 /// guard await order.begin(ref, state: message.id) else { return }  // a newer state is shown
-/// defer { order.end(ref, made: true, state: message.id) }
-/// try await transport.edit(ref, text: text, buttons: buttons)
+/// let made = (try? await transport.edit(ref, text: text, buttons: buttons)) != nil
+/// order.end(ref, made: made, state: message.id)                    // the next edit's turn
 /// ```
 final class MessageEditOrder: Sendable {
     private struct Entry {
