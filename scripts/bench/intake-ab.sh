@@ -10,6 +10,7 @@
 # scripts/bench/alerts.lua, every alert a new one. Prints each round, then the median of the
 # rounds per binary. For two builds of one tree: build, copy the binary away, change, build.
 set -euo pipefail
+. "$(dirname "$0")/teleops-yaml.sh"
 cd "$(dirname "$0")/../.."
 
 ROUNDS=${ROUNDS:-3}
@@ -35,16 +36,7 @@ for round in $(seq "$ROUNDS"); do
   for binary in "$@"; do
     dir="$work/$round-$(basename "$binary")"
     mkdir -p "$dir"
-    cat > "$dir/teleops.yaml" <<YAML
-data_dir: $dir/data
-http:
-  port: $PORT
-dispatch:
-  local_workers: 0
-sources:
-  prometheus:
-    rate_limit: off
-YAML
+    teleops_bench_yaml "$dir/data" "$PORT" > "$dir/teleops.yaml"
     "$binary" serve --config "$dir/teleops.yaml" --log-level warning >/dev/null 2>"$dir/log" &
     server=$!
     for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.1; done

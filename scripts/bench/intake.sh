@@ -9,6 +9,7 @@
 # rounds, rounds alternate between the servers), p50/p99 latency, and RSS idle and after
 # 100,000+ distinct alerts.
 set -euo pipefail
+. "$(dirname "$0")/teleops-yaml.sh"
 cd "$(dirname "$0")/../.."
 
 ROUNDS=${ROUNDS:-3}
@@ -35,16 +36,7 @@ pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
-cat > "$work/teleops.yaml" <<YAML
-data_dir: $work/teleops
-http:
-  port: $TELEOPS_PORT
-dispatch:
-  local_workers: 0
-sources:
-  prometheus:
-    rate_limit: off
-YAML
+teleops_bench_yaml "$work/teleops" "$TELEOPS_PORT" > "$work/teleops.yaml"
 cat > "$work/alertmanager.yml" <<YAML
 route:
   receiver: "null"
