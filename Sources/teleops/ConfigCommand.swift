@@ -17,6 +17,8 @@ struct ConfigCommand: ParsableCommand {
                   data:      \(config.databasePath)
                   http:      \(config.http.host):\(config.http.port) (bodies up to \(config.http.maxBodyBytes) bytes)
                   dispatch:  \(config.dispatch.endpoint), \(config.dispatch.localWorkers) local workers × \(config.dispatch.workerCapacity)
+                  chat:      \(config.chat.describedPlatforms)
+                  routes:    \(config.chat.outbox.routing.routes.isEmpty ? "none" : config.chat.outbox.routing.routes.map(\.summary).joined(separator: "; "))
                   console:   operator \(config.console.operatorID)
                   engineers: \(config.engineers.map(\.name).joined(separator: ", "))
                   actions:   \(config.actions.actions.map(\.usage).joined(separator: ", "))

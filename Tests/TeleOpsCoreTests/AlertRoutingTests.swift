@@ -22,6 +22,14 @@ import TeleOpsCore
         #expect(match.matches(Self.alert(labels: ["team": "DB", "env": "staging", "extra": "x"])))
     }
 
+    @Test func aRouteSaysWhatItTakesAndWhereItGoes() {
+        let route = AlertRoute(
+            name: "database", match: AlertMatch(hosts: ["db-*"], severities: [.error, .critical], labels: ["team": ["db", "dba"]]),
+            destinations: ["telegram": ChatDestination(chat: "-1001", topic: "7"), "slack": ChatDestination(chat: "C0DB")])
+        #expect(route.summary == "database (host db-*, severity error|critical, label team=db|dba) → slack C0DB, telegram -1001 topic 7")
+        #expect(AlertMatch().summary == "everything")
+    }
+
     @Test func theFirstRouteThatTakesTheAlertWins() {
         let routing = AlertRouting([
             AlertRoute(name: "critical db", match: AlertMatch(hosts: ["db-*"], severities: [.critical]),

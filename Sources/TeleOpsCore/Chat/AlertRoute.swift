@@ -38,6 +38,17 @@ public struct AlertMatch: Sendable, Equatable {
         self.labels = labels
     }
 
+    /// `host db-*, severity critical|error, label team=db`, or `everything`.
+    public var summary: String {
+        var parts: [String] = []
+        for (name, patterns) in [("source", sources), ("host", hosts), ("check", checks)] where !patterns.isEmpty {
+            parts.append("\(name) \(patterns.joined(separator: "|"))")
+        }
+        if !severities.isEmpty { parts.append("severity " + severities.sorted().map(\.rawValue).joined(separator: "|")) }
+        for (name, patterns) in labels.sorted(by: { $0.key < $1.key }) { parts.append("label \(name)=\(patterns.joined(separator: "|"))") }
+        return parts.isEmpty ? "everything" : parts.joined(separator: ", ")
+    }
+
     public func matches(_ alert: Alert) -> Bool {
         func any(_ patterns: [String], _ text: String) -> Bool {
             patterns.isEmpty || patterns.contains { Glob.matches($0, text) }
@@ -64,6 +75,14 @@ public struct AlertRoute: Sendable, Equatable {
         self.name = name
         self.match = match
         self.destinations = destinations
+    }
+
+    /// `database (host db-*) → slack C0DB, telegram topic 7`.
+    public var summary: String {
+        let places = destinations.sorted { $0.key < $1.key }.map { transport, place in
+            [transport, place.chat, place.topic.map { "topic \($0)" }].compactMap { $0 }.joined(separator: " ")
+        }
+        return "\(name) (\(match.summary)) → \(places.joined(separator: ", "))"
     }
 }
 
