@@ -8,8 +8,8 @@ import Synchronization
 /// child subreaper, and sits on its main thread's list of children
 /// (`/proc/self/task/PID/children`) with nothing else to say where it came from but its start
 /// time. So every run of this process keeps a *window* here, from just before it spawns its
-/// command until it has stopped and reaped everything of it, and an orphan belongs to the runs
-/// whose windows cover its start time:
+/// command until everything of it is dead, and an orphan belongs to the runs whose windows
+/// cover its start time:
 ///
 /// - a run that is ending (stopping its tree after its command exited, timed out or was
 ///   cancelled) and that started no later than the orphan, with no other running run that
