@@ -49,8 +49,10 @@ import TeleOpsCore
 ///
 /// Not contained: a process that is not a descendant of this process at all (started for the
 /// command by a service that was already running) and carries no marker or carries it in a
-/// session that began before the command; and, in a process that did not opt in, the escapee
-/// above. Only a cgroup per task would close those gaps.
+/// session that began before the command; only a cgroup per task would close that gap. In a
+/// process that did not opt in, the escapee above is not found either. And an escapee of a task
+/// that is over runs on while another task that could own it (one that started before it) still
+/// runs, until the last of those ends.
 public struct ProcessExecutor: Executor {
     /// The threads runs block on, shared by every executor in the process. Up to 8 idle ones stay
     /// parked, more than a worker usually runs at once, so a run seldom has to create a thread.
