@@ -265,6 +265,38 @@ struct WorkerOrphanTests {
         }
     }
 
+    /// A worker that has a child already when it starts (a shell's job, exec'd into the
+    /// worker) would be given that child's orphans too: it does not attribute orphans, says so,
+    /// and leaves the child alone.
+    @Test func aWorkerWithAChildAtStartDoesNotOptIn() async throws {
+        let escapees = self.escapees
+        try await withBroker(agents: []) { broker, endpoint in
+            let worker = try RunningProcess(
+                executable: "/bin/sh",
+                arguments: ["-c", "sleep 120 </dev/null >/dev/null 2>&1 & echo $!; exec '\(teleopsExecutable)' worker --connect '\(endpoint)' --id with-child --host '*'"])
+            let child = try #require(pid_t(try await worker.stdout.waitFor(what: "the child's pid") { _ in true }))
+            escapees.append(child)
+            defer {
+                if procStat(child)?.parent == worker.pid { kill(child, SIGKILL) }
+                worker.stop()
+            }
+            _ = try await worker.stderr.waitFor(what: "the warning", timeout: .seconds(30)) {
+                $0.contains("cannot attribute orphans to tasks")
+            }
+            try await eventually("the worker registered", timeout: .seconds(30)) { broker.registeredWorkers().count == 1 }
+            let result = try Self.finished(await broker.dispatch(Self.task("echo ok")))
+            #expect(result.output == "ok\n")
+            let stat = try #require(procStat(child))
+            #expect(stat.parent == worker.pid && stat.state != "Z", "\(stat)")
+        }
+        // The child, killed, was left to this process (a subreaper in these tests) with the worker.
+        try await Task.sleep(for: .milliseconds(100))
+        for pid in escapees.all where procStat(pid)?.parent == getpid() {
+            var status: Int32 = 0
+            _ = waitpid(pid, &status, WNOHANG)
+        }
+    }
+
     /// An escapee of a task that is over is left alone while a task that started before it,
     /// and so could own it, still runs; it is stopped (and named) when that one ends.
     @Test func anEscapeeWaitsForTheLastTaskThatCouldOwnIt() async throws {
