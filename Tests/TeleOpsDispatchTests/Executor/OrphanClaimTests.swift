@@ -194,7 +194,8 @@ struct WorkerOrphanTests {
     func escapeePID(_ result: TaskResult) throws -> pid_t {
         let lines = result.output.split(separator: "\n").map(String.init)
         #expect(lines.contains("ready"), "\(result.output)")
-        let pid = try #require(lines.dropFirst().first.flatMap { pid_t($0) }, "\(result.output)")
+        let second = lines.dropFirst().first.flatMap { pid_t($0) }
+        let pid = try #require(second, "\(result.output)")
         escapees.append(pid)
         return pid
     }
@@ -274,7 +275,8 @@ struct WorkerOrphanTests {
             let worker = try RunningProcess(
                 executable: "/bin/sh",
                 arguments: ["-c", "sleep 120 </dev/null >/dev/null 2>&1 & echo $!; exec '\(teleopsExecutable)' worker --connect '\(endpoint)' --id with-child --host '*'"])
-            let child = try #require(pid_t(try await worker.stdout.waitFor(what: "the child's pid") { _ in true }))
+            let firstLine = try await worker.stdout.waitFor(what: "the child's pid") { _ in true }
+            let child = try #require(pid_t(firstLine))
             escapees.append(child)
             defer {
                 if procStat(child)?.parent == worker.pid { kill(child, SIGKILL) }
