@@ -29,9 +29,10 @@ import Synchronization
 /// subreaper is given only orphans of its own descendants, so with no child when it opts in,
 /// every later orphan descends from a command. Tests that run `WorkerAgent` in-process, and
 /// whose process starts other programs, never opt in. Within an opted-in process, an orphan is
-/// signalled only when its start time (`/proc/PID/stat`, in clock ticks since boot) falls in
-/// the window of the run that takes it and in no other running run's window; everything is
-/// done through a pidfd checked against that start time, so a reused pid is never hit.
+/// signalled only by a run whose window covers its start time (`/proc/PID/stat`, in clock
+/// ticks since boot) while no other running run's does, or, handed over, once every run whose
+/// window covered it has ended; everything is done through a pidfd checked against that start
+/// time, so a reused pid is never hit.
 ///
 /// Windows open with a lower bound of the main process's start time (`CLOCK_BOOTTIME` read
 /// before the spawn, less one tick), so a run that is spawning counts already: an orphan of a
