@@ -65,6 +65,10 @@ struct Worker: AsyncParsableCommand {
         if geteuid() == 0, user == nil {
             logger.warning("this worker runs as root and has no --user: commands whose action names no user run as root, where the processes limit does not hold")
         }
+        // This process starts no child but its commands: whatever is orphaned to it is a task's.
+        if !ProcessExecutor.claimOrphansOfTasks() {
+            logger.warning("cannot attribute orphans to tasks (a child process already, or no pidfds): a command's process that clears its environment and calls setsid may outlive it")
+        }
         let agent = WorkerAgent(options: options, logger: logger)
         var config = ServiceGroupConfiguration(services: [agent], logger: logger)
         config.gracefulShutdownSignals = [.sigterm, .sigint]

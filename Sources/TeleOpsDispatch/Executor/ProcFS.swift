@@ -51,6 +51,41 @@ struct ProcReader {
         return buffer[0..<count].contains { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
     }
 
+    /// The children of this process's main thread, nil when the list cannot be read. A list
+    /// read while it changes may miss entries (the kernel walks it one entry at a time), so it
+    /// is read until two reads in a row agree (at most 4), and the union is returned.
+    mutating func mainThreadChildren() -> Set<pid_t>? {
+        var all: Set<pid_t> = []
+        var previous: [pid_t]?
+        for _ in 0..<4 {
+            guard let listed = children(ofThread: getpid()) else { return nil }
+            all.formUnion(listed)
+            if listed == previous { break }
+            previous = listed
+        }
+        return all
+    }
+
+    /// The pids in /proc/self/task/TID/children, in its order; nil when it cannot be read.
+    mutating func children(ofThread tid: pid_t) -> [pid_t]? {
+        guard let count = read("/proc/self/task/\(tid)/children", whole: true) else { return nil }
+        var pids: [pid_t] = []
+        var value: pid_t = 0
+        var digits = false
+        for byte in buffer[0..<count] {
+            if byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") {
+                value = value &* 10 &+ pid_t(byte - UInt8(ascii: "0"))
+                digits = true
+            } else {
+                if digits { pids.append(value) }
+                value = 0
+                digits = false
+            }
+        }
+        if digits { pids.append(value) }
+        return pids
+    }
+
     /// /proc/PID/stat, or nil when the process is gone (or /proc is not readable).
     mutating func stat(_ pid: pid_t) -> ProcStat? {
         guard let count = read("/proc/\(pid)/stat") else { return nil }

@@ -39,16 +39,41 @@ import TeleOpsCore
 /// - Every process of the task is then reaped by its own pidfd (never `waitpid(-1)`: other
 ///   runs' children are not ours), waiting a bounded time for orphans to be reparented to this
 ///   process, which must be a child subreaper for that (`WorkerAgent` makes itself one).
+/// - In a process that called `claimOrphansOfTasks()` (`teleops worker` does), a process that
+///   nothing in /proc ties to its task (it cleared its environment, so no marker; called
+///   `setsid`, so not in the task's session; and its parent has exited, so no parent link) is
+///   still found: it was reparented to this process and is on its main thread's list of
+///   children. It goes to the run whose window (main process started → tree stopped) covers its
+///   start time, once no other running run could own it (`TaskOrphans`), and is stopped,
+///   reaped and named like any other leftover; unclaimed zombies on that list are reaped.
 ///
-/// Not contained: a process that clears its environment (no marker), calls `setsid` (no group)
-/// and whose parent has exited before a scan (no parent link) is invisible to the scans; only a
-/// cgroup would close that gap.
+/// Not contained: a process that is not a descendant of this process at all (started for the
+/// command by a service that was already running) and carries no marker or carries it in a
+/// session that began before the command; only a cgroup per task would close that gap. In a
+/// process that did not opt in, the escapee above is not found either. And an escapee of a task
+/// that is over runs on while another task that could own it (one that started before it) still
+/// runs, until the last of those ends.
 public struct ProcessExecutor: Executor {
     /// The threads runs block on, shared by every executor in the process. Up to 8 idle ones stay
     /// parked, more than a worker usually runs at once, so a run seldom has to create a thread.
     static let threads = ThreadPool(name: "teleops-exec", keepIdle: 8)
 
     public init() {}
+
+    /// Makes this process attribute to their tasks the orphans the scans cannot tie to one (see
+    /// the type's doc comment and `TaskOrphans`), and reap the zombies among them. Returns
+    /// whether it is on; it refuses when the process has a child process already, or the kernel
+    /// has no pidfds.
+    ///
+    /// Call it only in a process whose only child processes, now and later, are the commands of
+    /// this executor and what they start, as in `teleops worker`: the executor takes whatever is
+    /// on the main thread's list of children for a task's orphan. A process that also starts
+    /// other programs (the test process, `teleops serve` with its local workers) must not call
+    /// it; an orphan of one of those would be taken for a task's and killed.
+    @discardableResult
+    public static func claimOrphansOfTasks() -> Bool {
+        TaskOrphans.shared.enable()
+    }
 
     public func run(_ spec: ExecSpec, onOutput: (@Sendable ([UInt8]) -> Void)?) async -> ExecResult {
         let cancel = WakeSignal()

@@ -31,6 +31,8 @@ struct ProcessRun {
                               truncated: false, spawnError: "pipe failed: \(String(cString: strerror(code)))")
         }
         let (readEnd, writeEnd) = (fds[0], fds[1])
+        // Opened before the spawn, so that no other run takes an orphan of this one for its own.
+        let window = TaskOrphans.shared.begin()
         let spawned = spawnInGroup(argv: spec.argv, environment: environment, workingDirectory: spec.workingDirectory,
                                    output: .pipe(writeEnd: writeEnd), limits: spec.limits, user: spec.user,
                                    group: spec.group)
@@ -40,15 +42,24 @@ struct ProcessRun {
         case .success(let spawnedPID): pid = spawnedPID
         case .failure(let error):
             close(readEnd)
+            if let window { window.registry.withdraw(window) }
             return ExecResult(exitCode: error.exitCode, signal: nil, timedOut: false, duration: clock.now - start,
                               output: [], truncated: false, spawnError: error.description)
         }
 
-        var watch = TaskWatch(mainPID: pid, pipe: readEnd, marker: marker,
+        var watch = TaskWatch(mainPID: pid, pipe: readEnd, marker: marker, orphans: window,
                               output: OutputCollector(limit: spec.outputLimit, onOutput: onOutput))
         let cause = watch.waitForMain(until: start + spec.timeout, cancel: cancel)
         // Timed out or cancelled: the whole tree. Exited by itself: whatever it left running.
         watch.stopTree(grace: spec.killGrace)
+        if let window {
+            // Orphans deferred while other runs that could own them ran, and this was the last.
+            let handed = window.registry.end(window)
+            if !handed.isEmpty {
+                watch.tree.adopt(handed)
+                watch.stopTree(grace: spec.killGrace)
+            }
+        }
         let ended = watch.mainEnded ?? clock.now
         let leftovers = cause == nil ? watch.tree.killed : []
         watch.tree.reap(within: Self.killLimit)
@@ -94,12 +105,13 @@ struct TaskWatch: ~Copyable {
     private var pipeOpen = true
     private let clock = ContinuousClock()
 
-    init(mainPID: pid_t, pipe: Int32, marker: TaskMarker, output: consuming OutputCollector) {
+    init(mainPID: pid_t, pipe: Int32, marker: TaskMarker, orphans: TaskOrphans.Window? = nil,
+         output: consuming OutputCollector) {
         self.mainPID = mainPID
         mainFD = teleops_pidfd_open(mainPID)
         self.pipe = pipe
         _ = fcntl(pipe, F_SETFL, fcntl(pipe, F_GETFL) | O_NONBLOCK)
-        tree = TaskTree(mainPID: mainPID, marker: marker)
+        tree = TaskTree(mainPID: mainPID, marker: marker, orphans: orphans)
         self.output = output
     }
 

@@ -10,7 +10,10 @@ import Glibc
 /// - carries the task's marker in /proc/PID/environ (`TaskMarker`), or
 /// - is a child of the main process or of a member (found by parent pid, which also covers
 ///   members whose environ cannot be read, or that cleared it), or
-/// - was a member in an earlier scan (members stay members until reaped).
+/// - was a member in an earlier scan (members stay members until reaped), or
+/// - in a process that attributes orphans (`orphans`, see `TaskOrphans`): is an orphan on this
+///   process's main thread's list of children that the other rules do not tie to any task,
+///   alive, started within this run's window and in no other running run's.
 ///
 /// A process only ever joins its parent's session or one it starts itself, so every process the
 /// command starts is in the task's session or in a session started since. A scan therefore
@@ -34,6 +37,8 @@ struct TaskTree: ~Copyable {
     let marker: TaskMarker
     /// The main process's start time: nothing that started earlier belongs to the task.
     let notBefore: UInt64
+    /// This run's window when the process attributes orphans to runs (`TaskOrphans`), else nil.
+    let orphans: TaskOrphans.Window?
 
     struct Member {
         var name: String
@@ -46,16 +51,21 @@ struct TaskTree: ~Copyable {
         var seenAlive = false
         /// The signals sent to it.
         var signals: Set<Int32> = []
+        /// Named in the notice of leftovers: false for an orphan handed over from runs that
+        /// ended before (`TaskOrphans.end`) that started before this task did.
+        var named = true
     }
 
     private(set) var members: [pid_t: Member] = [:]
     private var groupSignals: Set<Int32> = []
     private var proc = ProcReader()
 
-    init(mainPID: pid_t, marker: TaskMarker) {
+    init(mainPID: pid_t, marker: TaskMarker, orphans: TaskOrphans.Window? = nil) {
         self.mainPID = mainPID
         self.marker = marker
+        self.orphans = orphans
         notBefore = proc.stat(mainPID)?.startTime ?? 0
+        if let orphans { orphans.registry.started(orphans, mainStart: notBefore) }
     }
 
     deinit {
@@ -89,6 +99,15 @@ struct TaskTree: ~Copyable {
         var candidates: [pid_t: ProcStat] = [:]
         var inTask: Set<pid_t> = []
         for pid in proc.pids() where pid != me && pid != 1 {
+            if let known = members[pid] {
+                // Wherever it is (an orphan handed over may predate the main process).
+                guard let stat = proc.stat(pid) else { continue }
+                if stat.startTime == known.startTime {
+                    candidates[pid] = stat
+                    inTask.insert(pid)
+                    continue
+                }
+            }
             // -1: gone, or not ours to ask; then its stat decides.
             let session = getsid(pid)
             if session == 0 || session == ownSession { continue }
@@ -103,12 +122,12 @@ struct TaskTree: ~Copyable {
                 continue
             }
             candidates[pid] = stat
-            if let known = members[pid], known.startTime == stat.startTime {
-                inTask.insert(pid)
-            } else if stat.session == mainPID || (!stat.hasExited && proc.environ(of: pid, contains: marker)) {
+            if stat.session == mainPID || (!stat.hasExited && proc.environ(of: pid, contains: marker)) {
                 inTask.insert(pid)
             }
         }
+        var unnamed: Set<pid_t> = []
+        if let orphans { claimOrphans(orphans, into: &inTask, candidates: &candidates, unnamed: &unnamed) }
         // Children of members are members, down the whole tree.
         var childrenOf: [pid_t: [pid_t]] = [:]
         for (pid, stat) in candidates { childrenOf[stat.parent, default: []].append(pid) }
@@ -123,7 +142,8 @@ struct TaskTree: ~Copyable {
             if members[pid]?.startTime != stat.startTime {
                 // New, or its pid reused after the member we knew was reaped by its parent.
                 if let stale = members.removeValue(forKey: pid), stale.pidfd >= 0 { close(stale.pidfd) }
-                guard let member = track(stat) else { continue }
+                guard var member = track(stat) else { continue }
+                member.named = !unnamed.contains(pid)
                 members[pid] = member
             }
             if !stat.hasExited {
@@ -132,6 +152,55 @@ struct TaskTree: ~Copyable {
             }
         }
         return alive
+    }
+
+    /// The orphans on the main thread's list of children that no rule above ties to a task:
+    /// the alive ones this run takes (`TaskOrphans.claim`) join `inTask`, the zombies are reaped
+    /// now. Each is checked by pid and start time; a zombie is reaped through a pidfd.
+    private mutating func claimOrphans(_ window: TaskOrphans.Window, into inTask: inout Set<pid_t>,
+                                       candidates: inout [pid_t: ProcStat], unnamed: inout Set<pid_t>) {
+        guard let listed = proc.mainThreadChildren() else { return }
+        for pid in listed where pid != mainPID && !inTask.contains(pid) {
+            guard let stat = candidates[pid] ?? proc.stat(pid) else { continue }  // gone already
+            if stat.hasExited {
+                reapOrphan(stat)
+                continue
+            }
+            let orphan = TaskOrphans.Orphan(pid: pid, startTime: stat.startTime)
+            guard case .take(let named) = window.registry.claim(orphan, by: window, runStart: notBefore) else {
+                continue
+            }
+            candidates[pid] = stat
+            inTask.insert(pid)
+            if !named { unnamed.insert(pid) }
+        }
+    }
+
+    /// Reaps a zombie on the main thread's list that no task claims, through a pidfd of it
+    /// checked against its start time (so a reused pid is never reaped).
+    private mutating func reapOrphan(_ stat: ProcStat) {
+        let fd = teleops_pidfd_open(stat.pid)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        guard let again = proc.stat(stat.pid), again.startTime == stat.startTime else { return }
+        var status: Int32 = 0
+        _ = teleops_pidfd_reap(fd, &status)
+    }
+
+    /// Takes in orphans handed over by `TaskOrphans.end` (the last run that could own them was
+    /// this one): the alive ones become members (named when they started no earlier than the
+    /// main process), the zombies are reaped. The next `scan` finds the members alive.
+    mutating func adopt(_ orphans: [TaskOrphans.Orphan]) {
+        for orphan in orphans where members[orphan.pid] == nil {
+            guard let stat = proc.stat(orphan.pid), stat.startTime == orphan.startTime else { continue }
+            if stat.hasExited {
+                reapOrphan(stat)
+                continue
+            }
+            guard var member = track(stat), member.pidfd >= 0 else { continue }
+            member.named = stat.startTime >= notBefore
+            members[orphan.pid] = member
+        }
     }
 
     /// Whether `session` was started before the main process, so that none of the task's
@@ -159,7 +228,7 @@ struct TaskTree: ~Copyable {
 
     /// Members that were alive when found and were then sent a signal: "killed", for the notice.
     var killed: [(pid: pid_t, name: String)] {
-        members.filter { $0.value.seenAlive && !$0.value.signals.isEmpty }
+        members.filter { $0.value.seenAlive && $0.value.named && !$0.value.signals.isEmpty }
             .map { (pid: $0.key, name: $0.value.name) }.sorted { $0.pid < $1.pid }
     }
 
