@@ -76,12 +76,135 @@ import TeleOpsTesting
         #expect(timeline.contains("rotated nginx logs"))
         #expect(detail.contains(#"<a href="/scenarios">← All scenarios</a>"#))
 
-        // On a phone: a real PNG of the size asked for, with something drawn in it.
+        // A real PNG of the size asked for, with something drawn in it. (Chromium lays a window out
+        // no narrower than 500 px and crops the shot; the layout at a phone's width is measured by
+        // `longContentFitsAPhoneAndItsLinksAreEasyToTap`.)
         let png = try await chromium.screenshot(server.baseURL + link, width: 412, height: 915)
         #expect(png.count > 10_000 && png.count < 5_000_000, "\(png.count) bytes")
         #expect(Array(png.prefix(8)) == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A], "the PNG signature")
         #expect(Array(png[12..<16]) == Array("IHDR".utf8))
         #expect(Self.bigEndian(png[16..<20]) == 412 && Self.bigEndian(png[20..<24]) == 915, "412×915")
+    }
+
+    /// 64 hex digits, as a SHA-256 fingerprint or a certificate serial is shown.
+    static let hex = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+    static let host = "ip-10-20-30-40.eu-west-1.compute.internal"
+    static let runbook = "https://wiki.example.com/runbooks/tls/certificate-rotation-for-the-payments-gateway-ingress?section=renewal"
+    static let longLine = "depth=0 CN = payments-gateway.internal.example.com, O = Example Payments Ltd, L = Dublin, C = IE "
+        + "verify error:num=20:unable to get local issuer certificate verify return:1 notAfter=Nov 26 08:00:00 2026 GMT"
+    /// An action whose command line and output are long: a long line of words, a long unbroken
+    /// token, a long URL.
+    static let certsAction = #"""
+        actions:
+          - name: certs
+            help: the certificate chain the gateway serves
+            argv: [sh, -c, 'printf ''%s\n'' "$@"', certs, '--servername=payments-gateway.internal.example.com',
+                   '\#(longLine)',
+                   'sha256_fingerprint=\#(hex):\#(hex)',
+                   'https://crt.sh/?q=\#(hex)&output=json&exclude=expired&deduplicate=Y&match=exact']
+            timeout: 10s
+        """#
+
+    /// What "readable on a phone" means here, in CSS px at each width.
+    enum Phone {
+        /// A common Android phone (412×915) and the narrowest in common use (360×800).
+        static let sizes = [(width: 412, height: 915), (width: 360, height: 800)]
+        /// No text is smaller (Lighthouse's "legible font sizes"): labels, badges, times, code.
+        static let smallestText = 12.0
+        /// The text one reads: the body, headings, summaries, timeline events, facts, rows.
+        static let readingText = 14.0
+        /// Text in form fields: iOS Safari zooms into a field whose text is smaller.
+        static let fieldText = 16.0
+        /// Every link, button, field and summary is at least this tall and wide: above WCAG 2.2's
+        /// 24 px minimum (2.5.8), below the 44–48 px platform guidelines ask for buttons.
+        static let target = 32.0
+    }
+
+    /// A scenario whose host, check, summary, labels, command line, output, note and outcome are
+    /// long (long lines, 64-hex tokens, long URLs) fits a phone: the list and the scenario, as
+    /// served, laid out by headless Chromium in frames 412 and 360 CSS px wide (every `<details>`
+    /// opened) do not scroll sideways, have readable text, and links a thumb can hit.
+    @Test func longContentFitsAPhoneAndItsLinksAreEasyToTap() async throws {
+        let chromium = try HeadlessChromium.locate()
+        let server = try await TeleOpsServer(extraYAML: Self.certsAction)
+        defer { server.stop() }
+
+        var alert: [String: Any] = [
+            "host": Self.host, "check": "tls_certificate_pinned_sha256_\(Self.hex)", "severity": "critical", "status": "firing",
+            "summary": "Certificate for https://payments-gateway.internal.example.com:8443/v2/health?region=eu-west-1&probe=synthetic-7 "
+                + "expires in 3 days; its sha256 fingerprint \(Self.hex) is not the pinned one, and the renewal job has failed four "
+                + "times in a row since the last deploy of the ingress controllers",
+            "labels": ["runbook": Self.runbook, "pinned_sha256": Self.hex, "team": "payments"],
+            "details": [
+                "error": #"x509: certificate signed by unknown authority (possibly because of "crypto/rsa: verification error" "#
+                    + #"while trying to verify candidate authority certificate "Example Internal CA 2")"#,
+                "serial": Self.hex + Self.hex,
+            ],
+        ]
+        // Fired, resolved by its source and fired again: #2 follows #1 (a link among the facts).
+        #expect(try await server.post(JSONSerialization.data(withJSONObject: alert)).status == 202)
+        try await server.console("#1 CRITICAL \(Self.host)")
+        alert["status"] = "resolved"
+        #expect(try await server.post(JSONSerialization.data(withJSONObject: alert)).status == 202)
+        try await server.console("✅ #1 resolved by generic")
+        alert["status"] = "firing"
+        #expect(try await server.post(JSONSerialization.data(withJSONObject: alert)).status == 202)
+        try await server.console("#2 CRITICAL \(Self.host)")
+        _ = try await server.post(sample: "generic-disk.json")
+        try await server.console("#3 CRITICAL web-1 · disk_usage")
+        server.process.send("#2 run certs")
+        try await server.console("#2 certs on \(Self.host): exit 0")
+        server.process.send("#2 note pinned fingerprint \(Self.hex) replaced, see \(Self.runbook)")
+        try await server.waitForEvent("note", of: 2)
+        server.process.send("#2 resolve rotated the certificate; its sha256 is now \(Self.hex)")
+        try await server.console("#2 resolved by operator")
+
+        var pages: [(name: String, html: String)] = []
+        for path in ["/scenarios", "/scenarios/2"] {
+            let response = try await server.http.send(method: "GET", url: server.baseURL + path)
+            #expect(response.status == 200, "GET \(path)")
+            pages.append((path, String(decoding: response.body, as: UTF8.self)))
+        }
+        let detail = pages[1].html
+        #expect(detail.contains("<pre>") && detail.contains("sha256_fingerprint=\(Self.hex)") && detail.contains("Follows"))
+
+        let layouts = try await chromium.layout(of: pages, sizes: Phone.sizes)
+        #expect(layouts.map { "\($0.page) \($0.frameWidth)" } == pages.flatMap { page in Phone.sizes.map { "\(page.name) \($0.width)" } })
+        for layout in layouts {
+            let page = "\(layout.page) at \(layout.frameWidth) px"
+            // The page asks for the phone's width, and is laid out at it.
+            #expect(layout.viewport == "width=device-width, initial-scale=1", "\(page)")
+            #expect(layout.innerWidth == layout.frameWidth && layout.clientWidth == layout.frameWidth, "\(page): \(layout.clientWidth) px wide")
+            // Nothing makes the page scroll sideways or sticks out of it (output may scroll in its own box).
+            #expect(layout.scrollWidth <= layout.innerWidth, "\(page) scrolls sideways to \(layout.scrollWidth) px: \(layout.outside)")
+            #expect(layout.outside.isEmpty, "\(page): past the edge: \(layout.outside)")
+            // Readable text.
+            let smallest = try #require(layout.smallest, "\(page): no text measured")
+            #expect(smallest.size >= Phone.smallestText, "\(page): \(smallest.size) px text: \(smallest.what)")
+            #expect(layout.reading.count >= 5, "\(page): \(layout.reading.count) blocks of text")
+            for text in layout.reading where text.size < Phone.readingText {
+                Issue.record("\(page): \(text.size) px reading text: \(text.what)")
+            }
+            for field in layout.fields where field.size < Phone.fieldText {
+                Issue.record("\(page): \(field.size) px text in a field: \(field.what)")
+            }
+            // Links, buttons and fields a thumb can hit, all within the screen.
+            for target in layout.targets {
+                #expect(target.height >= Phone.target && target.width >= Phone.target,
+                        "\(page): \(target.what) is \(target.width)×\(target.height) px")
+                #expect(target.left >= 0 && target.right <= Double(layout.frameWidth) + 0.5,
+                        "\(page): \(target.what) spans \(target.left)…\(target.right) px")
+            }
+            let targets = layout.targets.map(\.what)
+            let expected = layout.page == "/scenarios"
+                ? ["a.brand \"TeleOps\"", "input ", "select ", "button \"Search\"", "a \"Clear\"", "a.s-open \"open 1\"",
+                   "a \"#1\"", "a \"#2\"", "a \"#3\""]
+                : ["a \"← All scenarios\"", "a \"#1 (the last time this alert fired)\"", "summary \"Alert: 3 labels and details\"",
+                   "summary \"Output, 4 lines\"", "a \"this scenario as JSON\""]
+            for prefix in expected where !targets.contains(where: { $0.hasPrefix(prefix) }) {
+                Issue.record("\(page): no \(prefix) among the targets measured: \(targets)")
+            }
+        }
     }
 
     @Test func aMissingChromiumFailsTheTestWithHowToInstallIt() {
@@ -153,6 +276,97 @@ struct HeadlessChromium {
         return try Data(contentsOf: URL(fileURLWithPath: file))
     }
 
+    /// `pages` (HTML as served) laid out at each of `sizes`, as a script measures them.
+    ///
+    /// The pages run no script and refuse to be framed (`frame-ancestors 'none'`), and Chromium
+    /// lays a window out no narrower than 500 px and applies `<meta name="viewport">` only when it
+    /// emulates a phone. So each page is put, unchanged, in a frame of the phone's size
+    /// (`srcdoc`, same origin as the harness around it, sandboxed so that nothing in the page could
+    /// run) of a harness page whose script measures the frame's document once everything loaded
+    /// and writes the results into its own DOM, which `--dump-dom` returns.
+    func layout(of pages: [(name: String, html: String)], sizes: [(width: Int, height: Int)]) async throws -> [PhoneLayout] {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("teleops-layout-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let attribute = { (text: String) in text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "\"", with: "&quot;") }
+        let frames = pages.flatMap { page in
+            sizes.map { size in
+                #"<iframe data-page="\#(attribute(page.name))" sandbox="allow-same-origin" width="\#(size.width)" "#
+                    + #"height="\#(size.height)" style="display:block;border:0" srcdoc="\#(attribute(page.html))"></iframe>"#
+            }
+        }
+        let harness = #"<!doctype html><html><head><meta charset="utf-8"><title>layout</title></head><body style="margin:0">"#
+            + frames.joined() + #"<pre id="layout">pending</pre><script>"# + Self.measure + "</script></body></html>"
+        let file = directory.appendingPathComponent("harness.html")
+        try harness.write(to: file, atomically: true, encoding: .utf8)
+        let dom = try await run(["--hide-scrollbars", "--virtual-time-budget=10000", "--dump-dom", file.absoluteString]).stdout
+        guard let start = dom.range(of: #"<pre id="layout">"#), let end = dom[start.upperBound...].range(of: "</pre>") else {
+            throw TestSetupError("no measurements in the harness page:\n\(dom.suffix(2000))")
+        }
+        let json = String(dom[start.upperBound..<end.lowerBound])
+        do {
+            return try JSONDecoder().decode([PhoneLayout].self, from: Data(json.utf8))
+        } catch {
+            throw TestSetupError("the harness page's measurements are not what was expected (\(error)): \(json.prefix(2000))")
+        }
+    }
+
+    /// Measures each frame of the harness page, with every `<details>` opened, and writes the
+    /// results (`[PhoneLayout]` as JSON, in ASCII, no `& < >`) into `#layout`.
+    static let measure = #"""
+        addEventListener('load', () => {
+          const layouts = [];
+          for (const frame of document.querySelectorAll('iframe')) {
+            const win = frame.contentWindow, doc = frame.contentDocument, root = doc.documentElement;
+            for (const details of doc.querySelectorAll('details')) details.open = true;
+            const width = win.innerWidth;
+            const what = (el) => el.tagName.toLowerCase() + [...el.classList].map((c) => '.' + c).join('')
+              + ' "' + (el.value || el.textContent).trim().replace(/\s+/g, ' ').slice(0, 40) + '"';
+            // Inside a box of its own that scrolls sideways, like long output in a <pre>.
+            const inScrollBox = (node) => {
+              for (let a = node.parentElement; a && a !== doc.body; a = a.parentElement) {
+                if (['auto', 'scroll'].includes(win.getComputedStyle(a).overflowX)) return true;
+              }
+              return false;
+            };
+            const rendered = (el) => el.getClientRects().length > 0;
+            const sticksOut = (r) => r.right > width + 0.5 || r.left < -0.5;
+            const outside = [];
+            for (const el of doc.body.querySelectorAll('*')) {
+              if (rendered(el) && !inScrollBox(el) && [...el.getClientRects()].some(sticksOut)) outside.push(what(el));
+            }
+            let smallest = null;
+            const texts = doc.createTreeWalker(doc.body, NodeFilter.SHOW_TEXT);
+            for (let node = texts.nextNode(); node; node = texts.nextNode()) {
+              const el = node.parentElement;
+              if (!node.data.trim() || !rendered(el) || el.closest('select')) continue;
+              // Text runs past its box's edge when nothing lets a long word break.
+              const range = doc.createRange();
+              range.selectNodeContents(node);
+              if (!inScrollBox(node) && [...range.getClientRects()].some(sticksOut)) outside.push('text of ' + what(el));
+              const size = parseFloat(win.getComputedStyle(el).fontSize);
+              if (!smallest || size < smallest.size) smallest = {size, what: what(el)};
+            }
+            const sizes = (selector) => [...doc.querySelectorAll(selector)].filter(rendered)
+              .map((el) => ({size: parseFloat(win.getComputedStyle(el).fontSize), what: what(el)}));
+            const targets = [...doc.body.querySelectorAll('a[href], button, input:not([type=hidden]), select, summary')]
+              .filter(rendered).map((el) => {
+                const r = el.getBoundingClientRect();
+                return {what: what(el), left: r.left, right: r.right, width: r.width, height: r.height};
+              });
+            const viewport = doc.querySelector('meta[name=viewport]');
+            layouts.push({
+              page: frame.dataset.page, frameWidth: frame.clientWidth, innerWidth: width, clientWidth: root.clientWidth,
+              scrollWidth: root.scrollWidth, viewport: viewport && viewport.content, outside, smallest,
+              reading: sizes('body, h1, h2, .summary, .outcome, .event, dl.facts dd, ul.scenarios li'),
+              fields: sizes('input, select'), targets,
+            });
+          }
+          document.getElementById('layout').textContent = JSON.stringify(layouts)
+            .replace(/[^\x20-\x7e]|[&<>]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
+        });
+        """#
+
     private func run(_ arguments: [String]) async throws -> (stdout: String, status: Int32) {
         let profile = FileManager.default.temporaryDirectory.appendingPathComponent("teleops-chromium-\(UUID().uuidString)").path
         defer {
@@ -176,4 +390,40 @@ struct HeadlessChromium {
         }
         return (process.stdout.all.joined(separator: "\n"), status)
     }
+}
+
+/// One page laid out in a frame of a phone's width, in CSS px (`HeadlessChromium.layout`).
+struct PhoneLayout: Decodable {
+    struct Text: Decodable {
+        let size: Double
+        /// The element: tag, classes and the start of its text.
+        let what: String
+    }
+
+    struct Target: Decodable {
+        let what: String
+        let left: Double
+        let right: Double
+        let width: Double
+        let height: Double
+    }
+
+    let page: String
+    let frameWidth: Int
+    let innerWidth: Int
+    let clientWidth: Int
+    /// The document's width: more than `innerWidth` when the page scrolls sideways.
+    let scrollWidth: Int
+    /// The content of `<meta name="viewport">`.
+    let viewport: String?
+    /// Elements and text that reach past the frame's edges, outside any box that scrolls.
+    let outside: [String]
+    /// The smallest text shown.
+    let smallest: Text?
+    /// The font sizes of the text one reads.
+    let reading: [Text]
+    /// The font sizes of form fields.
+    let fields: [Text]
+    /// Links, buttons, fields and summaries as shown.
+    let targets: [Target]
 }

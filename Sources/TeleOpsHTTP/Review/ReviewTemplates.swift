@@ -36,19 +36,25 @@ enum ReviewTemplates {
         "default-src 'none'; style-src 'sha256-\(Data(Digest.sha256(Array(css.utf8))).base64EncodedString())'; "
         + "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
-    /// Readable on a phone and on a desk, light or dark, without JavaScript.
+    /// Readable on a phone and on a desk, light or dark, without JavaScript. Any word breaks
+    /// where it must (a 64-hex fingerprint, a URL), so nothing makes the page scroll sideways; and
+    /// every link and summary is at least 2rem (32 px) tall and wide, for a thumb (fields and
+    /// buttons are, by their padding). `ReviewPageBrowserTests` measures both at a phone's width.
     static let css = """
         :root{color-scheme:light dark;--fg:#1b1f24;--muted:#5b6570;--bg:#fff;--card:#f5f7f9;--line:#d5dbe1;--link:#0b5cad;\
         --red:#c62828;--amber:#a35f00;--green:#2e7d32;--blue:#1565c0}
         @media (prefers-color-scheme:dark){:root{--fg:#e6e8eb;--muted:#9aa4ae;--bg:#111418;--card:#1a1f25;--line:#2c333b;\
         --link:#6cb6ff;--red:#ff6b6b;--amber:#f0a020;--green:#57c25c;--blue:#64a8ff}}
         *{box-sizing:border-box}
-        body{margin:0;font:16px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:var(--bg)}
+        body{margin:0;font:16px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:var(--bg);\
+        overflow-wrap:anywhere}
         header.bar{display:flex;gap:.75rem;align-items:center;padding:.6rem 1rem;border-bottom:1px solid var(--line)}
         header.bar .brand{font-weight:700;text-decoration:none;color:var(--fg)}
         header.bar form{margin-left:auto}
         main{max-width:60rem;margin:0 auto;padding:1rem}
         a{color:var(--link)}
+        header.bar .brand,.actions a,.title a,nav.paging a,p>a,dd a{display:inline-block;min-width:2rem;min-height:2rem;\
+        padding:.25rem 0}
         h1{font-size:1.3rem;margin:.3rem 0 .6rem;overflow-wrap:anywhere}
         h2{font-size:1.1rem;margin:1.4rem 0 .6rem}
         form.filters{display:grid;grid-template-columns:repeat(auto-fill,minmax(9.5rem,1fr));gap:.5rem;align-items:end}
@@ -60,7 +66,8 @@ enum ReviewTemplates {
         button{cursor:pointer;background:var(--card);font-weight:600}
         .actions{display:flex;gap:.75rem;align-items:center}
         ul.counts{display:flex;flex-wrap:wrap;gap:.5rem;margin:1rem 0;padding:0;list-style:none}
-        ul.counts a{display:inline-block;padding:.2rem .6rem;border:1px solid var(--line);border-radius:999px;text-decoration:none}
+        ul.counts a{display:inline-block;min-height:2rem;padding:.2rem .6rem;border:1px solid var(--line);border-radius:999px;\
+        text-decoration:none}
         ul.counts a.current{background:var(--card);font-weight:700}
         ul.scenarios{list-style:none;padding:0;margin:0}
         ul.scenarios li{border:1px solid var(--line);border-radius:8px;padding:.6rem .8rem;margin-bottom:.5rem;background:var(--card)}
@@ -88,7 +95,7 @@ enum ReviewTemplates {
         code{background:var(--card);padding:.05rem .3rem;border-radius:4px;overflow-wrap:anywhere;color:var(--fg)}
         pre{white-space:pre-wrap;overflow-wrap:anywhere;background:var(--card);padding:.6rem;border-radius:6px;max-height:30rem;\
         overflow:auto;color:var(--fg)}
-        details summary{cursor:pointer;color:var(--link);margin-top:.2rem}
+        details summary{cursor:pointer;color:var(--link);margin-top:.2rem;min-height:2rem;padding:.25rem 0}
         nav.paging{display:flex;justify-content:space-between;margin:1rem 0}
         .problem{border:1px solid var(--red);color:var(--red);padding:.5rem .8rem;border-radius:6px;overflow-wrap:anywhere}
         """
