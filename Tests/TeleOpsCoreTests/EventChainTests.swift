@@ -22,3 +22,65 @@ import Testing
         #expect(Hex.string([]) == "")
     }
 }
+
+/// An alert's digest is fixed as the chain's hash is: events hold digests of this form.
+@Suite struct AlertDigestTests {
+    static let at = Date(timeIntervalSince1970: 1_750_000_000.123_456)
+
+    static func alert() -> Alert {
+        Alert(source: "generic", host: "web-1", check: "disk", severity: .critical, status: .firing, summary: "/var is 95% full",
+              labels: ["team": "ops", "instance": "web-1:9100"], details: ["used_pct": 95, "mount": "/var"],
+              idempotencyKey: "d-1", receivedAt: at)
+    }
+
+    /// The expected values are SHA-256 of the documented input, computed outside Swift.
+    @Test func theDigestOfAKnownAlertIsStable() {
+        #expect(AlertDigest.hex(of: Self.alert()) == "a868e4132c5e69f99c8073f73cc7cbc3d45b4a08e42d5cb1d8004124e3fcae47")
+        let bare = Alert(source: "generic", host: "web-1", check: "disk", severity: .info, status: .resolved, summary: "ok",
+                         receivedAt: Self.at)
+        #expect(AlertDigest.hex(of: bare) == "3b2029a99ad5be72c475c74eee39ddfad61c300ff4e7295a0c7f701575f9771d")
+    }
+
+    /// What verify recomputes from a stored row is what intake recorded from the alert, also
+    /// after the row's JSON is read back and written again (key order, numbers, escapes).
+    @Test func theStoredRowHasTheAlertsDigest() throws {
+        var alert = Self.alert()
+        alert.labels = ["z": "1", "a": "x\n\"q\"", "é": "🔥", "A": ""]
+        alert.details = ["b": [1, 0.1, -0.0, 1e20, nil, true, "\u{1}/\\"], "a": ["y": 2, "x": [:]], "": .null]
+        let digest = AlertDigest.hex(of: alert)
+        let row = AlertRow(alert)
+        #expect(AlertDigest.hex(of: row) == digest)
+        #expect(row.labels == JSONValue.object(alert.labels.mapValues(JSONValue.string)).compactJSON)
+        #expect(row.receivedAtMilliseconds == 1_750_000_000_123)
+        var readBack = alert
+        readBack.receivedAt = alert.receivedAt.truncatedToMilliseconds
+        readBack.details = try JSONParser.parse(Data(row.details!.utf8))
+        #expect(AlertDigest.hex(of: readBack) == digest)
+    }
+
+    @Test func everyFieldIsCovered() {
+        let base = Self.alert()
+        let edits: [(String, (inout Alert) -> Void)] = [
+            ("source", { $0.source = "other" }), ("host", { $0.host = "web-2" }), ("check", { $0.check = "cpu" }),
+            ("severity", { $0.severity = .info }), ("status", { $0.status = .resolved }), ("summary", { $0.summary += "!" }),
+            ("a label", { $0.labels["team"] = "dev" }), ("a label added", { $0.labels["x"] = "" }), ("no labels", { $0.labels = [:] }),
+            ("details", { $0.details = ["used_pct": 96, "mount": "/var"] }), ("no details", { $0.details = nil }),
+            ("null details", { $0.details = .null }), ("fingerprint", { $0.fingerprint = "f" }),
+            ("no key", { $0.idempotencyKey = nil }), ("empty key", { $0.idempotencyKey = "" }),
+            ("a millisecond later", { $0.receivedAt += 0.001 }),
+            // Fields run into each other without the length prefixes.
+            ("a byte moved between fields", { $0.source = "generi"; $0.host = "cweb-1" }),
+        ]
+        var seen = [AlertDigest.hex(of: base)]
+        for (name, edit) in edits {
+            var alert = base
+            edit(&alert)
+            let digest = AlertDigest.hex(of: alert)
+            #expect(!seen.contains(digest), "\(name)")
+            seen.append(digest)
+        }
+        var later = base
+        later.receivedAt += 0.000_4
+        #expect(AlertDigest.hex(of: later) == seen[0], "under a millisecond: the store keeps milliseconds")
+    }
+}

@@ -32,8 +32,13 @@ extension EventBody {
         }
         switch self {
         case .alertFired(let facts), .alertRepeated(let facts), .alertResolved(let facts):
-            out.reserveCapacity(64 + facts.source.utf8.count + facts.summary.utf8.count)
-            out.append(contentsOf: "{\"alert_id\":".utf8)
+            out.reserveCapacity(144 + facts.source.utf8.count + facts.summary.utf8.count)
+            if let digest = facts.alertDigest {
+                member("alert_digest", digest, first: true)
+                out.append(contentsOf: ",\"alert_id\":".utf8)
+            } else {
+                out.append(contentsOf: "{\"alert_id\":".utf8)
+            }
             out.append(contentsOf: String(facts.alertID).utf8)
             member("severity", facts.severity.rawValue)
             member("source", facts.source)

@@ -319,7 +319,7 @@ extension MemoryScenarioStore {
             scenarios[index] = scenario
         }
 
-        mutating func insertAlert(_ alert: Alert, scenarioID: Int64?, searchable: Bool) -> Int64 {
+        mutating func insertAlert(_ alert: Alert, row: AlertRow, scenarioID: Int64?, searchable: Bool) -> Int64 {
             lastAlertID += 1
             alerts.append((lastAlertID, alert, scenarioID))
             if let scenarioID, searchable { searchText[scenarioID, default: []].append(SearchText.of(alert)) }
