@@ -84,3 +84,101 @@ import Testing
         #expect(AlertDigest.hex(of: later) == seen[0], "under a millisecond: the store keeps milliseconds")
     }
 }
+
+/// `ChainVerifier` checks each alert event that recorded a digest against its alert as stored.
+@Suite struct ChainVerifierAlertTests {
+    /// A chain of `bodies` on scenario 1, events 1…n, hashed as a store does.
+    static func chain(_ bodies: [EventBody]) throws -> [ChainVerifier.StoredEvent] {
+        try chain(data: bodies.map { (try $0.jsonData(), $0.kind.rawValue) })
+    }
+
+    static func chain(data: [(Data, String)]) throws -> [ChainVerifier.StoredEvent] {
+        var previous: String?
+        var events: [ChainVerifier.StoredEvent] = []
+        for (index, (data, kind)) in data.enumerated() {
+            let at = Date(millisecondsSince1970: 1_750_000_000_000 + Int64(index))
+            let hash = EventChain.hash(previous: previous, scenarioID: 1, at: at, actor: "generic", kind: kind, data: data)
+            events.append(ChainVerifier.StoredEvent(id: Int64(index + 1), at: at, actor: "generic", kind: kind,
+                                                    data: Array(data), hash: hash))
+            previous = hash
+        }
+        return events
+    }
+
+    static func firstBreak(_ events: [ChainVerifier.StoredEvent], alerts: [Int64: Alert]) -> ChainBreak? {
+        var verifier = ChainVerifier()
+        verifier.check(scenarioID: 1, head: events.last?.hash, events: events, alertDigest: { alerts[$0].map { AlertDigest.hex(of: $0) } })
+        verifier.finish(lastAllocatedID: 1)
+        return verifier.report.firstBreak
+    }
+
+    static func facts(_ id: Int64, _ alert: Alert, digest: Bool = true) -> AlertFacts {
+        AlertFacts(alertID: id, source: alert.source, severity: alert.severity, summary: alert.summary,
+                   alertDigest: digest ? AlertDigest.hex(of: alert) : nil)
+    }
+
+    @Test func anEditedAlertIsNamedAndAnUntouchedOneHolds() throws {
+        let fired = AlertDigestTests.alert()
+        var resolved = fired
+        resolved.status = .resolved
+        let events = try Self.chain([.alertFired(Self.facts(7, fired)), .acknowledged, .alertResolved(Self.facts(9, resolved))])
+        #expect(Self.firstBreak(events, alerts: [7: fired, 9: resolved]) == nil)
+
+        var edited = fired
+        edited.labels["team"] = "nobody"
+        let found = Self.firstBreak(events, alerts: [7: edited, 9: resolved])
+        #expect(found == ChainBreak(scenarioID: 1, eventID: 1, reason: .alertAltered, alertID: 7))
+        #expect(found?.description.hasPrefix("scenario #1, event 1: its alert 7 is not as the event recorded it") == true)
+        var later = resolved
+        later.details = nil
+        #expect(Self.firstBreak(events, alerts: [7: fired, 9: later]) == ChainBreak(scenarioID: 1, eventID: 3, reason: .alertAltered, alertID: 9))
+    }
+
+    @Test func aMissingAlertIsNamed() throws {
+        let fired = AlertDigestTests.alert()
+        let events = try Self.chain([.alertFired(Self.facts(7, fired))])
+        let found = Self.firstBreak(events, alerts: [8: fired])
+        #expect(found == ChainBreak(scenarioID: 1, eventID: 1, reason: .alertRemoved, alertID: 7))
+        #expect(found?.description.contains("its alert 7 is missing from the scenario") == true)
+    }
+
+    /// Events written before digests were recorded are not checked against their alert.
+    @Test func anEventWithoutADigestIsNotChecked() throws {
+        let fired = AlertDigestTests.alert()
+        let events = try Self.chain([.alertFired(Self.facts(7, fired, digest: false)), .alertRepeated(Self.facts(8, fired, digest: false))])
+        #expect(!String(decoding: events[0].data, as: UTF8.self).contains("digest"))
+        #expect(Self.firstBreak(events, alerts: [:]) == nil)
+    }
+
+    /// A payload in another layout than the store writes (keys unsorted, spaces) is decoded.
+    @Test func aDigestInAnotherLayoutIsStillChecked() throws {
+        let fired = AlertDigestTests.alert()
+        let digest = AlertDigest.hex(of: fired)
+        let text = #"{ "alert_id": 7, "summary": "s", "source": "generic", "severity": "critical", "alert_digest": "\#(digest)" }"#
+        let events = try Self.chain(data: [(Data(text.utf8), "alert_fired")])
+        #expect(Self.firstBreak(events, alerts: [7: fired]) == nil)
+        var edited = fired
+        edited.host = "web-9"
+        #expect(Self.firstBreak(events, alerts: [7: edited]) == ChainBreak(scenarioID: 1, eventID: 1, reason: .alertAltered, alertID: 7))
+        // A summary that merely says "alert_digest" records none.
+        let note = try Self.chain([.alertFired(AlertFacts(alertID: 7, source: "g", severity: .info, summary: "alert_digest"))])
+        #expect(Self.firstBreak(note, alerts: [:]) == nil)
+    }
+
+    /// An edited event is reported as such, not as its alert.
+    @Test func anAlteredEventComesFirst() throws {
+        let fired = AlertDigestTests.alert()
+        var events = try Self.chain([.alertFired(Self.facts(7, fired))])
+        events[0].actor = "mallory"
+        #expect(Self.firstBreak(events, alerts: [:]) == ChainBreak(scenarioID: 1, eventID: 1, reason: .eventAltered))
+    }
+
+    @Test func theBreakEncodesItsAlert() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let text = String(decoding: try encoder.encode(ChainBreak(scenarioID: 2, eventID: 5, reason: .alertAltered, alertID: 4)), as: UTF8.self)
+        #expect(text == #"{"alert_id":4,"event_id":5,"reason":"alert_altered","scenario_id":2}"#)
+        let plain = String(decoding: try encoder.encode(ChainBreak(scenarioID: 2, eventID: 5, reason: .eventAltered)), as: UTF8.self)
+        #expect(plain == #"{"event_id":5,"reason":"event_altered","scenario_id":2}"#)
+    }
+}

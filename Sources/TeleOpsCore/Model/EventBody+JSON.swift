@@ -64,6 +64,43 @@ extension EventBody {
     }
 }
 
+extension AlertFacts {
+    /// The alert id and digest that an alert event's stored payload records, nil when it
+    /// records no digest (events written before digests were). `ChainVerifier` reads every
+    /// alert event's payload: what `directJSON()` writes is read in place, from its first bytes
+    /// (`{"alert_digest":"<hex>","alert_id":<id>,…`); any other payload naming a digest is
+    /// decoded.
+    static func recordedDigest(in data: [UInt8]) -> (alertID: Int64, digest: String)? {
+        let head = #"{"alert_digest":""#.utf8
+        let middle = #"","alert_id":"#.utf8
+        if data.starts(with: head) {
+            var index = head.count
+            while index < data.count, Self.isLowerHex(data[index]) { index += 1 }
+            let digest = head.count..<index
+            if data[index...].starts(with: middle) {
+                index += middle.count
+                var id: Int64 = 0
+                let first = index
+                while index < data.count, index - first < 18, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(data[index]) {
+                    id = id * 10 + Int64(data[index] - UInt8(ascii: "0"))
+                    index += 1
+                }
+                if index > first, index < data.count, data[index] == UInt8(ascii: ",") || data[index] == UInt8(ascii: "}") {
+                    return (id, String(decoding: data[digest], as: UTF8.self))
+                }
+            }
+        }
+        guard data.firstRange(of: #""alert_digest""#.utf8) != nil,
+              let facts = try? JSONDecoder().decode(AlertFacts.self, from: Data(data)), let digest = facts.alertDigest
+        else { return nil }
+        return (facts.alertID, digest)
+    }
+
+    private static func isLowerHex(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte)
+    }
+}
+
 /// Codes an `EventBody` as its payload only; the kind travels in `userInfo` when decoding.
 private struct PayloadBox: Codable {
     static let kindKey = CodingUserInfoKey(rawValue: "teleops.eventKind")!
