@@ -191,16 +191,20 @@ enum SQLiteHistory {
 
     // MARK: Chain
 
-    /// Walks scenarios in id order, each with its events in id order, without holding more
-    /// than one scenario's events in memory.
+    /// Walks scenarios in id order, each with its events and its alerts in id order (three
+    /// cursors side by side, the alerts' on `alerts_scenario`), without holding more than one
+    /// scenario's events and alerts in memory.
     static func verify(_ db: Database, against checkpoint: ChainCheckpoint?) throws -> ChainReport {
         let prunedBelow = try Int64.fetchOne(db, sql: "SELECT value FROM store_meta WHERE name = 'pruned_below'") ?? 0
         var verifier = ChainVerifier(prunedBelow: prunedBelow, against: checkpoint)
         let scenarios = try Row.fetchCursor(db, sql: "SELECT id, head_hash FROM scenarios ORDER BY id")
         let events = try Row.fetchCursor(
             db, sql: "SELECT id, scenario_id, at, actor, kind, data, hash FROM events ORDER BY scenario_id, id")
+        let alerts = try Row.fetchCursor(db, sql: verifiedAlertsSQL)
         var pending: (scenarioID: Int64, event: ChainVerifier.StoredEvent)?
         pending = try events.next().map(storedEvent)
+        var pendingAlert: (scenarioID: Int64, id: Int64, row: AlertRow)?
+        pendingAlert = try alerts.next().map(storedAlert)
         while let scenario = try scenarios.next() {
             let scenarioID: Int64 = scenario["id"]
             var chain: [ChainVerifier.StoredEvent] = []
@@ -209,11 +213,35 @@ enum SQLiteHistory {
                 if next.scenarioID == scenarioID { chain.append(next.event) }
                 pending = try events.next().map(storedEvent)
             }
-            verifier.check(scenarioID: scenarioID, head: scenario["head_hash"], events: chain)
+            var rows: [Int64: AlertRow] = [:]
+            while let next = pendingAlert, next.scenarioID <= scenarioID {
+                if next.scenarioID == scenarioID { rows[next.id] = next.row }
+                pendingAlert = try alerts.next().map(storedAlert)
+            }
+            // A digest is computed only for an alert an event recorded one of.
+            verifier.check(scenarioID: scenarioID, head: scenario["head_hash"], events: chain,
+                           alertDigest: { rows[$0].map { AlertDigest.hex(of: $0) } })
         }
         let lastAllocated = try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'scenarios'") ?? 0
         verifier.finish(lastAllocatedID: lastAllocated)
         return verifier.report
+    }
+
+    /// Every alert attached to a scenario, in scenario then id order, with what its digest
+    /// covers. The casts keep a value of the wrong type (written behind the store's back) from
+    /// stopping the walk: it reads as some other value, and the digest differs.
+    static let verifiedAlertsSQL = """
+        SELECT CAST(scenario_id AS INTEGER), id, CAST(source AS TEXT), CAST(host AS TEXT), CAST(check_name AS TEXT),
+            CAST(severity AS TEXT), CAST(status AS TEXT), CAST(summary AS TEXT), CAST(labels AS TEXT),
+            CAST(details AS TEXT), CAST(fingerprint AS TEXT), CAST(idempotency_key AS TEXT), CAST(received_at AS INTEGER)
+        FROM alerts INDEXED BY alerts_scenario WHERE scenario_id IS NOT NULL ORDER BY scenario_id, id
+        """
+
+    /// An alert row's columns as stored (`AlertRow`): its text is not decoded.
+    private static func storedAlert(_ row: Row) -> (Int64, Int64, AlertRow) {
+        (row[0], row[1], AlertRow(
+            source: row[2], host: row[3], check: row[4], severity: row[5], status: row[6], summary: row[7], labels: row[8],
+            details: row[9], fingerprint: row[10], idempotencyKey: row[11], receivedAtMilliseconds: row[12]))
     }
 
     private static func storedEvent(_ row: Row) -> (Int64, ChainVerifier.StoredEvent) {

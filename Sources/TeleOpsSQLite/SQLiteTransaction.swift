@@ -180,17 +180,16 @@ struct SQLiteTransaction: ScenarioStoreTransaction {
         if db.changesCount == 0 { throw ScenarioStoreError.scenarioNotFound(scenario.id) }
     }
 
-    mutating func insertAlert(_ alert: Alert, scenarioID: Int64?, searchable: Bool) throws -> Int64 {
+    /// Writes `row`, the text its event's digest covers (`AlertDigest`), as it is.
+    mutating func insertAlert(_ alert: Alert, row: AlertRow, scenarioID: Int64?, searchable: Bool) throws -> Int64 {
         try db.cachedStatement(sql: """
                 INSERT INTO alerts (scenario_id, source, fingerprint, host, check_name, severity, status, summary,
                     labels, details, idempotency_key, received_at, searchable)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """).execute(
             arguments: [
-                scenarioID, alert.source, alert.fingerprint, alert.host, alert.check, alert.severity.rawValue,
-                alert.status.rawValue, alert.summary, JSONValue.compactJSON(alert.labels),
-                alert.details?.compactJSON, alert.idempotencyKey, alert.receivedAt.millisecondsSince1970,
-                scenarioID != nil && searchable,
+                scenarioID, row.source, row.fingerprint, row.host, row.check, row.severity, row.status, row.summary,
+                row.labels, row.details, row.idempotencyKey, row.receivedAtMilliseconds, scenarioID != nil && searchable,
             ])
         // Indexed for search after the commit, by `SQLiteSearchIndex`, from the stored row.
         return db.lastInsertedRowID

@@ -215,6 +215,40 @@ extension ScenarioStoreConformance {
             let made = ChainCheckpoint(lastEventID: report.checkpoint.lastEventID, prunedBelow: 0, digest: String(repeating: "0", count: 64))
             try check.equal(try await store.verifyChain(against: made).checkpointResult, .differs, "a checkpoint of another log")
         },
+        Case("alert events record the digest of their alert as it comes back, and an untouched log verifies") { store, check in
+            // Labels and details whose keys come in no particular order, numbers that are and are
+            // not whole, an idempotency key, and times below the millisecond (Fixture.t0).
+            var fired = Fixture.alert("disk", severity: .critical, at: 0)
+            fired.labels = ["team": "ops", "instance": "web-1:9100", "é": "🔥", "A": "\"quoted\"\n"]
+            fired.details = ["output": "CRITICAL: / is 97% full", "used_pct": 97.5, "mounts": ["/", "/var"],
+                             "nested": ["b": 1, "a": nil, "c": [:]], "big": 1e20, "zero": -0.0]
+            fired.idempotencyKey = "delivery-1"
+            var bare = Fixture.alert("disk", at: 30.000_9)
+            bare.labels = [:]
+            bare.details = nil
+            let sent = [fired, bare, Fixture.alert("disk", status: .acknowledged, at: 40),
+                        Fixture.alert("disk", status: .resolved, at: 60)]
+            let outcomes = try await store.ingest(sent, compose: Fixture.noDrafts)
+            let scenarioID = try check.unwrap(outcomes[0].scenarioID, "scenario")
+            let recorded = try await store.events(of: scenarioID).compactMap { event -> AlertFacts? in
+                switch event.body {
+                case .alertFired(let facts), .alertRepeated(let facts), .alertResolved(let facts): facts
+                default: nil
+                }
+            }
+            try check.equal(recorded.map(\.alertID), [outcomes[0].alertID, outcomes[1].alertID, outcomes[3].alertID],
+                            "fired, repeated and resolved events (the acknowledgement has none)")
+            let stored = try await store.alerts(ids: recorded.map(\.alertID))
+            for (facts, alert) in zip(recorded, [sent[0], sent[1], sent[3]]) {
+                let digest = try check.unwrap(facts.alertDigest, "alert \(facts.alertID)'s digest")
+                try check.equal(digest, AlertDigest.hex(of: alert), "alert \(facts.alertID): the digest of the alert sent")
+                let back = try check.unwrap(stored[facts.alertID], "alert \(facts.alertID)")
+                try check.equal(AlertDigest.hex(of: back), digest, "alert \(facts.alertID): recomputed from the alert as it comes back")
+            }
+            let report = try await store.verifyChain()
+            try check.equal(report.firstBreak, nil, "first break")
+            try check.equal(report.eventsChecked, 4, "events checked")
+        },
         Case("retention removes old resolved scenarios only, and what is left still verifies") { store, check in
             var ids: [Int64] = []
             for (index, name) in ["a", "b", "c", "d"].enumerated() {

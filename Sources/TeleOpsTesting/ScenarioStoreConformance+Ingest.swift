@@ -25,7 +25,7 @@ extension ScenarioStoreConformance {
             try check.equal(
                 events.map(\.at), [0, 60, 120].map { Fixture.time($0).truncatedToMilliseconds }, "event times")
             let facts = AlertFacts(alertID: repeated.alertID, source: "generic", severity: .warning,
-                                   summary: "disk on web-1 is warning")
+                                   summary: "disk on web-1 is warning", alertDigest: AlertDigest.hex(of: Fixture.alert(at: 60)))
             try check.equal(events[1].body, .alertRepeated(facts), "repeat event facts")
         },
         Case("resolve with no active scenario is unmatched") { store, check in

@@ -147,6 +147,41 @@ import TeleOpsTesting
         #expect(broken["reason"] as? String == "event_altered")
     }
 
+    /// The alert's details, which `show` and the export print, edited in the file: its event
+    /// recorded the alert's digest, so verify names it.
+    @Test func verifyNamesTheAlertSomeoneEditedAndFails() async throws {
+        let server = try await Self.serverWithHistory()
+        defer { server.stop() }
+        server.process.signal(SIGTERM)
+        _ = try await server.process.waitForExit()
+        let queue = try DatabaseQueue(path: "\(server.dataDirectory)/teleops.sqlite")
+        let (alertID, eventID) = try await queue.write { db in
+            let alertID = try Int64.fetchOne(db, sql: "SELECT id FROM alerts WHERE scenario_id = 2")!
+            let eventID = try Int64.fetchOne(db, sql: "SELECT id FROM events WHERE scenario_id = 2 AND kind = 'alert_fired'")!
+            try db.execute(sql: "UPDATE alerts SET details = json_set(details, '$.replica', 'db-9') WHERE id = ?", arguments: [alertID])
+            return (alertID, eventID)
+        }
+        try queue.close()
+        let cli = try RunningProcess(executable: TeleOpsServer.executable,
+                                     arguments: ["scenarios", "verify", "--data", server.dataDirectory])
+        #expect(try await cli.waitForExit() == 1)
+        try await cli.waitForOutputEnd()
+        #expect(cli.stdout.all.first?.hasPrefix("BROKEN: scenario #2, event \(eventID): its alert \(alertID) is not as the event recorded it") == true,
+                "\(cli.stdout.all)")
+
+        let json = try RunningProcess(executable: TeleOpsServer.executable,
+                                      arguments: ["scenarios", "verify", "--json", "--data", server.dataDirectory])
+        #expect(try await json.waitForExit() == 1)
+        try await json.waitForOutputEnd()
+        let report = try #require(
+            try JSONSerialization.jsonObject(with: Data(json.stdout.all.joined(separator: "\n").utf8)) as? [String: Any])
+        let broken = try #require(report["first_break"] as? [String: Any])
+        #expect(broken["scenario_id"] as? Int == 2)
+        #expect((broken["event_id"] as? NSNumber)?.int64Value == eventID)
+        #expect((broken["alert_id"] as? NSNumber)?.int64Value == alertID)
+        #expect(broken["reason"] as? String == "alert_altered")
+    }
+
     @Test func pruneRemovesOnlyResolvedScenarios() async throws {
         let server = try await Self.serverWithHistory()
         defer { server.stop() }

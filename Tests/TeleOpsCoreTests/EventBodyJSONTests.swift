@@ -24,11 +24,21 @@ struct EventBodyJSONTests {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let facts = AlertFacts(alertID: 9_007_199_254_740_993, source: "src \(text)", severity: .critical, summary: text)
-        for body in [EventBody.alertFired(facts), .alertRepeated(facts), .alertResolved(facts)] {
-            let data = try body.jsonData()
-            #expect(data == (try encoder.encode(facts)), "\(body.kind)")
-            #expect(try EventBody(kind: body.kind, jsonData: data) == body)
+        // With the alert's digest (as intake writes them), and without (as before it did).
+        var withDigest = facts
+        withDigest.alertDigest = AlertDigest.hex(of: Alert(source: "s", host: text, check: "c", severity: .info, status: .firing,
+                                                           summary: text, labels: [text: text], details: .string(text)))
+        var oddDigest = facts
+        oddDigest.alertDigest = text
+        for facts in [facts, withDigest, oddDigest] {
+            for body in [EventBody.alertFired(facts), .alertRepeated(facts), .alertResolved(facts)] {
+                let data = try body.jsonData()
+                #expect(data == (try encoder.encode(facts)), "\(body.kind)")
+                #expect(try EventBody(kind: body.kind, jsonData: data) == body)
+            }
         }
+        #expect(String(decoding: try EventBody.alertFired(withDigest).jsonData(), as: UTF8.self)
+            .hasPrefix(#"{"alert_digest":"\#(withDigest.alertDigest!)","alert_id":9007199254740993,"severity":"critical","#))
         let ref = MessageRef(transport: "telegram", chat: "-100\(text)", messageID: text)
         let data = try EventBody.notified(ref).jsonData()
         #expect(data == (try encoder.encode(ref)))

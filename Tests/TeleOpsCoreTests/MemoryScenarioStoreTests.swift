@@ -1,5 +1,5 @@
 import Foundation
-import TeleOpsCore
+@testable import TeleOpsCore
 import TeleOpsTesting
 import Testing
 
@@ -30,6 +30,34 @@ struct MemoryScenarioStoreTests {
         #expect(journaled.first?.scenarioID == nil)
         #expect(journaled.first?.alert.receivedAt == alert.receivedAt.truncatedToMilliseconds)
     }
+
+    /// As with the SQLite file (`SQLiteChainTests`): an alert edited or removed behind the
+    /// store's back is named by verify.
+    @Test func verifyNamesAnAlertEditedOrRemovedBehindItsBack() async throws {
+        func store() async throws -> (MemoryScenarioStore, [IngestOutcome]) {
+            let store = MemoryScenarioStore()
+            let fired = Alert(source: "generic", host: "web-1", check: "disk", severity: .critical, status: .firing, summary: "full",
+                              labels: ["team": "ops"], details: ["used_pct": 95])
+            var resolved = fired
+            resolved.status = .resolved
+            let outcomes = try await store.ingest([fired, fired, resolved]) { _, _, _ in [] }
+            #expect(try await store.verifyChain().firstBreak == nil)
+            return (store, outcomes)
+        }
+        let edits: [(inout Alert?) -> Void] = [
+            { $0?.labels["team"] = "nobody" }, { $0?.details = ["used_pct": 5] }, { $0?.host = "web-2" },
+        ]
+        for edit in edits {
+            let (edited, outcomes) = try await store()
+            edited.tamperWithAlert(id: outcomes[1].alertID, edit)
+            #expect(try await edited.verifyChain().firstBreak
+                    == ChainBreak(scenarioID: 1, eventID: 2, reason: .alertAltered, alertID: outcomes[1].alertID))
+        }
+        let (removed, outcomes) = try await store()
+        removed.tamperWithAlert(id: outcomes[2].alertID) { $0 = nil }
+        #expect(try await removed.verifyChain().firstBreak
+                == ChainBreak(scenarioID: 1, eventID: 3, reason: .alertRemoved, alertID: outcomes[2].alertID))
+    }
 }
 
 /// The suite must catch a store that breaks the contract; each wrapper breaks one thing.
@@ -37,6 +65,7 @@ struct MemoryScenarioStoreTests {
 struct BrokenStoreTests {
     enum Breakage: String, CaseIterable, Sendable {
         case eventsNewestFirst, notifiedForEveryMessage, queryIgnoresHost, pendingIncludesGivenUp, inboxReplaysDeliveries
+        case alertTimesInSeconds
     }
 
     static let expectedFailure: [Breakage: String] = [
@@ -45,6 +74,7 @@ struct BrokenStoreTests {
         .queryIgnoresHost: "scenario queries filter by status and host, newest first, with paging",
         .pendingIncludesGivenUp: "markFailed counts attempts and giveUp leaves the queue",
         .inboxReplaysDeliveries: "the inbox takes each delivery once, keeps cursors, and settles with append",
+        .alertTimesInSeconds: "alert events record the digest of their alert as it comes back, and an untouched log verifies",
     ]
 
     @Test(arguments: Breakage.allCases)
@@ -95,7 +125,16 @@ private struct BrokenStore: ScenarioStore {
         return try await base.scenarios(query)
     }
 
-    func alerts(ids: [Int64]) async throws -> [Int64: Alert] { try await base.alerts(ids: ids) }
+    func alerts(ids: [Int64]) async throws -> [Int64: Alert] {
+        let alerts = try await base.alerts(ids: ids)
+        guard breakage == .alertTimesInSeconds else { return alerts }
+        // A store that keeps whole seconds: its alerts no longer have the digest intake recorded.
+        return alerts.mapValues { alert in
+            var alert = alert
+            alert.receivedAt = Date(timeIntervalSince1970: alert.receivedAt.timeIntervalSince1970.rounded(.down))
+            return alert
+        }
+    }
     func commandEvents(amongNewest count: Int) async throws -> [ScenarioEvent] { try await base.commandEvents(amongNewest: count) }
 
     func events(of scenarioID: Int64) async throws -> [ScenarioEvent] {

@@ -181,9 +181,9 @@ import Testing
     /// One event of `kind`, every optional field set, as `GET /v1/scenarios/{id}` writes it.
     static func sample(_ kind: EventKind) -> EventBody {
         switch kind {
-        case .alertFired: .alertFired(AlertFacts(alertID: 1, source: "generic", severity: .critical, summary: "s"))
-        case .alertRepeated: .alertRepeated(AlertFacts(alertID: 1, source: "generic", severity: .critical, summary: "s"))
-        case .alertResolved: .alertResolved(AlertFacts(alertID: 1, source: "generic", severity: .critical, summary: "s"))
+        case .alertFired: .alertFired(AlertFacts(alertID: 1, source: "generic", severity: .critical, summary: "s", alertDigest: "d"))
+        case .alertRepeated: .alertRepeated(AlertFacts(alertID: 1, source: "generic", severity: .critical, summary: "s", alertDigest: "d"))
+        case .alertResolved: .alertResolved(AlertFacts(alertID: 1, source: "generic", severity: .critical, summary: "s", alertDigest: "d"))
         case .notified: .notified(MessageRef(transport: "telegram", chat: "-1", messageID: "7"))
         case .replyReceived: .replyReceived(ReplyFacts(transport: "telegram", text: "ack"))
         case .replyRefused: .replyRefused(RefusalFacts(text: "run x", reason: "unknown", userID: "42"))

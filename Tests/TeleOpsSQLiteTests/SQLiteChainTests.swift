@@ -1,7 +1,7 @@
 import Foundation
 import GRDB
 import TeleOpsCore
-import TeleOpsSQLite
+@testable import TeleOpsSQLite
 import Testing
 
 /// Tampering with the file behind the store's back is caught by `verifyChain`, which names the
@@ -62,6 +62,117 @@ import Testing
             DELETE FROM scenarios WHERE id = 3;
             """)
         #expect(newest == ChainBreak(scenarioID: 3, eventID: nil, reason: .scenarioRemoved))
+    }
+
+    // Each alert's event records its digest: alert N is event N's in the filled store (#1 holds
+    // alerts and events 1, 3, 4; #2 2, 5; #3 6).
+
+    @Test(arguments: [
+        "UPDATE alerts SET labels = json_set(labels, '$.team', 'nobody') WHERE id = 3",
+        "UPDATE alerts SET labels = '{}' WHERE id = 3",
+        "UPDATE alerts SET details = json_set(details, '$.used_pct', 5) WHERE id = 3",
+        "UPDATE alerts SET details = NULL WHERE id = 3",
+        "UPDATE alerts SET host = 'web-2' WHERE id = 3",
+        "UPDATE alerts SET summary = 'nothing happened', severity = 'info' WHERE id = 3",
+        "UPDATE alerts SET idempotency_key = 'k' WHERE id = 3",
+        "UPDATE alerts SET received_at = received_at + 1 WHERE id = 3",
+        // A value of another type than the store writes is read, not a crash.
+        "UPDATE alerts SET received_at = 'yesterday' WHERE id = 3",
+        // The same labels as values, written differently: the text is what is shown and hashed.
+        #"UPDATE alerts SET labels = '{"team":"ops", "env":"prod"}' WHERE id = 3"#,
+    ])
+    func anEditedAlertIsNamed(sql: String) async throws {
+        let found = try await Self.tamper(sql)
+        #expect(found == ChainBreak(scenarioID: 1, eventID: 3, reason: .alertAltered, alertID: 3))
+        #expect(found?.description.hasPrefix("scenario #1, event 3: its alert 3 is not as the event recorded it") == true)
+    }
+
+    @Test func theFirstEditedAlertIsNamed() async throws {
+        // Scenario #2's alert 5 and #3's alert 6: scenario order, then event order.
+        let found = try await Self.tamper("UPDATE alerts SET details = '{}' WHERE id IN (5, 6)")
+        #expect(found == ChainBreak(scenarioID: 2, eventID: 5, reason: .alertAltered, alertID: 5))
+        let last = try await Self.tamper("UPDATE alerts SET host = 'db-1' WHERE id = 6")
+        #expect(last == ChainBreak(scenarioID: 3, eventID: 6, reason: .alertAltered, alertID: 6))
+    }
+
+    @Test func aRemovedOrMovedAlertIsNamed() async throws {
+        let removed = try await Self.tamper("DELETE FROM alerts WHERE id = 4")
+        #expect(removed == ChainBreak(scenarioID: 1, eventID: 4, reason: .alertRemoved, alertID: 4))
+        #expect(removed?.description.contains("its alert 4 is missing from the scenario") == true)
+        let moved = try await Self.tamper("UPDATE alerts SET scenario_id = 3 WHERE id = 2")
+        #expect(moved == ChainBreak(scenarioID: 2, eventID: 2, reason: .alertRemoved, alertID: 2))
+        let detached = try await Self.tamper("UPDATE alerts SET scenario_id = NULL WHERE id = 6")
+        #expect(detached == ChainBreak(scenarioID: 3, eventID: 6, reason: .alertRemoved, alertID: 6))
+    }
+
+    /// Alert rows no event records a digest of (an acknowledgement, an alert matching no
+    /// scenario) are not under the chain; the rest of the log still verifies.
+    @Test func alertsNoEventRecordsAreNotChecked() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("teleops.sqlite").path
+            let store = try await Self.filledStore(at: path)
+            _ = try await store.ingest([SQLiteScenarioStoreTests.alert("load", status: .acknowledged, at: 7),
+                                        SQLiteScenarioStoreTests.alert("ntp", status: .resolved, at: 8)]) { _, _, _ in [] }
+            try store.close()
+            try runSQLite(path, "UPDATE alerts SET labels = '{}' WHERE id IN (7, 8)")
+            #expect(try await SQLiteScenarioStore(path: path).verifyChain().firstBreak == nil)
+        }
+    }
+
+    /// An event written before digests were recorded (here: its digest taken out and the chain
+    /// hashed again, as an older TeleOps wrote it) still verifies, and its alert is not checked.
+    @Test func anEventWithoutADigestStillVerifies() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("teleops.sqlite").path
+            try await Self.filledStore(at: path).close()
+            let queue = try DatabaseQueue(path: path)
+            try await queue.write { db in
+                try db.execute(sql: "UPDATE events SET data = json_remove(data, '$.alert_digest') WHERE id IN (1, 3)")
+                try Self.rechain(db, scenarioID: 1)
+            }
+            let data = try await queue.read { db in try String.fetchAll(db, sql: "SELECT data FROM events WHERE scenario_id = 1 ORDER BY id") }
+            try queue.close()
+            #expect(data[0].hasPrefix(#"{"alert_id":1,"#) && data[2].hasPrefix(#"{"alert_digest":""#), "\(data)")
+            let store = try SQLiteScenarioStore(path: path)
+            #expect(try await store.verifyChain().firstBreak == nil)
+            try store.close()
+
+            try runSQLite(path, "UPDATE alerts SET labels = '{}' WHERE id IN (1, 3)")
+            #expect(try await SQLiteScenarioStore(path: path).verifyChain().firstBreak == nil, "old events' alerts are not checked")
+            try runSQLite(path, "UPDATE alerts SET labels = '{}' WHERE id = 4")
+            #expect(try await SQLiteScenarioStore(path: path).verifyChain().firstBreak
+                    == ChainBreak(scenarioID: 1, eventID: 4, reason: .alertAltered, alertID: 4), "a newer one in the same scenario is")
+        }
+    }
+
+    /// Verify reads the alerts alongside the events, in scenario order on `alerts_scenario`:
+    /// no sort, no table in memory.
+    @Test func verifyWalksTheAlertsByTheirScenarioIndex() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("teleops.sqlite").path
+            try await Self.filledStore(at: path).close()
+            let queue = try DatabaseQueue(path: path)
+            let plan = try await queue.read { db in
+                try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN \(SQLiteHistory.verifiedAlertsSQL)").map { $0["detail"] as String }
+            }
+            try queue.close()
+            #expect(plan.contains { $0.contains("USING INDEX alerts_scenario") }, "\(plan)")
+            #expect(!plan.contains { $0.contains("TEMP B-TREE") }, "\(plan)")
+        }
+    }
+
+    /// Hashes scenario `scenarioID`'s events again from their stored fields, and its head.
+    static func rechain(_ db: Database, scenarioID: Int64) throws {
+        var previous: String?
+        for row in try Row.fetchAll(db, sql: "SELECT id, at, actor, kind, data FROM events WHERE scenario_id = ? ORDER BY id",
+                                    arguments: [scenarioID]) {
+            let data: String = row["data"]
+            let hash = EventChain.hash(previous: previous, scenarioID: scenarioID, at: Date(millisecondsSince1970: row["at"]),
+                                       actor: row["actor"], kind: row["kind"], data: Array(data.utf8))
+            try db.execute(sql: "UPDATE events SET hash = ? WHERE id = ?", arguments: [hash, row["id"] as Int64])
+            previous = hash
+        }
+        try db.execute(sql: "UPDATE scenarios SET head_hash = ? WHERE id = ?", arguments: [previous, scenarioID])
     }
 
     @Test func aRewrittenChainStillChangesTheDigest() async throws {

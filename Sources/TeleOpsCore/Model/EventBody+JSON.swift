@@ -32,8 +32,13 @@ extension EventBody {
         }
         switch self {
         case .alertFired(let facts), .alertRepeated(let facts), .alertResolved(let facts):
-            out.reserveCapacity(64 + facts.source.utf8.count + facts.summary.utf8.count)
-            out.append(contentsOf: "{\"alert_id\":".utf8)
+            out.reserveCapacity(144 + facts.source.utf8.count + facts.summary.utf8.count)
+            if let digest = facts.alertDigest {
+                member("alert_digest", digest, first: true)
+                out.append(contentsOf: ",\"alert_id\":".utf8)
+            } else {
+                out.append(contentsOf: "{\"alert_id\":".utf8)
+            }
             out.append(contentsOf: String(facts.alertID).utf8)
             member("severity", facts.severity.rawValue)
             member("source", facts.source)
@@ -56,6 +61,43 @@ extension EventBody {
         let decoder = JSONDecoder()
         decoder.userInfo[PayloadBox.kindKey] = kind
         self = try decoder.decode(PayloadBox.self, from: jsonData).body
+    }
+}
+
+extension AlertFacts {
+    /// The alert id and digest that an alert event's stored payload records, nil when it
+    /// records no digest (events written before digests were). `ChainVerifier` reads every
+    /// alert event's payload: what `directJSON()` writes is read in place, from its first bytes
+    /// (`{"alert_digest":"<hex>","alert_id":<id>,…`); any other payload naming a digest is
+    /// decoded.
+    static func recordedDigest(in data: [UInt8]) -> (alertID: Int64, digest: String)? {
+        let head = #"{"alert_digest":""#.utf8
+        let middle = #"","alert_id":"#.utf8
+        if data.starts(with: head) {
+            var index = head.count
+            while index < data.count, Self.isLowerHex(data[index]) { index += 1 }
+            let digest = head.count..<index
+            if data[index...].starts(with: middle) {
+                index += middle.count
+                var id: Int64 = 0
+                let first = index
+                while index < data.count, index - first < 18, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(data[index]) {
+                    id = id * 10 + Int64(data[index] - UInt8(ascii: "0"))
+                    index += 1
+                }
+                if index > first, index < data.count, data[index] == UInt8(ascii: ",") || data[index] == UInt8(ascii: "}") {
+                    return (id, String(decoding: data[digest], as: UTF8.self))
+                }
+            }
+        }
+        guard data.firstRange(of: #""alert_digest""#.utf8) != nil,
+              let facts = try? JSONDecoder().decode(AlertFacts.self, from: Data(data)), let digest = facts.alertDigest
+        else { return nil }
+        return (facts.alertID, digest)
+    }
+
+    private static func isLowerHex(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte)
     }
 }
 

@@ -134,15 +134,20 @@ public struct AlertFacts: Sendable, Equatable, Codable {
     public var source: String
     public var severity: Severity
     public var summary: String
+    /// `AlertDigest.hex(of:)` of the alert as stored, which puts its row under the chain
+    /// (`ChainVerifier` recomputes it). Nil in events written before it was recorded; those
+    /// are not checked against their alert.
+    public var alertDigest: String?
 
-    public init(alertID: Int64, source: String, severity: Severity, summary: String) {
+    public init(alertID: Int64, source: String, severity: Severity, summary: String, alertDigest: String? = nil) {
         self.alertID = alertID
         self.source = source
         self.severity = severity
         self.summary = summary
+        self.alertDigest = alertDigest
     }
 
-    enum CodingKeys: String, CodingKey { case alertID = "alert_id", source, severity, summary }
+    enum CodingKeys: String, CodingKey { case alertID = "alert_id", source, severity, summary, alertDigest = "alert_digest" }
 }
 
 /// How long a scenario stays quiet.

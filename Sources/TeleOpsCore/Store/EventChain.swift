@@ -7,7 +7,8 @@ import Foundation
 /// `data` is the event body's stored JSON (`EventBody.jsonData`: compact, sorted keys). The
 /// scenario keeps the hash of its newest event as its head, so removing the newest event is
 /// caught as well as editing, removing or reordering any other. Fields are length-prefixed, so
-/// no two different events hash the same input.
+/// no two different events hash the same input. An alert event's `data` records the digest of
+/// its alert's stored row (`AlertDigest`), so the alerts are under the chain as well.
 ///
 /// The chain shows tampering by anyone who does not rewrite every later hash and the head as
 /// well; someone with write access to the store can do that. Keep a `ChainCheckpoint` (printed
@@ -141,17 +142,26 @@ public struct ChainBreak: Sendable, Equatable, Codable, CustomStringConvertible 
         case eventsRemoved = "events_removed"
         /// A scenario id is missing from the sequence (and was not pruned by retention).
         case scenarioRemoved = "scenario_removed"
+        /// The alert an alert event records is not as it was: its row's content no longer has
+        /// the digest the event recorded (`AlertDigest`); its row was edited.
+        case alertAltered = "alert_altered"
+        /// The alert an alert event records (with a digest) is not among its scenario's
+        /// alerts: its row was removed, or moved to another scenario.
+        case alertRemoved = "alert_removed"
     }
 
     public var scenarioID: Int64
     /// The event at which the chain breaks (nil for a removed scenario or removed newest events).
     public var eventID: Int64?
     public var reason: Reason
+    /// The alert the event records, for `alertAltered` and `alertRemoved`.
+    public var alertID: Int64?
 
-    public init(scenarioID: Int64, eventID: Int64?, reason: Reason) {
+    public init(scenarioID: Int64, eventID: Int64?, reason: Reason, alertID: Int64? = nil) {
         self.scenarioID = scenarioID
         self.eventID = eventID
         self.reason = reason
+        self.alertID = alertID
     }
 
     public var description: String {
@@ -162,10 +172,14 @@ public struct ChainBreak: Sendable, Equatable, Codable, CustomStringConvertible 
             "scenario #\(scenarioID): its newest events were removed (the recorded head hash matches no event)"
         case .scenarioRemoved:
             "scenario #\(scenarioID) was removed (it is missing and was not pruned by retention)"
+        case .alertAltered:
+            "scenario #\(scenarioID), event \(eventID.map(String.init) ?? "?"): its alert \(alertID.map(String.init) ?? "?") is not as the event recorded it (the alert's stored row was edited: its labels, details, host, check, summary or another field)"
+        case .alertRemoved:
+            "scenario #\(scenarioID), event \(eventID.map(String.init) ?? "?"): its alert \(alertID.map(String.init) ?? "?") is missing from the scenario (the alert's row was removed or moved to another scenario)"
         }
     }
 
-    enum CodingKeys: String, CodingKey { case scenarioID = "scenario_id", eventID = "event_id", reason }
+    enum CodingKeys: String, CodingKey { case scenarioID = "scenario_id", eventID = "event_id", reason, alertID = "alert_id" }
 }
 
 /// Checks chains as a store reads them: scenario by scenario in id order, each scenario's
@@ -193,7 +207,12 @@ public struct ChainVerifier: Sendable {
     }
 
     /// One scenario: its id, its recorded head, and its events (oldest first) as stored.
-    public mutating func check(scenarioID: Int64, head: String?, events: [StoredEvent]) {
+    /// `alertDigest` gives `AlertDigest.hex(of:)` of the scenario's alert with an id, as its
+    /// row is stored now, or nil when the scenario has no such alert: each alert event that
+    /// recorded a digest is checked against it (events from before digests are not).
+    public mutating func check(
+        scenarioID: Int64, head: String?, events: [StoredEvent], alertDigest: (Int64) -> String?
+    ) {
         scenariosChecked += 1
         noteMissing(below: scenarioID)
         expectedNextID = scenarioID + 1
@@ -204,6 +223,17 @@ public struct ChainVerifier: Sendable {
                                            kind: event.kind, data: event.data)
             if expected != event.hash, firstBreak == nil {
                 firstBreak = ChainBreak(scenarioID: scenarioID, eventID: event.id, reason: .eventAltered)
+            }
+            if firstBreak == nil, Self.alertKinds.contains(event.kind),
+               let recorded = AlertFacts.recordedDigest(in: event.data) {
+                switch alertDigest(recorded.alertID) {
+                case nil:
+                    firstBreak = ChainBreak(scenarioID: scenarioID, eventID: event.id, reason: .alertRemoved, alertID: recorded.alertID)
+                case let digest? where digest != recorded.digest:
+                    firstBreak = ChainBreak(scenarioID: scenarioID, eventID: event.id, reason: .alertAltered, alertID: recorded.alertID)
+                default:
+                    break
+                }
             }
             previous = event.hash
         }
@@ -219,6 +249,11 @@ public struct ChainVerifier: Sendable {
             upToGiven.add("\(scenarioID):\(upTo.hash ?? "")")
         }
     }
+
+    /// The kinds whose payload is `AlertFacts`.
+    private static let alertKinds: Set<String> = [
+        EventKind.alertFired.rawValue, EventKind.alertRepeated.rawValue, EventKind.alertResolved.rawValue,
+    ]
 
     /// After the last scenario: `lastAllocatedID` is the highest id the store ever gave a
     /// scenario, so removing the newest scenarios is caught too.

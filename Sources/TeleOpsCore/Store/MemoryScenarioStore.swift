@@ -95,13 +95,19 @@ public final class MemoryScenarioStore: ScenarioStore {
     public func verifyChain(against checkpoint: ChainCheckpoint?) async throws -> ChainReport {
         state.withLock { state in
             var verifier = ChainVerifier(prunedBelow: state.prunedBelow, against: checkpoint)
+            var alertsByScenario: [Int64: [Int64: Alert]] = [:]
+            for row in state.alerts {
+                if let scenarioID = row.scenarioID { alertsByScenario[scenarioID, default: [:]][row.id] = row.alert }
+            }
             for scenario in state.scenarios {
                 let events = (state.eventsByScenario[scenario.id] ?? []).map { event in
                     ChainVerifier.StoredEvent(id: event.id, at: event.at, actor: event.actor, kind: event.kind.rawValue,
                                               data: (try? event.body.jsonData()).map(Array.init) ?? [],
                                               hash: state.eventHashes[event.id])
                 }
-                verifier.check(scenarioID: scenario.id, head: state.heads[scenario.id], events: events)
+                let alerts = alertsByScenario[scenario.id] ?? [:]
+                verifier.check(scenarioID: scenario.id, head: state.heads[scenario.id], events: events,
+                               alertDigest: { alerts[$0].map { AlertDigest.hex(of: $0) } })
             }
             verifier.finish(lastAllocatedID: state.lastScenarioID)
             return verifier.report
@@ -163,6 +169,17 @@ public final class MemoryScenarioStore: ScenarioStore {
     /// The alerts journaled so far, in order, with the scenario each was attached to.
     public func journaledAlerts() -> [(alert: Alert, scenarioID: Int64?)] {
         state.withLock { $0.alerts.map { ($0.alert, $0.scenarioID) } }
+    }
+
+    /// Edits a journaled alert in place, behind the store's back, as someone editing a store's
+    /// file would (`@testable` tests of tamper evidence); `nil` removes it.
+    func tamperWithAlert(id: Int64, _ edit: (inout Alert?) -> Void) {
+        state.withLock { state in
+            guard let index = state.alerts.firstIndex(where: { $0.id == id }) else { return }
+            var alert: Alert? = state.alerts[index].alert
+            edit(&alert)
+            if let alert { state.alerts[index].alert = alert } else { state.alerts.remove(at: index) }
+        }
     }
 
     /// Runs `body` on a copy of the state and keeps the copy only if `body` returns.
@@ -319,7 +336,7 @@ extension MemoryScenarioStore {
             scenarios[index] = scenario
         }
 
-        mutating func insertAlert(_ alert: Alert, scenarioID: Int64?, searchable: Bool) -> Int64 {
+        mutating func insertAlert(_ alert: Alert, row: AlertRow, scenarioID: Int64?, searchable: Bool) -> Int64 {
             lastAlertID += 1
             alerts.append((lastAlertID, alert, scenarioID))
             if let scenarioID, searchable { searchText[scenarioID, default: []].append(SearchText.of(alert)) }

@@ -261,8 +261,9 @@ public protocol ScenarioStore: ChatInbox {
     /// matches, so a page that shows counts caps them, and a store may also stop such a walk
     /// when going on would cost too much: the count then says it is partial.
     func count(_ query: ScenarioQuery, upTo cap: Int) async throws -> ScenarioCount
-    /// Walks every scenario's hash chain (`EventChain`) and reports the first break, the
-    /// checkpoint of the log as it stands, and whether the log still holds `checkpoint`.
+    /// Walks every scenario's hash chain (`EventChain`), and each alert an event recorded the
+    /// digest of (`AlertDigest`), and reports the first break, the checkpoint of the log as it
+    /// stands, and whether the log still holds `checkpoint`.
     func verifyChain(against checkpoint: ChainCheckpoint?) async throws -> ChainReport
     /// Removes what `policy` does not keep, at most `batch` scenarios per transaction so that
     /// intake is never held up for long; returns how many scenarios were removed.

@@ -57,9 +57,10 @@ public protocol ScenarioStoreTransaction {
     /// Overwrites the stored scenario with the same `id`, which holds `previous`: a store may
     /// write only what differs (an index whose columns did not change is then not rewritten).
     mutating func updateScenario(_ scenario: Scenario, from previous: Scenario) throws
-    /// Journals `alert` (attached to `scenarioID`, or to nothing) and returns its id. With
-    /// `searchable`, its `SearchText` joins the scenario's full-text index.
-    mutating func insertAlert(_ alert: Alert, scenarioID: Int64?, searchable: Bool) throws -> Int64
+    /// Journals `alert` (attached to `scenarioID`, or to nothing) and returns its id. `row` is
+    /// `AlertRow(alert)`, serialised once for its digest: a store writing text writes it as it
+    /// is. With `searchable`, its `SearchText` joins the scenario's full-text index.
+    mutating func insertAlert(_ alert: Alert, row: AlertRow, scenarioID: Int64?, searchable: Bool) throws -> Int64
     /// Stores `event` (its scenario exists) and returns its id.
     mutating func insertEvent(_ event: NewEvent) throws -> Int64
     /// Queues `draft` (its scenario, if any, exists) and returns its id.
@@ -145,12 +146,19 @@ extension ScenarioStoreTransaction {
     }
 
     private mutating func applyAlert(_ alert: Alert, active: Scenario?) throws -> (IngestOutcome, Scenario?) {
+        // Serialised once: the row the store writes, and what the event's digest covers.
+        let row = AlertRow(alert)
+        /// The alert as its event records it, with the digest of its row: under the chain from then on.
         func facts(_ alertID: Int64) -> AlertFacts {
-            AlertFacts(alertID: alertID, source: alert.source, severity: alert.severity, summary: alert.summary)
+            AlertFacts(alertID: alertID, source: alert.source, severity: alert.severity, summary: alert.summary,
+                       alertDigest: AlertDigest.hex(of: row))
+        }
+        func journal(scenarioID: Int64?, searchable: Bool) throws -> Int64 {
+            try insertAlert(alert, row: row, scenarioID: scenarioID, searchable: searchable)
         }
         switch (alert.status, active) {
         case (.firing, let scenario?):
-            let alertID = try insertAlert(alert, scenarioID: scenario.id, searchable: says(alert, more: scenario))
+            let alertID = try journal(scenarioID: scenario.id, searchable: says(alert, more: scenario))
             let after = try record(.alertRepeated(facts(alertID)), actor: alert.source, at: alert.receivedAt, on: scenario).scenario
             let disposition: IngestOutcome.Disposition = alert.severity > scenario.severity ? .escalated : .repeated
             return (IngestOutcome(alertID: alertID, scenarioID: scenario.id, disposition: disposition), after)
@@ -158,22 +166,22 @@ extension ScenarioStoreTransaction {
             let previousID = try newestResolvedScenarioID(fingerprint: alert.fingerprint)
             var opened = Scenario.opening(with: alert, id: 0, previousID: previousID)
             opened.id = try insertScenario(opened)
-            let alertID = try insertAlert(alert, scenarioID: opened.id, searchable: true)
+            let alertID = try journal(scenarioID: opened.id, searchable: true)
             _ = try insertEvent(
                 NewEvent(scenarioID: opened.id, at: alert.receivedAt, actor: alert.source, body: .alertFired(facts(alertID))))
             var outcome = IngestOutcome(alertID: alertID, scenarioID: opened.id, disposition: .opened)
             outcome.seenBefore = try seenBefore(opened)
             return (outcome, opened)
         case (.acknowledged, let scenario?):
-            let alertID = try insertAlert(alert, scenarioID: scenario.id, searchable: says(alert, more: scenario))
+            let alertID = try journal(scenarioID: scenario.id, searchable: says(alert, more: scenario))
             let after = try record(.acknowledged, actor: alert.source, at: alert.receivedAt, on: scenario).scenario
             return (IngestOutcome(alertID: alertID, scenarioID: scenario.id, disposition: .acknowledged), after)
         case (.resolved, let scenario?):
-            let alertID = try insertAlert(alert, scenarioID: scenario.id, searchable: says(alert, more: scenario))
+            let alertID = try journal(scenarioID: scenario.id, searchable: says(alert, more: scenario))
             let after = try record(.alertResolved(facts(alertID)), actor: alert.source, at: alert.receivedAt, on: scenario).scenario
             return (IngestOutcome(alertID: alertID, scenarioID: scenario.id, disposition: .resolved), after)
         case (.resolved, nil), (.acknowledged, nil):
-            let alertID = try insertAlert(alert, scenarioID: nil, searchable: false)
+            let alertID = try journal(scenarioID: nil, searchable: false)
             return (IngestOutcome(alertID: alertID, scenarioID: nil, disposition: .unmatched), nil)
         }
     }
