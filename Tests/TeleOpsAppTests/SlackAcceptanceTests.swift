@@ -165,14 +165,7 @@ import TeleOpsTesting
             }
             try await Self.waitForPosts(fake, status: 200, count: 3)
 
-            for index in 1...3 {
-                #expect(Self.botMessages(fake, containing: "storm \(index)").count == 1, "storm \(index) announced once")
-                #expect(try await server.eventKinds(of: index).filter { $0 == "notified" }.count == 1)
-            }
-            let order = Self.botMessages(fake, containing: "storm ").compactMap { message in
-                (1...3).first { message.shownText.contains("storm \($0)") }
-            }
-            #expect(order == [1, 2, 3], "in the order the alerts came")
+            try await Self.expectAnnouncedOnceInOrder(fake, server, "storm ", count: 3)
 
             let posts = fake.requests(method: "chat.postMessage")
             #expect(posts.map(\.status) == Array(repeating: 429, count: refused) + [200, 200, 200], "the 429s, then the posts")
@@ -193,7 +186,8 @@ import TeleOpsTesting
             fake.failNext(.serverError(status: 503), count: 100_000)
             let server = try await TeleOpsServer(extraYAML: yaml)
             let directory = server.dataDirectory
-            for index in 1...5 {
+            let count = 5
+            for index in 1...count {
                 let alert = #"{"host":"db-\#(index)","check":"replication","severity":"critical","status":"firing","summary":"lag \#(index)"}"#
                 #expect(try await server.post(Data(alert.utf8)).status == 202)
             }
@@ -215,21 +209,27 @@ import TeleOpsTesting
 
             let restarted = try await TeleOpsServer(extraYAML: yaml, dataDirectory: directory)
             defer { restarted.stop() }
-            for index in 1...5 {
+            for index in 1...count {
                 _ = try await fake.waitForMessage(containing: "lag \(index)", timeout: .seconds(30))
                 try await restarted.waitForEvent("notified", of: index, timeout: .seconds(30))
             }
-            try await Self.waitForPosts(fake, status: 200, count: 5)
+            try await Self.waitForPosts(fake, status: 200, count: count)
 
-            for index in 1...5 {
-                #expect(Self.botMessages(fake, containing: "lag \(index)").count == 1, "lag \(index) announced once")
-                #expect(try await restarted.eventKinds(of: index).filter { $0 == "notified" }.count == 1)
-            }
-            let order = Self.botMessages(fake, containing: "lag ").compactMap { message in
-                (1...5).first { message.shownText.contains("lag \($0)") }
-            }
-            #expect(order == [1, 2, 3, 4, 5], "in the order they were queued")
-            #expect(fake.requests(method: "chat.postMessage").filter { $0.status == 200 }.count == 5, "five posts after the restart")
+            try await Self.expectAnnouncedOnceInOrder(fake, restarted, "lag ", count: count)
+            #expect(fake.requests(method: "chat.postMessage").filter { $0.status == 200 }.count == count, "one post each after the restart")
         }
+    }
+
+    /// Scenarios 1...count were each announced once (one message, one `notified`), their
+    /// messages (the ones containing `prefix` + number) in scenario order.
+    static func expectAnnouncedOnceInOrder(_ fake: FakeSlackServer, _ server: TeleOpsServer, _ prefix: String, count: Int) async throws {
+        for index in 1...count {
+            #expect(botMessages(fake, containing: "\(prefix)\(index)").count == 1, "\(prefix)\(index) announced once")
+            #expect(try await server.eventKinds(of: index).filter { $0 == "notified" }.count == 1)
+        }
+        let order = botMessages(fake, containing: prefix).compactMap { message in
+            (1...count).first { message.shownText.contains("\(prefix)\($0)") }
+        }
+        #expect(order == Array(1...count), "in the order they were queued")
     }
 }
