@@ -40,6 +40,8 @@ public func buildController(
         heartbeatTimeout: config.dispatch.heartbeatTimeout, maxQueued: config.dispatch.maxQueued, curve: curve,
         logger: logger.labelled("broker"))
     let chat = buildChat(config: config, store: store, console: console, logger: logger)
+    chat.console?.continueNumbering(
+        after: try store.highestMessageNumber(transport: ConsoleTransport.transportName, prefix: ConsoleTransport.postedPrefix))
 
     let composer = NotificationComposer(catalogue: config.actions, routing: config.chat.outbox.routing)
     let intake = IngestQueue(
@@ -81,6 +83,7 @@ public func buildController(
 /// The chat transports of a configuration: the primary first (announcements go there), then
 /// the others; the console is always among them, for a local operator.
 struct ChatParts {
+    var console: ConsoleTransport?
     var transports: [any ChatTransport] = []
     var services: [any Service] = []
     var webhooks: [any ChatWebhook] = []
@@ -89,6 +92,7 @@ struct ChatParts {
 func buildChat(config: TeleOpsConfig, store: any ScenarioStore, console: ConsoleTransport?, logger: Logger) -> ChatParts {
     var parts = ChatParts()
     let console = console ?? ConsoleTransport(operatorID: config.console.operatorID)
+    parts.console = console
     var byPlatform: [ChatConfig.Platform: any ChatTransport] = [.console: console]
     parts.services.append(console)
     if let settings = config.chat.telegram {

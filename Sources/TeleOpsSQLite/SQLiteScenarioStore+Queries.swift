@@ -119,6 +119,21 @@ extension SQLiteScenarioStore {
         }
     }
 
+    /// The highest N among `transport`'s messages in the store whose ids are `prefix` then N:
+    /// for a transport that numbers its messages itself (the console's `out-N`), so that a new
+    /// run goes on from there instead of giving an old message's number to a new one. Reads
+    /// only that transport's part of the messages index; synchronous, for start-up.
+    public func highestMessageNumber(transport: String, prefix: String) throws -> Int {
+        try pool.read { db in
+            try Int.fetchOne(
+                db, sql: """
+                    SELECT max(CAST(substr(message_id, ?) AS INTEGER)) FROM messages
+                    WHERE transport = ? AND substr(message_id, 1, ?) = ?
+                    """,
+                arguments: [prefix.utf8.count + 1, transport, prefix.utf8.count, prefix]) ?? 0
+        }
+    }
+
     public func scenarioID(for message: MessageRef) async throws -> Int64? {
         try await pool.read { db in
             try Int64.fetchOne(

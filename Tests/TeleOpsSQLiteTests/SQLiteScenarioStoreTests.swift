@@ -239,4 +239,24 @@ struct SQLiteScenarioStoreTests {
             try store.close()
         }
     }
+
+    /// The console's next run numbers on from the highest `out-N` its store mapped; other
+    /// transports' ids and ids without a number after the prefix do not count.
+    @Test func theHighestMessageNumberOfATransport() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try SQLiteScenarioStore(path: directory.appendingPathComponent("teleops.sqlite").path)
+            #expect(try store.highestMessageNumber(transport: "console", prefix: "out-") == 0, "nothing yet")
+            let id = try #require(try await store.ingest([Self.alert("disk")]) { _, _, _ in [] }.first?.scenarioID)
+            let refs = [MessageRef(transport: "console", chat: "console", messageID: "out-9"),
+                        MessageRef(transport: "console", chat: "console", messageID: "out-12"),
+                        MessageRef(transport: "console", chat: "console", messageID: "in-40"),
+                        MessageRef(transport: "telegram", chat: "-1", messageID: "out-77")]
+            try await store.append([], outbox: refs.map { _ in OutboxDraft(scenarioID: id, purpose: .reply, text: "r") })
+            for (message, ref) in zip(try await store.pendingOutbox(limit: 10), refs) {
+                try await store.markSent(outboxID: message.id, as: ref)
+            }
+            #expect(try store.highestMessageNumber(transport: "console", prefix: "out-") == 12, "12, not 9: numbers, not text")
+            try store.close()
+        }
+    }
 }

@@ -8,7 +8,8 @@ import TeleOpsCore
 ///
 /// Output goes to standard output (logs go to standard error), one message per block
 /// separated by a blank line, so it reads well in a terminal and is easy to scan in tests.
-/// Messages posted are numbered `out-1`, `out-2`… in this run, and a block's first line says
+/// Messages posted are numbered `out-1`, `out-2`… (a controller goes on from the highest
+/// number its store has seen, `continueNumbering(after:)`), and a block's first line says
 /// which it is and, for a reply, the message it is in the thread of: `(out-2, reply to out-1)`.
 /// The text follows as written, then the buttons as what to type: `[Ack: #1 ack]`. A terminal
 /// cannot change what it printed, so an edit prints the message's whole new text and buttons
@@ -28,6 +29,8 @@ import TeleOpsCore
 public final class ConsoleTransport: ChatTransport, Service {
     public static let transportName = "console"
     public static let chatName = "console"
+    /// What the number of a message posted follows in its id: `out-7`.
+    public static let postedPrefix = "out-"
 
     public let name = ConsoleTransport.transportName
     public let defaultChat = ConsoleTransport.chatName
@@ -73,12 +76,20 @@ public final class ConsoleTransport: ChatTransport, Service {
             counters.posted += 1
             return counters.posted
         }
-        let id = "out-\(number)"
+        let id = Self.postedPrefix + String(number)
         // A reply to a message of another transport (a thread moved here by failover) has no
         // message on this terminal to point at.
         let header = if let parent = message.replyTo, parent.transport == name { "(\(id), reply to \(parent.messageID))" } else { "(\(id))" }
         try write(header + "\n" + message.text + Self.buttonLine(message.buttons) + "\n\n")
         return MessageRef(transport: name, chat: message.chat ?? Self.chatName, messageID: id)
+    }
+
+    /// Numbers the next message posted after `number` (or after the last one, if higher): a
+    /// restarted controller goes on from the numbers its store has, so that an old message's
+    /// number never comes back for a new one (it would take over the old one's place in the
+    /// store, and with it, say, the announcement an update edits).
+    public func continueNumbering(after number: Int) {
+        counters.withLock { $0.posted = max($0.posted, number) }
     }
 
     public func edit(_ ref: MessageRef, text: String, buttons: [ChatButton]) async throws(ChatFailure) {
