@@ -82,6 +82,26 @@ func receiveMessage(_ socket: borrowing ZMQSocket, timeoutMs: Int = 5000) throws
     }
 }
 
+/// Waits for one decoded message (HEARTBEATs skipped) while sending a HEARTBEAT every
+/// `everyMs`, as a live worker does: a raw peer that must stay registered until its TASK comes,
+/// however slowly a loaded machine gets there, and then goes silent.
+func receiveMessageBeating(_ socket: borrowing ZMQSocket, everyMs: Int = 100, timeoutMs: Int = 10_000) throws -> WireMessage {
+    let deadline = ContinuousClock.now + .milliseconds(timeoutMs)
+    while ContinuousClock.now < deadline {
+        try socket.send(WireCodec.encode(.heartbeat(Heartbeat())))
+        let frames: [[UInt8]]
+        do {
+            frames = try receiveFrames(socket, timeoutMs: everyMs)
+        } catch is TimedOut {
+            continue
+        }
+        let message = try WireCodec.decode(frames).get()
+        if case .heartbeat = message { continue }
+        return message
+    }
+    throw TimedOut(what: "a message on the raw dealer")
+}
+
 /// Waits until `signal` fires or `timeoutMs` passes (used to keep a raw peer's socket open).
 func hold(until signal: WakeSignal, timeoutMs: Int32 = 10_000) {
     var item = pollfd(fd: signal.fd, events: Int16(POLLIN), revents: 0)
