@@ -194,9 +194,20 @@ import TeleOpsTesting
     }
 
     @Test func connectionRefusedIsAWebSocketError() async throws {
-        let server = try await WebSocketTestServer.start { _ in }
-        let url = server.url(path: "/socket?ticket=s3cr3t")
-        await server.stop()
+        // A port bound but not listening: connecting is refused, and while it stays bound no
+        // other test's server can be given it (a port merely freed could be, under the suite).
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        try #require(bound)
+        let url = "ws://127.0.0.1:\(UInt16(bigEndian: address.sin_port))/socket?ticket=s3cr3t"
         let error = await #expect(throws: WebSocketError.self) {
             _ = try await WebSocketConnection.connect(url: url)
         }
