@@ -26,7 +26,7 @@ public struct NotificationComposer: Sendable {
         func reply(_ text: String) -> OutboxDraft { OutboxDraft(scenarioID: scenario.id, purpose: .reply, text: text) }
         switch outcome.disposition {
         case .opened:
-            let route = routing.routes.isEmpty ? nil : routing.route(for: alert)?.name
+            let route = routing.route(for: alert)?.name
             let announcement = OutboxDraft(
                 scenarioID: scenario.id, purpose: .announcement, text: announcement(scenario), buttons: buttons(for: scenario),
                 route: route)

@@ -54,9 +54,7 @@ public enum AlertDigest {
         }
 
         mutating func text(_ field: String) {
-            bytes.append(contentsOf: String(field.utf8.count).utf8)
-            bytes.append(UInt8(ascii: ":"))
-            bytes.append(contentsOf: field.utf8)
+            EventChain.append(field.utf8, to: &bytes)
         }
 
         mutating func absent() {

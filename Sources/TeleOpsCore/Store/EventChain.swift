@@ -29,8 +29,9 @@ public enum EventChain {
         return Hex.string(Digest.sha256(input))
     }
 
-    /// `<byte count>:<bytes>`, so that no field can run into the next.
-    private static func append(_ field: some Collection<UInt8>, to input: inout [UInt8]) {
+    /// `<byte count>:<bytes>`, so that no field can run into the next (`AlertDigest` frames its
+    /// fields the same way).
+    static func append(_ field: some Collection<UInt8>, to input: inout [UInt8]) {
         input.append(contentsOf: String(field.count).utf8)
         input.append(UInt8(ascii: ":"))
         input.append(contentsOf: field)
