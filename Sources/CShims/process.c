@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -124,9 +125,17 @@ static void child(const struct teleops_spawn_plan *plan, struct child_report rep
         if (moved < 0) _exit(127);  // cannot even report
         report.fd = moved;
     }
-    // A session of its own (and so a process group), both with the child's pid as id: every
-    // process it starts stays in that session unless it starts a session itself.
-    if (setsid() < 0) child_fail(report, TELEOPS_SPAWN_STAGE_SETSID, errno);
+    // A process group of its own, with the child's pid as id, in our session; and no controlling
+    // terminal (TIOCNOTTY detaches only the caller when it leads no session). Or, for a worker
+    // process, a session of its own, which has no terminal to begin with.
+    if (plan->new_session) {
+        if (setsid() < 0) child_fail(report, TELEOPS_SPAWN_STAGE_SETSID, errno);
+    } else {
+        if (setpgid(0, 0) < 0) child_fail(report, TELEOPS_SPAWN_STAGE_SETPGID, errno);
+        // Fails only when the terminal is no longer ours (hung up since the parent opened it),
+        // and then the command cannot use it either.
+        if (plan->tty_fd >= 0) (void)ioctl(plan->tty_fd, TIOCNOTTY);
+    }
 
     // Every disposition back to default (an ignored signal would survive the exec), then an
     // empty mask: the parent blocked everything around the fork, so no handler of its ran here.
@@ -146,7 +155,7 @@ static void child(const struct teleops_spawn_plan *plan, struct child_report rep
             child_fail(report, TELEOPS_SPAWN_STAGE_OUTPUT, errno);
         }
     }
-    int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    int null_fd = plan->stdin_fd >= 0 ? plan->stdin_fd : open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (null_fd < 0 || move_fd(null_fd, 0) != 0) child_fail(report, TELEOPS_SPAWN_STAGE_STDIN, errno);
     if (cloexec_from_3() != 0) child_fail(report, TELEOPS_SPAWN_STAGE_CLOSE_FDS, errno);
 

@@ -10,8 +10,9 @@ import TeleOpsTesting
 /// The dispatch path against its floors:
 /// - round trip: libzmq DEALER → ROUTER echo → DEALER on tcp loopback (the floor) vs dispatch →
 ///   TASK → an in-process `WorkerAgent` whose executor returns at once → ACCEPTED, DONE → outcome;
-/// - throughput: `/bin/true` through two `teleops worker` processes vs posix_spawn + waitpid
-///   in a loop on two threads (the floor);
+/// - throughput: `/bin/true` through two `teleops worker` processes with 2, 8, 32 and 64
+///   commands in flight vs posix_spawn + waitpid in a loop (the floor), on 2 threads and on 32:
+///   the floor is the faster of the two;
 /// - the resident memory of an idle `teleops worker`.
 ///
 /// The machine is shared, so each figure is measured `dispatchRounds` times, interleaved with
@@ -20,7 +21,10 @@ extension Bench {
     struct DispatchRound {
         var bare: Samples
         var broker: Samples
-        var spawnFloor: Double
+        /// Commands per second of the spawn loop on 2 threads and on 32.
+        var spawnFloors: (two: Double, many: Double)
+        /// The faster of the two: what a ratio is taken against.
+        var spawnFloor: Double { max(spawnFloors.two, spawnFloors.many) }
         /// Commands per second by commands in flight (2 workers × capacity).
         var throughput: [(inFlight: Int, rate: Double)]
 
@@ -34,19 +38,21 @@ extension Bench {
         for index in 1...max(1, dispatchRounds) {
             let bare = try await bareRoundTrips(roundTrips)
             let broker = try await brokerRoundTrips(roundTrips)
-            let floor = await spawnFloor(spawns, threads: 2)
+            let floors = (two: await spawnFloor(spawns, threads: 2), many: await spawnFloor(spawns, threads: 32))
             var throughput: [(Int, Double)] = []
-            for capacity in [1, 4] {
+            for capacity in [1, 4, 16, 32] {
                 throughput.append((2 * capacity, try await workerThroughput(spawns, capacity: capacity)))
             }
-            let round = DispatchRound(bare: bare, broker: broker, spawnFloor: floor, throughput: throughput)
+            let round = DispatchRound(bare: bare, broker: broker, spawnFloors: floors, throughput: throughput)
+            let floor = round.spawnFloor
             rounds.append(round)
             print("  round \(index)")
             print(bare.line("    bare DEALER/ROUTER round trip (floor)"))
             print(broker.line("    broker round trip, executor returns at once"))
-            print(String(format: "    spawn /bin/true, 2 threads (floor)               %6.0f commands/s", floor))
+            print(String(format: "    spawn /bin/true, 2 threads                       %6.0f commands/s", floors.two))
+            print(String(format: "    spawn /bin/true, 32 threads                      %6.0f commands/s", floors.many))
             for (inFlight, rate) in throughput {
-                print(String(format: "    /bin/true via 2 workers, %d in flight             %6.0f commands/s (%.2f of the floor)",
+                print(String(format: "    /bin/true via 2 workers, %2d in flight            %6.0f commands/s (%.2f of the floor)",
                              inFlight, rate, rate / floor))
             }
             print(String(format: "    broker / bare round trip: median %.2f, p99 %.2f", round.roundTripRatio,

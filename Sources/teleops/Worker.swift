@@ -69,6 +69,8 @@ struct Worker: AsyncParsableCommand {
         if !ProcessExecutor.claimOrphansOfTasks() {
             logger.warning("cannot attribute orphans to tasks (a child process already, or no pidfds): a command's process that clears its environment and calls setsid may outlive it")
         }
+        // A thread per slot stays parked between commands, however many slots there are.
+        ProcessExecutor.keepThreadsParked(atLeast: options.capacity)
         let agent = WorkerAgent(options: options, logger: logger)
         var config = ServiceGroupConfiguration(services: [agent], logger: logger)
         config.gracefulShutdownSignals = [.sigterm, .sigint]

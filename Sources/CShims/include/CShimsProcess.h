@@ -19,6 +19,7 @@ typedef enum teleops_spawn_stage {
     TELEOPS_SPAWN_STAGE_PIPE,         // the parent could not create the report pipe
     TELEOPS_SPAWN_STAGE_FORK,         // the parent could not fork, clone, or map the child's stack
     TELEOPS_SPAWN_STAGE_SETSID,
+    TELEOPS_SPAWN_STAGE_SETPGID,
     TELEOPS_SPAWN_STAGE_SIGNALS,
     TELEOPS_SPAWN_STAGE_STDIN,        // opening /dev/null or dup2 onto 0
     TELEOPS_SPAWN_STAGE_OUTPUT,       // dup2 of the output pipe onto 1 and 2
@@ -46,6 +47,18 @@ struct teleops_spawn_plan {
     char *const *envp;
     /// chdir here (after the user switch, so the user's permissions apply); NULL: keep ours.
     const char *directory;
+    /// 1: a new session (setsid(), which also makes a new process group): worker processes.
+    /// 0: only a new process group (setpgid(0, 0)) in our session: commands. Under the kernel's
+    /// autogroup scheduling every new session is a scheduling group of its own, created and torn
+    /// down with it, which a command started for each task should not cost.
+    int new_session;
+    /// With `new_session` 0: an fd of our controlling terminal (opened with O_NOCTTY), or -1 when
+    /// we have none. The child gives up the terminal (TIOCNOTTY), so a command never reads from
+    /// or waits on the terminal the worker was started from; without a new session it would
+    /// otherwise keep it.
+    int tty_fd;
+    /// stdin dup2'd from this fd (ours, open on /dev/null); -1: the child opens /dev/null itself.
+    int stdin_fd;
     /// stdout and stderr both dup2'd onto this fd; -1: inherit ours.
     int output_fd;
     /// 0: leave every rlimit as it is (worker processes). 1: apply the four below
@@ -69,10 +82,12 @@ struct teleops_spawn_failure {
     int error;
 };
 
-/// Starts a child that, before it execs `plan->path`: makes itself the leader of a new session
-/// and process group (setsid()), resets every signal to its default disposition and empties its
-/// signal mask, reads stdin from /dev/null, writes stdout and stderr to `plan->output_fd`, marks
-/// every other fd close-on-exec, applies the limits, switches user, and changes directory.
+/// Starts a child that, before it execs `plan->path`: makes itself the leader of a new process
+/// group (setpgid(0, 0)) and gives up our controlling terminal, or with `new_session` the leader
+/// of a new session and process group (setsid()); resets every signal to its default disposition
+/// and empties its signal mask, reads stdin from `plan->stdin_fd` or /dev/null, writes stdout and
+/// stderr to `plan->output_fd`, marks every other fd close-on-exec, applies the limits, switches
+/// user, and changes directory.
 ///
 /// The child shares our memory until it execs (clone with CLONE_VM | CLONE_VFORK, as posix_spawn
 /// does: nothing is copied), except when it switches users: then it is forked.

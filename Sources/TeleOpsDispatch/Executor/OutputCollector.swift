@@ -9,7 +9,6 @@ struct OutputCollector: ~Copyable {
     /// Every byte read, kept or not.
     private(set) var total = 0
     private let onOutput: (@Sendable ([UInt8]) -> Void)?
-    private let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
 
     /// Reads per `read(from:)` call before it returns to let the caller check its deadlines,
     /// however fast the writer refills the pipe.
@@ -18,16 +17,18 @@ struct OutputCollector: ~Copyable {
     init(limit: Int, onOutput: (@Sendable ([UInt8]) -> Void)?) {
         self.limit = max(0, limit)
         self.onOutput = onOutput
-        kept.reserveCapacity(min(self.limit, 64 * 1024))
     }
-
-    deinit { scratch.deallocate() }
 
     var truncated: Bool { total > limit }
 
     /// Reads what is available from a non-blocking fd (up to `readsPerCall` reads); false at
     /// end of file or on error.
     mutating func read(from fd: Int32) -> Bool {
+        // On the executor thread's stack, whose pages stay mapped from one command to the next.
+        withUnsafeTemporaryAllocation(byteCount: 64 * 1024, alignment: 16) { scratch in read(from: fd, into: scratch) }
+    }
+
+    private mutating func read(from fd: Int32, into scratch: UnsafeMutableRawBufferPointer) -> Bool {
         for _ in 0..<Self.readsPerCall {
             let count = Glibc.read(fd, scratch.baseAddress, scratch.count)
             if count > 0 {

@@ -8,6 +8,7 @@ struct ProcStat: Equatable {
     /// R, S, D, Z (zombie), X (dead), T, …
     var state: UInt8
     var parent: pid_t
+    var processGroup: pid_t
     var session: pid_t
     /// Clock ticks after boot when the process started: with the pid, an identity that survives
     /// pid reuse.
@@ -137,10 +138,11 @@ struct ProcReader {
             if start < index { fields.append(text[start..<index]) } else { break }
         }
         guard fields.count > 19, let state = fields[0].first,
-              let parent = number(fields[1]), let session = number(fields[3]),
+              let parent = number(fields[1]), let group = number(fields[2]), let session = number(fields[3]),
               let startTime = number(fields[19]) else { return nil }
         return ProcStat(pid: pid, name: name, state: state, parent: pid_t(truncatingIfNeeded: parent),
-                        session: pid_t(truncatingIfNeeded: session), startTime: startTime)
+                        processGroup: pid_t(truncatingIfNeeded: group), session: pid_t(truncatingIfNeeded: session),
+                        startTime: startTime)
     }
 
     private static func number(_ digits: Slice<UnsafeBufferPointer<UInt8>>) -> UInt64? {

@@ -1,6 +1,6 @@
 import TeleOpsCore
 
-/// Runs commands as real child processes, each in its own session, with resource limits,
+/// Runs commands as real child processes, each in its own process group, with resource limits,
 /// optionally as another user, with a hard timeout and a bounded output buffer; when a run
 /// returns, no process it started is left running or unreaped. docs/isolation.md has the why.
 ///
@@ -18,9 +18,10 @@ import TeleOpsCore
 ///   The program is looked up in *that* PATH, in this process.
 /// - `teleops_spawn` (CShims) starts the child (sharing this process's memory until it execs, as
 ///   posix_spawn does; forked when it switches users); before exec the child makes itself a
-///   session and process group leader, resets every signal disposition and empties its mask,
-///   reads stdin from /dev/null, writes stdout and stderr to one pipe (so they interleave as
-///   written), leaves no other fd open across exec, applies `spec.limits` (RLIMIT_CPU, AS,
+///   process group leader and gives up the worker's controlling terminal (when it has one; see
+///   docs/isolation.md for why not a session of its own), resets every signal disposition and
+///   empties its mask, reads stdin from /dev/null, writes stdout and stderr to one pipe (so they
+///   interleave as written), leaves no other fd open across exec, applies `spec.limits` (RLIMIT_CPU, AS,
 ///   NOFILE, NPROC; RLIMIT_CORE is always 0), switches to `spec.user`/`spec.group` when this
 ///   process is root (see `Credentials`), and changes to `spec.workingDirectory`. A failure at
 ///   any step comes back as `spawnError` naming it, with `exitCode` 127 when the program does
@@ -30,7 +31,7 @@ import TeleOpsCore
 ///   output goes to `onOutput` as it is read, on that thread; output beyond `outputLimit` is
 ///   read and dropped (`truncated`), so a flood costs bounded memory.
 /// - Timeout, or cancellation of the calling task: SIGTERM to the main process, its group and
-///   every process of the task found in /proc (`TaskTree`: the session, the marker, and the
+///   every process of the task found in /proc (`TaskTree`: the process group, the marker, and the
 ///   descendants by parent pid, which catches `setsid` escapees); `killGrace`; then SIGKILL
 ///   rounds until a scan finds nothing alive.
 /// - The main process exited by itself: whatever of the task is still running is a leftover and
@@ -41,8 +42,8 @@ import TeleOpsCore
 ///   process, which must be a child subreaper for that (`WorkerAgent` makes itself one).
 /// - In a process that called `claimOrphansOfTasks()` (`teleops worker` does), a process that
 ///   nothing in /proc ties to its task (it cleared its environment, so no marker; called
-///   `setsid`, so not in the task's session; and its parent has exited, so no parent link) is
-///   still found: it was reparented to this process and is on its main thread's list of
+///   `setsid` or `setpgid`, so not in the task's group; and its parent has exited, so no parent
+///   link) is still found: it was reparented to this process and is on its main thread's list of
 ///   children. It goes to the run whose window (main process started → tree stopped) covers its
 ///   start time, once no other running run could own it (`TaskOrphans`), and is stopped,
 ///   reaped and named like any other leftover; unclaimed zombies on that list are reaped.
@@ -55,8 +56,15 @@ import TeleOpsCore
 /// runs, until the last of those ends.
 public struct ProcessExecutor: Executor {
     /// The threads runs block on, shared by every executor in the process. Up to 8 idle ones stay
-    /// parked, more than a worker usually runs at once, so a run seldom has to create a thread.
+    /// parked (more with `keepThreadsParked`), so a run seldom has to create a thread.
     static let threads = ThreadPool(name: "teleops-exec", keepIdle: 8)
+
+    /// Keeps at least `count` idle threads parked from now on: a worker with more slots than 8
+    /// would otherwise create and end a thread for most commands while it is busy (a thread's
+    /// stack and guard page mapped and unmapped each time). A parked thread costs a few pages.
+    public static func keepThreadsParked(atLeast count: Int) {
+        threads.keepIdle(atLeast: count)
+    }
 
     public init() {}
 

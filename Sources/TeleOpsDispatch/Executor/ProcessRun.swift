@@ -32,7 +32,8 @@ struct ProcessRun {
         }
         let (readEnd, writeEnd) = (fds[0], fds[1])
         // Opened before the spawn, so that no other run takes an orphan of this one for its own.
-        let window = TaskOrphans.shared.begin()
+        let beforeSpawn = TaskOrphans.ticksNow()
+        let window = TaskOrphans.shared.begin(now: beforeSpawn)
         let spawned = spawnInGroup(argv: spec.argv, environment: environment, workingDirectory: spec.workingDirectory,
                                    output: .pipe(writeEnd: writeEnd), limits: spec.limits, user: spec.user,
                                    group: spec.group)
@@ -47,7 +48,11 @@ struct ProcessRun {
                               output: [], truncated: false, spawnError: error.description)
         }
 
-        var watch = TaskWatch(mainPID: pid, pipe: readEnd, marker: marker, orphans: window,
+        // The kernel took the main process's start time between the two readings; in the same
+        // tick (nearly always: a tick is 10 ms), that tick is its start time, with no /proc read.
+        let afterSpawn = TaskOrphans.ticksNow()
+        let startTick = beforeSpawn == afterSpawn && beforeSpawn > 0 ? beforeSpawn : nil
+        var watch = TaskWatch(mainPID: pid, pipe: readEnd, marker: marker, startTick: startTick, orphans: window,
                               output: OutputCollector(limit: spec.outputLimit, onOutput: onOutput))
         let cause = watch.waitForMain(until: start + spec.timeout, cancel: cancel)
         // Timed out or cancelled: the whole tree. Exited by itself: whatever it left running.
@@ -105,13 +110,13 @@ struct TaskWatch: ~Copyable {
     private var pipeOpen = true
     private let clock = ContinuousClock()
 
-    init(mainPID: pid_t, pipe: Int32, marker: TaskMarker, orphans: TaskOrphans.Window? = nil,
+    init(mainPID: pid_t, pipe: Int32, marker: TaskMarker, startTick: UInt64? = nil, orphans: TaskOrphans.Window? = nil,
          output: consuming OutputCollector) {
         self.mainPID = mainPID
         mainFD = teleops_pidfd_open(mainPID)
         self.pipe = pipe
         _ = fcntl(pipe, F_SETFL, fcntl(pipe, F_GETFL) | O_NONBLOCK)
-        tree = TaskTree(mainPID: mainPID, marker: marker, orphans: orphans)
+        tree = TaskTree(mainPID: mainPID, marker: marker, startTick: startTick, orphans: orphans)
         self.output = output
     }
 

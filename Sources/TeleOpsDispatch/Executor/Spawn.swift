@@ -36,7 +36,9 @@ public let defaultPATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbi
 /// Spawns `program` (default `argv[0]`) with `argv` and exactly `environment` (plus the default
 /// PATH when it has none), through `teleops_spawn` (CShims), which sets up the child before exec:
 ///
-/// - a new session and process group, both with the child's pid as id (`setsid()`);
+/// - a new process group with the child's pid as id, in our session, and no controlling
+///   terminal (`setpgid(0, 0)`, then `TIOCNOTTY` when we have a terminal); or, with
+///   `newSession`, a new session and process group (`setsid()`), as worker processes get;
 /// - every signal at its default disposition and an empty signal mask;
 /// - stdin from /dev/null; stdout and stderr onto `output`; every other fd closed at exec;
 /// - with `limits`: RLIMIT_CPU (soft, hard one second later), RLIMIT_AS, RLIMIT_NOFILE and
@@ -54,7 +56,8 @@ public let defaultPATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbi
 /// (`LocalWorkerSupervisor`) get.
 func spawnInGroup(
     program: String? = nil, argv: [String], environment: [String: String], workingDirectory: String?,
-    output: SpawnOutput, limits: ResourceLimits? = nil, user: String? = nil, group: String? = nil
+    output: SpawnOutput, newSession: Bool = false, limits: ResourceLimits? = nil, user: String? = nil,
+    group: String? = nil
 ) -> Result<pid_t, SpawnError> {
     guard let program = program ?? argv.first, !program.isEmpty else {
         return .failure(.cannotStart("", errno: ENOENT))
@@ -92,6 +95,9 @@ func spawnInGroup(
                 plan.envp = envBuffer.baseAddress
                 plan.directory = UnsafePointer(cDirectory)
                 if case .pipe(let writeEnd) = output { plan.output_fd = writeEnd } else { plan.output_fd = -1 }
+                plan.new_session = newSession ? 1 : 0
+                plan.tty_fd = SpawnFiles.controllingTerminal
+                plan.stdin_fd = SpawnFiles.devNull
                 if let limits {
                     plan.apply_limits = 1
                     plan.cpu_seconds = Int64(limits.cpuSeconds ?? -1)
@@ -113,6 +119,26 @@ func spawnInGroup(
     guard pid < 0 else { return .success(pid) }
     return .failure(SpawnError(failure, program: program, workingDirectory: workingDirectory,
                                credentials: credentials, limits: limits))
+}
+
+/// Files every spawn hands its child, opened once per process (close-on-exec, above 2 so that the
+/// child's dup2 onto 0, 1 and 2 cannot overwrite them); -1 when they cannot be opened.
+enum SpawnFiles {
+    /// stdin of every child (the child opens it itself when this is -1).
+    static let devNull = open(aboveStandardStreams: "/dev/null", flags: O_RDONLY)
+    /// Our controlling terminal, for the child to give up; -1 when we have none (a worker started
+    /// by the controller or by a service manager). A process that leads no session never gains
+    /// one later, and the controller's local workers lead their sessions but open no terminal, so
+    /// one look is enough.
+    static let controllingTerminal = open(aboveStandardStreams: "/dev/tty", flags: O_RDONLY | O_NOCTTY)
+
+    private static func open(aboveStandardStreams path: String, flags: Int32) -> Int32 {
+        let fd = Glibc.open(path, flags | O_CLOEXEC)
+        guard fd >= 0, fd <= 2 else { return fd }
+        let moved = fcntl(fd, F_DUPFD_CLOEXEC, 3)
+        close(fd)
+        return moved
+    }
 }
 
 extension SpawnError {
@@ -140,6 +166,7 @@ extension SpawnError {
         case TELEOPS_SPAWN_STAGE_PIPE: self.init("cannot start '\(program)': pipe: \(reason)")
         case TELEOPS_SPAWN_STAGE_FORK: self.init("cannot start '\(program)': fork: \(reason)")
         case TELEOPS_SPAWN_STAGE_SETSID: self.init("cannot start '\(program)': setsid: \(reason)")
+        case TELEOPS_SPAWN_STAGE_SETPGID: self.init("cannot start '\(program)': setpgid: \(reason)")
         case TELEOPS_SPAWN_STAGE_SIGNALS: self.init("cannot start '\(program)': resetting signals: \(reason)")
         case TELEOPS_SPAWN_STAGE_STDIN: self.init("cannot start '\(program)': stdin from /dev/null: \(reason)")
         case TELEOPS_SPAWN_STAGE_OUTPUT: self.init("cannot start '\(program)': output pipe: \(reason)")
@@ -151,7 +178,8 @@ extension SpawnError {
 
 /// `program` itself when it contains a slash, else the first executable `dir/program` in `searchPath`.
 func resolveProgram(_ program: String, searchPath: String) -> String? {
-    if program.contains("/") { return program }
+    // A byte search: `contains(_: String)` goes through Foundation, a measurable part of a spawn.
+    if program.utf8.contains(UInt8(ascii: "/")) { return program }
     for directory in searchPath.split(separator: ":", omittingEmptySubsequences: false) {
         let candidate = (directory.isEmpty ? "." : String(directory)) + "/" + program
         var info = stat()

@@ -17,7 +17,7 @@ struct TaskMarker: Equatable {
         var generator = SystemRandomNumberGenerator()
         let high = generator.next() as UInt64
         let low = generator.next() as UInt64
-        value = Self.hex(high) + Self.hex(low)
+        value = Self.hex(high, low)
     }
 
     /// `TELEOPS_TASK_TOKEN=<value>` as it appears, NUL-terminated, in /proc/PID/environ.
@@ -43,8 +43,16 @@ struct TaskMarker: Equatable {
         return false
     }
 
-    private static func hex(_ value: UInt64) -> String {
-        let digits = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - digits.count) + digits
+    /// Each value as 16 lowercase hex digits, zero-padded, one after the other.
+    static func hex(_ values: UInt64...) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(16 * values.count)
+        for value in values {
+            for shift in stride(from: 60, through: 0, by: -4) {
+                bytes.append(digits[Int((value >> UInt64(shift)) & 0xf)])
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }

@@ -3,7 +3,7 @@ import Glibc
 import Synchronization
 
 /// Which task an orphan belongs to when nothing in /proc ties it to one: a process that cleared
-/// its environment (no marker), started a session of its own (not in the task's session) and
+/// its environment (no marker), left the task's process group (a session or group of its own) and
 /// whose parent has exited (no parent link). Such a process was reparented to this process, a
 /// child subreaper, and sits on its main thread's list of children
 /// (`/proc/self/task/PID/children`) with nothing else to say where it came from but its start

@@ -5,8 +5,7 @@ import Glibc
 /// through pidfds so that a reused pid is never hit.
 ///
 /// A process belongs to the task when it started no earlier than the main process and
-/// - is in the task's session (whose id is the main process's pid; the task's process group is
-///   part of it), or
+/// - is in the task's process group (whose id is the main process's pid), or
 /// - carries the task's marker in /proc/PID/environ (`TaskMarker`), or
 /// - is a child of the main process or of a member (found by parent pid, which also covers
 ///   members whose environ cannot be read, or that cleared it), or
@@ -15,14 +14,19 @@ import Glibc
 ///   process's main thread's list of children that the other rules do not tie to any task,
 ///   alive, started within this run's window and in no other running run's.
 ///
-/// A process only ever joins its parent's session or one it starts itself, so every process the
-/// command starts is in the task's session or in a session started since. A scan therefore
-/// passes over, with one `getsid` each and without reading their /proc files, the processes in
-/// session 0 as seen from here (kernel threads, sessions begun outside our pid namespace), in our
-/// own session, and in sessions whose leader started before the main process: reading a
-/// process's stat costs far more than the `getsid`, and most processes on a host are in one of
-/// those. (So a process an older program starts there with the task's marker, such as an `at`
-/// job of a running `atd`, is not found.)
+/// The command starts in our session (in a process group of its own), and a process only ever
+/// joins its parent's session or one it starts itself, so every process the command starts is in
+/// our session or in a session started since. A scan therefore passes over, with one `getsid`
+/// each and without reading their /proc files, the processes in session 0 as seen from here
+/// (kernel threads, sessions begun outside our pid namespace) and in sessions other than ours
+/// whose leader started before the main process: reading a process's stat costs far more than
+/// the `getsid`, and most processes on a host are in one of those. (So a process an older program
+/// starts there with the task's marker, such as an `at` job of a running `atd`, is not found.)
+/// Our own session holds this process, the commands of every run and what they started, and,
+/// for a worker started from a shell, that shell's jobs: each is read. That holds when our own
+/// session reads as 0 too (a process started by PID 1 without a session of its own, as some VM
+/// and container inits do, or one whose session began outside our pid namespace): then session
+/// 0 is read, kernel threads included, since the commands are in it.
 ///
 /// ```swift
 /// var tree = TaskTree(mainPID: pid, marker: marker)
@@ -60,11 +64,18 @@ struct TaskTree: ~Copyable {
     private var groupSignals: Set<Int32> = []
     private var proc = ProcReader()
 
-    init(mainPID: pid_t, marker: TaskMarker, orphans: TaskOrphans.Window? = nil) {
+    /// `startTick`: the main process's start time when the caller knows it (`ProcessRun` does
+    /// when the clock read the same tick before and after the spawn); else it is read from /proc
+    /// (the main process must not be reaped yet).
+    init(mainPID: pid_t, marker: TaskMarker, startTick: UInt64? = nil, orphans: TaskOrphans.Window? = nil) {
         self.mainPID = mainPID
         self.marker = marker
         self.orphans = orphans
-        notBefore = proc.stat(mainPID)?.startTime ?? 0
+        if let startTick {
+            notBefore = startTick
+        } else {
+            notBefore = proc.stat(mainPID)?.startTime ?? 0
+        }
         if let orphans { orphans.registry.started(orphans, mainStart: notBefore) }
     }
 
@@ -110,8 +121,8 @@ struct TaskTree: ~Copyable {
             }
             // -1: gone, or not ours to ask; then its stat decides.
             let session = getsid(pid)
-            if session == 0 || session == ownSession { continue }
-            if session > 0 && session != mainPID {
+            if session == 0 && ownSession != 0 { continue }
+            if session > 0 && session != ownSession {
                 let older = olderSessions[session] ?? sessionStartedEarlier(session)
                 olderSessions[session] = older
                 if older { continue }
@@ -122,7 +133,7 @@ struct TaskTree: ~Copyable {
                 continue
             }
             candidates[pid] = stat
-            if stat.session == mainPID || (!stat.hasExited && proc.environ(of: pid, contains: marker)) {
+            if stat.processGroup == mainPID || (!stat.hasExited && proc.environ(of: pid, contains: marker)) {
                 inTask.insert(pid)
             }
         }

@@ -95,7 +95,7 @@ public final class LocalWorkerSupervisor: Service {
             let started = clock.now
             let reason: String
             switch spawnInGroup(program: executable, argv: arguments(id), environment: environment,
-                                workingDirectory: nil, output: .inherit) {
+                                workingDirectory: nil, output: .inherit, newSession: true) {
             case .failure(let error):
                 reason = error.description
                 logger.error("cannot start worker", metadata: ["worker": "\(id)", "error": "\(error)"])

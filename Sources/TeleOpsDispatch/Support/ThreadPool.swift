@@ -20,20 +20,27 @@ import Synchronization
 final class ThreadPool: Sendable {
     /// The OS name of every thread (at most 15 bytes), as ps and gdb show it.
     let name: String
-    let keepIdle: Int
-    private let parked = Mutex<[ParkedThread]>([])
+    private let parked: Mutex<(threads: [ParkedThread], keepIdle: Int)>
 
     init(name: String, keepIdle: Int) {
         self.name = name
-        self.keepIdle = keepIdle
+        parked = Mutex((threads: [], keepIdle: keepIdle))
+    }
+
+    /// At most this many threads stay parked.
+    var keepIdle: Int { parked.withLock { $0.keepIdle } }
+
+    /// Raises `keepIdle` to `count` (never lowers it).
+    func keepIdle(atLeast count: Int) {
+        parked.withLock { $0.keepIdle = max($0.keepIdle, count) }
     }
 
     /// Threads waiting for a job now.
-    var parkedCount: Int { parked.withLock { $0.count } }
+    var parkedCount: Int { parked.withLock { $0.threads.count } }
 
     /// Runs `job` on a thread of the pool and returns at once.
     func run(_ job: @escaping @Sendable () -> Void) {
-        if let thread = parked.withLock({ $0.popLast() }) {
+        if let thread = parked.withLock({ $0.threads.popLast() }) {
             thread.hand(job)
         } else {
             let thread = Thread { [self] in serve(first: job) }
@@ -50,8 +57,8 @@ final class ThreadPool: Sendable {
         while true {
             job()
             let parks = parked.withLock { parked in
-                guard parked.count < keepIdle else { return false }
-                parked.append(me)
+                guard parked.threads.count < parked.keepIdle else { return false }
+                parked.threads.append(me)
                 return true
             }
             guard parks else { return }

@@ -137,14 +137,38 @@ import Testing
         #expect(before <= startTime && startTime <= after, "\(before) ≤ \(startTime) ≤ \(after)")
     }
 
+    /// `ProcessRun` takes the tick read before and after a spawn, when they agree, for the main
+    /// process's start time instead of reading it from /proc.
+    @Test func aSpawnWithinOneTickStartedInThatTick() throws {
+        var proc = ProcReader()
+        var agreed = 0
+        for _ in 0..<20 {
+            let before = TaskOrphans.ticksNow()
+            let spawned = spawnInGroup(argv: ["/bin/true"], environment: [:], workingDirectory: nil, output: .inherit)
+            let after = TaskOrphans.ticksNow()
+            guard case .success(let pid) = spawned else {
+                Issue.record("spawn failed: \(spawned)")
+                return
+            }
+            let started = proc.stat(pid)?.startTime
+            var status: Int32 = 0
+            _ = waitpid(pid, &status, 0)
+            guard before == after else { continue }
+            agreed += 1
+            #expect(started == before)
+        }
+        #expect(agreed > 0, "no spawn of 20 within one tick")
+    }
+
     @Test func theTestProcessNeverOptsIn() {
         // Other suites start child processes here; orphans of those are nobody's task's.
         #expect(!TaskOrphans.shared.isEnabled)
     }
 }
 
-/// A command's process that clears its environment (no marker), calls `setsid` (leaves the
-/// task's session) from a subshell that exits at once (no parent link) is still stopped by a
+/// A command's process that clears its environment (no marker), calls `setsid` or `setpgid`
+/// (leaves the task's process group) from a subshell that exits at once (no parent link) is still
+/// stopped by a
 /// real `teleops worker`, which attributes the orphans given to it by their start time
 /// (docs/isolation.md, "Orphans that nothing ties to a task"). Only `teleops worker` opts in,
 /// so these run it as a process of its own.
@@ -153,8 +177,8 @@ struct WorkerOrphanTests {
     /// Prints the task's token, starts the escapee and prints its pid, and waits (for up to
     /// 20 s on a loaded machine) until it runs `sleep`, environment cleared, before it says
     /// "ready": from then on nothing but its start time ties it to the task.
-    static func escapee(_ program: String = "sleep 300") -> String {
-        "echo $TELEOPS_TASK_TOKEN; p=$( (env -i setsid \(program) >/dev/null 2>&1 & echo $!) ); echo $p; "
+    static func escapee(_ program: String = "sleep 300", leaving: String = "setsid") -> String {
+        "echo $TELEOPS_TASK_TOKEN; p=$( (env -i \(leaving) \(program) >/dev/null 2>&1 & echo $!) ); echo $p; "
             + "i=0; until grep -qx sleep /proc/$p/comm 2>/dev/null; do i=$((i+1)); [ $i -gt 400 ] && break; sleep 0.05; done; "
             + "echo ready"
     }
@@ -229,6 +253,18 @@ struct WorkerOrphanTests {
         try await withWorker { [self] broker, worker in
             // Long enough for the escapee to get ready on a loaded machine.
             let result = try Self.finished(await broker.dispatch(Self.task(Self.escapee() + "; sleep 300", timeout: .seconds(15))))
+            #expect(result.timedOut)
+            let escapee = try escapeePID(result)
+            #expect(Self.leftover(escapee, of: worker) == nil)
+        }
+    }
+
+    @Test func anEscapeeInAProcessGroupOfItsOwnIsStoppedAtTheTimeout() async throws {
+        try await withWorker { [self] broker, worker in
+            // setpgid instead of setsid: it stays in the worker's session, where the scans read
+            // every process, but nothing there ties it to the task either.
+            let script = Self.escapee("/bin/sleep 300", leaving: "perl -e 'setpgrp(0, 0); exec @ARGV'") + "; sleep 300"
+            let result = try Self.finished(await broker.dispatch(Self.task(script, timeout: .seconds(15))))
             #expect(result.timedOut)
             let escapee = try escapeePID(result)
             #expect(Self.leftover(escapee, of: worker) == nil)

@@ -123,6 +123,11 @@ import Testing
         #expect(outputLines(first) != outputLines(second))
     }
 
+    @Test func markerDigitsArePaddedLowercaseHex() {
+        #expect(TaskMarker.hex(1, 0xabc) == "0000000000000001" + "0000000000000abc")
+        #expect(TaskMarker.hex(.max) == "ffffffffffffffff")
+    }
+
     @Test func defaultPathWhenNoneIsGiven() async {
         let result = await executor.run(spec(["env"], environment: [:]))
         let lines = outputLines(result)

@@ -25,8 +25,11 @@ import Testing
         "(setsid sleep 300 & echo $!); sleep 300",
         // No marker in its environment and a session of its own: found as a child of the main process.
         "env -i setsid /bin/sleep 300 & echo $!; sleep 300",
-        // No marker, a process group of its own, and its parent gone: found in the task's session.
-        "(env -i perl -e 'setpgrp(0, 0); exec \"/bin/sleep\", \"300\"' & echo $!); sleep 300",
+        // No marker and its parent gone, but still in the task's process group: found by the group.
+        "(env -i /bin/sleep 300 & echo $!); sleep 300",
+        // No marker and a process group of its own: found as a child of the main process. (With
+        // its parent gone as well, only a worker that claims orphans finds it: WorkerOrphanTests.)
+        "env -i perl -e 'setpgrp(0, 0); exec \"/bin/sleep\", \"300\"' & echo $!; sleep 300",
     ]
 
     @Test(arguments: escapes)

@@ -28,6 +28,18 @@ import Testing
         #expect(second.allSatisfy { $0.allArrived })
         #expect(second.map(\.poolThreads) == [2, 2])
     }
+
+    @Test func keepIdleCanBeRaisedButNotLowered() async throws {
+        let pool = ThreadPool(name: "pool-test-raise", keepIdle: 1)
+        pool.keepIdle(atLeast: 3)
+        pool.keepIdle(atLeast: 2)
+        #expect(pool.keepIdle == 3)
+        let jobs = try await withDeadline("three jobs at once") { await runTogether(3, on: pool) }
+        #expect(jobs.allSatisfy { $0.allArrived })
+        try await eventually("all three threads parked") {
+            pool.parkedCount == 3 && threadCount(named: pool.name) == 3
+        }
+    }
 }
 
 /// What one job of `runTogether` saw once every job had started (or it gave up waiting).
