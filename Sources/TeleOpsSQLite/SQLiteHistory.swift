@@ -197,7 +197,7 @@ enum SQLiteHistory {
     static func verify(_ db: Database, against checkpoint: ChainCheckpoint?) throws -> ChainReport {
         let prunedBelow = try Int64.fetchOne(db, sql: "SELECT value FROM store_meta WHERE name = 'pruned_below'") ?? 0
         var verifier = ChainVerifier(prunedBelow: prunedBelow, against: checkpoint)
-        let scenarios = try Row.fetchCursor(db, sql: "SELECT id, head_hash FROM scenarios ORDER BY id")
+        let scenarios = try Row.fetchCursor(db, sql: verifiedScenariosSQL)
         let events = try Row.fetchCursor(
             db, sql: "SELECT id, scenario_id, at, actor, kind, data, hash FROM events ORDER BY scenario_id, id")
         let alerts = try Row.fetchCursor(db, sql: verifiedAlertsSQL)
@@ -206,7 +206,7 @@ enum SQLiteHistory {
         var pendingAlert: (scenarioID: Int64, id: Int64, row: AlertRow)?
         pendingAlert = try alerts.next().map(storedAlert)
         while let scenario = try scenarios.next() {
-            let scenarioID: Int64 = scenario["id"]
+            let scenarioID: Int64 = scenario[0]
             var chain: [ChainVerifier.StoredEvent] = []
             // Events of scenarios that no longer exist cannot be stored (foreign key); skip any below.
             while let next = pending, next.scenarioID <= scenarioID {
@@ -219,12 +219,29 @@ enum SQLiteHistory {
                 pendingAlert = try alerts.next().map(storedAlert)
             }
             // A digest is computed only for an alert an event recorded one of.
-            verifier.check(scenarioID: scenarioID, head: scenario["head_hash"], events: chain,
-                           alertDigest: { rows[$0].map { AlertDigest.hex(of: $0) } })
+            verifier.check(scenarioID: scenarioID, head: scenario[1], events: chain, alert: { rows[$0] },
+                           columns: storedColumns(scenario))
         }
         let lastAllocated = try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'scenarios'") ?? 0
         verifier.finish(lastAllocatedID: lastAllocated)
         return verifier.report
+    }
+
+    /// Every scenario with its head and the columns its events are replayed against
+    /// (`ScenarioReplay`), cast like the alerts' below.
+    static let verifiedScenariosSQL = """
+        SELECT id, head_hash, CAST(fingerprint AS TEXT), CAST(source AS TEXT), CAST(host AS TEXT),
+            CAST(check_name AS TEXT), CAST(severity AS TEXT), CAST(summary AS TEXT), CAST(status AS TEXT),
+            CAST(occurrences AS INTEGER), CAST(opened_at AS INTEGER), CAST(updated_at AS INTEGER),
+            CAST(resolved_at AS INTEGER), CAST(acknowledged_by AS TEXT), CAST(silenced_until AS INTEGER)
+        FROM scenarios ORDER BY id
+        """
+
+    private static func storedColumns(_ row: Row) -> StoredScenarioColumns {
+        StoredScenarioColumns(
+            fingerprint: row[2], source: row[3], host: row[4], check: row[5], severity: row[6], summary: row[7],
+            status: row[8], occurrences: row[9], openedAt: row[10], updatedAt: row[11], resolvedAt: row[12],
+            acknowledgedBy: row[13], silencedUntil: row[14])
     }
 
     /// Every alert attached to a scenario, in scenario then id order, with what its digest

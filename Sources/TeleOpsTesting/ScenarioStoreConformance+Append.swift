@@ -109,6 +109,11 @@ extension ScenarioStoreConformance {
     ]
 }
 
+extension ScenarioStoreConformance {
+    /// One event body of every kind (what the suite appends), for tests beyond the suite.
+    public static var bodyOfEveryKind: [EventBody] { Fixture.everyKind }
+}
+
 extension Fixture {
     /// One body of every kind, with text that needs escaping and a fractional duration.
     static let everyKind: [EventBody] = [

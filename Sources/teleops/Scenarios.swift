@@ -138,7 +138,8 @@ struct Scenarios: AsyncParsableCommand {
             abstract: "Check every scenario's hash chain; exits 1 and names the first broken event if the log was altered.",
             discussion: """
                 Each alert an event recorded the digest of is checked too: an alert edited in the file (its labels, \
-                details, host, …) or removed from its scenario is named. Keep the printed checkpoint somewhere else (a ticket, the postmortem). A later `verify --checkpoint` \
+                details, host, …) or removed from its scenario is named. So is a scenario whose row (status, who \
+                acknowledged it, occurrences, …) is not what its events make of the alert that opened it. Keep the printed checkpoint somewhere else (a ticket, the postmortem). A later `verify --checkpoint` \
                 recomputes it from the events it covers, however much the log grew since: if it differs, events \
                 were rewritten, even with every hash recomputed to match. Retention removing scenarios since makes \
                 a checkpoint uncheckable; take a new one after pruning.

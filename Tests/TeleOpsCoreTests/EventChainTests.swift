@@ -107,7 +107,7 @@ import Testing
 
     static func firstBreak(_ events: [ChainVerifier.StoredEvent], alerts: [Int64: Alert]) -> ChainBreak? {
         var verifier = ChainVerifier()
-        verifier.check(scenarioID: 1, head: events.last?.hash, events: events, alertDigest: { alerts[$0].map { AlertDigest.hex(of: $0) } })
+        verifier.check(scenarioID: 1, head: events.last?.hash, events: events, alert: { alerts[$0].map(AlertRow.init) })
         verifier.finish(lastAllocatedID: 1)
         return verifier.report.firstBreak
     }

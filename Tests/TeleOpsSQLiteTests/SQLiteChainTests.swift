@@ -87,6 +87,27 @@ import Testing
         #expect(found?.description.hasPrefix("scenario #1, event 3: its alert 3 is not as the event recorded it") == true)
     }
 
+    /// The scenario's row is derived from its events (`ScenarioReplay`): an edit of a column is
+    /// named, with the columns that differ. #1 is disk (fired, repeated twice), #2 cpu, #3 load.
+    @Test(arguments: [
+        ("UPDATE scenarios SET status = 'resolved' WHERE id = 1", 1, ["status"]),
+        ("UPDATE scenarios SET status = 'acknowledged', acknowledged_by = 'mallory' WHERE id = 1", 1,
+         ["status", "acknowledged_by"]),
+        ("UPDATE scenarios SET occurrences = 1 WHERE id = 1", 1, ["occurrences"]),
+        ("UPDATE scenarios SET severity = 'info' WHERE id = 2", 2, ["severity"]),
+        ("UPDATE scenarios SET summary = 'nothing happened', host = 'web-2' WHERE id = 3", 3, ["host", "summary"]),
+        ("UPDATE scenarios SET updated_at = updated_at - 1 WHERE id = 2", 2, ["updated_at"]),
+        ("UPDATE scenarios SET resolved_at = opened_at WHERE id = 1", 1, ["resolved_at"]),
+        ("UPDATE scenarios SET silenced_until = opened_at + 3600000 WHERE id = 3", 3, ["silenced_until"]),
+        ("UPDATE scenarios SET occurrences = 'many' WHERE id = 1", 1, ["occurrences"]),
+    ])
+    func anEditedScenarioRowIsNamed(sql: String, scenarioID: Int64, columns: [String]) async throws {
+        let found = try await Self.tamper(sql)
+        #expect(found == ChainBreak(scenarioID: scenarioID, eventID: nil, reason: .scenarioAltered, columns: columns))
+        #expect(found?.description.contains("scenario #\(scenarioID): its \(columns.joined(separator: ", "))") == true,
+                "\(found?.description ?? "")")
+    }
+
     @Test func theFirstEditedAlertIsNamed() async throws {
         // Scenario #2's alert 5 and #3's alert 6: scenario order, then event order.
         let found = try await Self.tamper("UPDATE alerts SET details = '{}' WHERE id IN (5, 6)")

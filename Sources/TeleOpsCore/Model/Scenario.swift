@@ -81,8 +81,7 @@ public struct Scenario: Sendable, Codable, Equatable, Identifiable {
     /// The scenario after `event`: the one place where events change a scenario's state,
     /// shared by every store so they cannot disagree.
     public func applying(_ body: EventBody, actor: String, at time: Date) -> Scenario {
-        var next = self
-        next.updatedAt = max(updatedAt, time)
+        var next = touched(at: time)
         switch body {
         case .alertRepeated(let alert):
             next.occurrences += 1
@@ -109,6 +108,19 @@ public struct Scenario: Sendable, Codable, Equatable, Identifiable {
         }
         return next
     }
+
+    /// What `applying` does with an event of a kind not in `kindsChangingMoreThanTheTime`: only
+    /// `updatedAt` moves. (A replay of a long history need not decode those events.)
+    public func touched(at time: Date) -> Scenario {
+        var next = self
+        next.updatedAt = max(updatedAt, time)
+        return next
+    }
+
+    /// The kinds whose events `applying` reads beyond their time.
+    public static let kindsChangingMoreThanTheTime: Set<EventKind> = [
+        .alertRepeated, .alertResolved, .resolved, .acknowledged, .silenced, .handedOff,
+    ]
 }
 
 /// One thing that happened in a scenario. Events are appended, never rewritten.

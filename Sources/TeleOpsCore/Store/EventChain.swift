@@ -149,6 +149,9 @@ public struct ChainBreak: Sendable, Equatable, Codable, CustomStringConvertible 
         /// The alert an alert event records (with a digest) is not among its scenario's
         /// alerts: its row was removed, or moved to another scenario.
         case alertRemoved = "alert_removed"
+        /// The scenario's stored columns (status, who acknowledged it, occurrences, …) are not
+        /// what its events make of the alert that opened it (`ScenarioReplay`): its row was edited.
+        case scenarioAltered = "scenario_altered"
     }
 
     public var scenarioID: Int64
@@ -157,12 +160,15 @@ public struct ChainBreak: Sendable, Equatable, Codable, CustomStringConvertible 
     public var reason: Reason
     /// The alert the event records, for `alertAltered` and `alertRemoved`.
     public var alertID: Int64?
+    /// The columns that differ from the replay of the events, for `scenarioAltered`.
+    public var columns: [String]?
 
-    public init(scenarioID: Int64, eventID: Int64?, reason: Reason, alertID: Int64? = nil) {
+    public init(scenarioID: Int64, eventID: Int64?, reason: Reason, alertID: Int64? = nil, columns: [String]? = nil) {
         self.scenarioID = scenarioID
         self.eventID = eventID
         self.reason = reason
         self.alertID = alertID
+        self.columns = columns
     }
 
     public var description: String {
@@ -177,10 +183,14 @@ public struct ChainBreak: Sendable, Equatable, Codable, CustomStringConvertible 
             "scenario #\(scenarioID), event \(eventID.map(String.init) ?? "?"): its alert \(alertID.map(String.init) ?? "?") is not as the event recorded it (the alert's stored row was edited: its labels, details, host, check, summary or another field)"
         case .alertRemoved:
             "scenario #\(scenarioID), event \(eventID.map(String.init) ?? "?"): its alert \(alertID.map(String.init) ?? "?") is missing from the scenario (the alert's row was removed or moved to another scenario)"
+        case .scenarioAltered:
+            "scenario #\(scenarioID): its \((columns ?? []).joined(separator: ", ")) \((columns?.count ?? 0) == 1 ? "is" : "are") not what its events make of the alert that opened it (the scenario's stored row was edited)"
         }
     }
 
-    enum CodingKeys: String, CodingKey { case scenarioID = "scenario_id", eventID = "event_id", reason, alertID = "alert_id" }
+    enum CodingKeys: String, CodingKey {
+        case scenarioID = "scenario_id", eventID = "event_id", reason, alertID = "alert_id", columns
+    }
 }
 
 /// Checks chains as a store reads them: scenario by scenario in id order, each scenario's
@@ -208,11 +218,14 @@ public struct ChainVerifier: Sendable {
     }
 
     /// One scenario: its id, its recorded head, and its events (oldest first) as stored.
-    /// `alertDigest` gives `AlertDigest.hex(of:)` of the scenario's alert with an id, as its
-    /// row is stored now, or nil when the scenario has no such alert: each alert event that
-    /// recorded a digest is checked against it (events from before digests are not).
+    /// `alert` gives the scenario's alert row with an id, as stored now, or nil when the scenario
+    /// has no such alert: each alert event that recorded a digest is checked against the row's
+    /// `AlertDigest` (events from before digests are not). With `columns` (the scenario's row as
+    /// stored), the columns are checked against the replay of the events (`ScenarioReplay`) while
+    /// nothing else is broken.
     public mutating func check(
-        scenarioID: Int64, head: String?, events: [StoredEvent], alertDigest: (Int64) -> String?
+        scenarioID: Int64, head: String?, events: [StoredEvent], alert: (Int64) -> AlertRow?,
+        columns: StoredScenarioColumns? = nil
     ) {
         scenariosChecked += 1
         noteMissing(below: scenarioID)
@@ -227,7 +240,7 @@ public struct ChainVerifier: Sendable {
             }
             if firstBreak == nil, Self.alertKinds.contains(event.kind),
                let recorded = AlertFacts.recordedDigest(in: event.data) {
-                switch alertDigest(recorded.alertID) {
+                switch alert(recorded.alertID).map({ AlertDigest.hex(of: $0) }) {
                 case nil:
                     firstBreak = ChainBreak(scenarioID: scenarioID, eventID: event.id, reason: .alertRemoved, alertID: recorded.alertID)
                 case let digest? where digest != recorded.digest:
@@ -240,6 +253,11 @@ public struct ChainVerifier: Sendable {
         }
         if previous != head, firstBreak == nil {
             firstBreak = ChainBreak(scenarioID: scenarioID, eventID: nil, reason: .eventsRemoved)
+        }
+        if firstBreak == nil, let columns,
+           let differing = ScenarioReplay.differences(stored: columns, scenarioID: scenarioID, events: events, alert: alert),
+           !differing.isEmpty {
+            firstBreak = ChainBreak(scenarioID: scenarioID, eventID: nil, reason: .scenarioAltered, columns: differing)
         }
         heads.add(head ?? "")
         if let last = events.last {

@@ -107,7 +107,7 @@ public final class MemoryScenarioStore: ScenarioStore {
                 }
                 let alerts = alertsByScenario[scenario.id] ?? [:]
                 verifier.check(scenarioID: scenario.id, head: state.heads[scenario.id], events: events,
-                               alertDigest: { alerts[$0].map { AlertDigest.hex(of: $0) } })
+                               alert: { alerts[$0].map(AlertRow.init) }, columns: StoredScenarioColumns(scenario))
             }
             verifier.finish(lastAllocatedID: state.lastScenarioID)
             return verifier.report
