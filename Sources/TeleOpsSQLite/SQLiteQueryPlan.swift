@@ -64,7 +64,33 @@ struct SQLiteQueryPlan {
         if query.openedSince != nil || query.openedBefore != nil {
             try bound(since: query.openedSince, before: query.openedBefore, db)
         }
+        if let engineer = query.engineer { try bound(engineer: engineer, db) }
         if highest < lowest { isEmpty = true }
+    }
+
+    /// Narrows `lowest`...`highest` to the ids of the first and last scenario `engineer` acted
+    /// in or owns, each an end of `events_actor` or `scenarios_acknowledged_by`: a page of an
+    /// engineer's scenarios starts at their newest one, however many scenarios nobody touched
+    /// came after it (an alert storm).
+    private mutating func bound(engineer: String, _ db: Database) throws {
+        let row = try Row.fetchOne(
+            db,
+            sql: """
+                SELECT
+                    (SELECT max(scenario_id) FROM events INDEXED BY events_actor WHERE actor = ?1) AS acted_high,
+                    (SELECT min(scenario_id) FROM events INDEXED BY events_actor WHERE actor = ?1) AS acted_low,
+                    (SELECT max(id) FROM scenarios INDEXED BY scenarios_acknowledged_by WHERE acknowledged_by = ?1) AS owned_high,
+                    (SELECT min(id) FROM scenarios INDEXED BY scenarios_acknowledged_by WHERE acknowledged_by = ?1) AS owned_low
+                """,
+            arguments: [engineer])
+        let highs = [row?["acted_high"], row?["owned_high"]].compactMap { $0 as Int64? }
+        let lows = [row?["acted_low"], row?["owned_low"]].compactMap { $0 as Int64? }
+        guard let high = highs.max(), let low = lows.min() else {
+            isEmpty = true
+            return
+        }
+        highest = min(highest, high)
+        lowest = max(lowest, low)
     }
 
     private mutating func add(_ condition: String, _ value: (any DatabaseValueConvertible & Sendable)?) {

@@ -43,6 +43,9 @@ enum SQLiteSchema {
         migrator.registerMigration("v9", foreignKeyChecks: .immediate) { db in
             try db.execute(sql: v9)
         }
+        migrator.registerMigration("v10", foreignKeyChecks: .immediate) { db in
+            try db.execute(sql: v10)
+        }
         return migrator
     }
 
@@ -301,5 +304,13 @@ enum SQLiteSchema {
     /// column rewrites nothing.
     private static let v9 = """
         ALTER TABLE outbox ADD COLUMN route TEXT;
+        """
+
+    /// v10, the scenarios each engineer owns, by id: with `events_actor`, the engineer filter
+    /// starts at the engineer's newest scenario (`SQLiteQueryPlan`) instead of walking every
+    /// newer scenario. Only acknowledged or handed-over scenarios are in it, so intake of new
+    /// alerts writes nothing to it.
+    private static let v10 = """
+        CREATE INDEX scenarios_acknowledged_by ON scenarios(acknowledged_by, id) WHERE acknowledged_by IS NOT NULL;
         """
 }

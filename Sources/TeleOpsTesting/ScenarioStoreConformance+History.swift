@@ -33,6 +33,29 @@ extension ScenarioStoreConformance {
                             "count ignores limit and paging")
             try check.equal(try await store.count(ScenarioQuery(engineer: "ana"), upTo: .max), ScenarioCount(1), "count by engineer")
         },
+        Case("an engineer's scenarios: acted in or handed to them, newest first past many nobody touched, paged") { store, check in
+            var ids: [Int64] = []
+            for index in 0..<6 {
+                ids.append(try check.unwrap(try await store.ingestOne(Fixture.alert("c\(index)", at: Double(index))).scenarioID, "c\(index)"))
+            }
+            // ana notes #0 and #2; she hands #4 to dee, who has no event of her own.
+            try await store.append([
+                NewEvent(scenarioID: ids[0], actor: "ana", body: .note(NoteFacts(text: "looking"))),
+                NewEvent(scenarioID: ids[2], actor: "ana", body: .note(NoteFacts(text: "looking"))),
+                NewEvent(scenarioID: ids[4], actor: "ana", body: .handedOff(HandoffFacts(to: "dee", note: "yours"))),
+            ], outbox: [])
+            // Many scenarios after them that nobody touched (an alert storm).
+            for index in 0..<40 { _ = try await store.ingestOne(Fixture.alert("storm-\(index)", at: Double(10 + index))) }
+            func found(_ query: ScenarioQuery) async throws -> [Int64] { try await store.scenarios(query).map(\.id) }
+            try check.equal(try await found(ScenarioQuery(engineer: "ana")), [ids[4], ids[2], ids[0]], "ana acted in three")
+            try check.equal(try await found(ScenarioQuery(engineer: "dee")), [ids[4]], "dee was handed one")
+            try check.equal(try await found(ScenarioQuery(engineer: "ana", limit: 2)), [ids[4], ids[2]], "a first page")
+            try check.equal(try await found(ScenarioQuery(engineer: "ana", limit: 2, beforeID: ids[2])), [ids[0]], "the next page")
+            try check.equal(try await found(ScenarioQuery(engineer: "ana", beforeID: ids[0])), [], "nothing before her first")
+            try check.equal(try await found(ScenarioQuery(engineer: "nobody")), [], "an engineer who did nothing")
+            try check.equal(try await store.count(ScenarioQuery(engineer: "ana"), upTo: .max), ScenarioCount(3), "count by engineer")
+            try check.equal(try await store.count(ScenarioQuery(engineer: "dee"), upTo: .max), ScenarioCount(1), "count by owner")
+        },
         Case("search finds words in summaries, details, labels, replies, notes and command output") { store, check in
             var alert = Fixture.alert("replication", host: "db-1", at: 0, summary: "Replica lag on db-1")
             alert.details = ["disk": ["device": "/dev/nvme0n1"], "lag_seconds": 42]
@@ -214,6 +237,36 @@ extension ScenarioStoreConformance {
             try check.isTrue(later.checkpoint.lastEventID > report.checkpoint.lastEventID, "the checkpoint moves on")
             let made = ChainCheckpoint(lastEventID: report.checkpoint.lastEventID, prunedBelow: 0, digest: String(repeating: "0", count: 64))
             try check.equal(try await store.verifyChain(against: made).checkpointResult, .differs, "a checkpoint of another log")
+        },
+        Case("a scenario's columns are what its events make of its alert, through every kind that changes them") { store, check in
+            // Repeats that escalate and change the summary, an acknowledgement by the source, a
+            // hand-off, a silence, notes and commands, a resolve by an engineer; times below the
+            // millisecond (Fixture.t0); then a second scenario acknowledged and resolved by its source.
+            let first = try check.unwrap(try await store.ingestOne(Fixture.alert("disk", at: 0.000_4)).scenarioID, "first")
+            _ = try await store.ingestOne(Fixture.alert("disk", severity: .critical, at: 10.000_7, summary: "now at 99%"))
+            _ = try await store.ingestOne(Fixture.alert("disk", severity: .warning, at: 20, summary: "back at 91%"))
+            _ = try await store.ingestOne(Fixture.alert("disk", status: .acknowledged, at: 25))
+            let t0 = Fixture.alert("disk", at: 0).receivedAt
+            try await store.append([
+                NewEvent(scenarioID: first, at: t0.addingTimeInterval(30.000_3), actor: "ana", body: .note(NoteFacts(text: "looking"))),
+                NewEvent(scenarioID: first, at: t0.addingTimeInterval(31), actor: "ana",
+                         body: .handedOff(HandoffFacts(to: "bo", note: "over to you"))),
+                NewEvent(scenarioID: first, at: t0.addingTimeInterval(32), actor: "bo",
+                         body: .silenced(SilenceFacts(until: t0.addingTimeInterval(3_600.000_9)))),
+                NewEvent(scenarioID: first, at: t0.addingTimeInterval(33), actor: "bo", body: .acknowledged),
+                NewEvent(scenarioID: first, at: t0.addingTimeInterval(40), actor: "bo", body: .resolved(NoteFacts(text: "rotated"))),
+            ], outbox: [])
+            _ = try await store.ingestOne(Fixture.alert("disk", status: .resolved, at: 50))
+            _ = try await store.ingestOne(Fixture.alert("cpu", at: 60))
+            _ = try await store.ingestOne(Fixture.alert("cpu", status: .acknowledged, at: 61))
+            _ = try await store.ingestOne(Fixture.alert("cpu", status: .resolved, at: 62))
+            let scenario = try check.unwrap(try await store.scenario(id: first), "first scenario")
+            try check.equal(scenario.status, .resolved, "resolved")
+            try check.equal(scenario.acknowledgedBy, "bo", "handed to bo")
+            try check.equal(scenario.severity, .critical, "escalated once")
+            let report = try await store.verifyChain()
+            try check.equal(report.firstBreak, nil, "the columns replay from the events")
+            try check.equal(report.scenariosChecked, 2, "scenarios checked")
         },
         Case("alert events record the digest of their alert as it comes back, and an untouched log verifies") { store, check in
             // Labels and details whose keys come in no particular order, numbers that are and are

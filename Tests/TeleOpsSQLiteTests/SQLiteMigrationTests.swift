@@ -7,10 +7,18 @@ import Testing
 /// The v6 migration: the indexes keyed by a digest or fingerprint that intake no longer needs
 /// are dropped, and a file written before it still finds its active scenarios and retries.
 /// The v7 migration: the full-text index leaves the store file. The v8 migration: every
-/// reference to a scenario has an index. The v9 migration: outbox rows name their route.
+/// reference to a scenario has an index. The v9 migration: outbox rows name their route. The
+/// v10 migration: an index of the scenarios each engineer owns.
 @Suite struct SQLiteMigrationTests {
-    /// Undoes v9 on a file: no route column in the outbox.
-    static let backToV8 = """
+    /// Undoes v10 on a file: no index of owned scenarios.
+    static let backToV9 = """
+        DROP INDEX scenarios_acknowledged_by;
+        DELETE FROM grdb_migrations WHERE identifier = 'v10';
+
+        """
+
+    /// Undoes v10 and v9 on a file: no route column in the outbox.
+    static let backToV8 = backToV9 + """
         ALTER TABLE outbox DROP COLUMN route;
         DELETE FROM grdb_migrations WHERE identifier = 'v9';
 
@@ -63,7 +71,7 @@ import Testing
 
             let migrated = try SQLiteScenarioStore(path: path)
             let diagnostics = try await migrated.diagnostics()
-            #expect(diagnostics.migrations.suffix(4) == ["v6", "v7", "v8", "v9"])
+            #expect(diagnostics.migrations.suffix(5) == ["v6", "v7", "v8", "v9", "v10"])
             let indexes = try Self.indexes(path)
             #expect(!indexes.contains("scenarios_active_fingerprint"))
             #expect(!indexes.contains("alerts_idempotency_key"))
@@ -120,7 +128,7 @@ import Testing
             #expect(try Self.unindexedForeignKeys(path) == ["messages.scenario_id", "outbox.scenario_id", "scenarios.previous_id"])
 
             let migrated = try SQLiteScenarioStore(path: path)
-            #expect(try await migrated.diagnostics().migrations.last == "v9")
+            #expect(try await migrated.diagnostics().migrations.last == "v10")
             try migrated.close()
             #expect(try Self.unindexedForeignKeys(path) == [])
         }
@@ -139,7 +147,7 @@ import Testing
             try runSQLite(path, Self.backToV8)
 
             let migrated = try SQLiteScenarioStore(path: path)
-            #expect(try await migrated.diagnostics().migrations.last == "v9")
+            #expect(try await migrated.diagnostics().migrations.last == "v10")
             _ = try await migrated.ingest([SQLiteScenarioStoreTests.alert("cpu", at: 1)]) { _, outcome, _ in
                 [OutboxDraft(scenarioID: outcome.scenarioID, purpose: .announcement, text: "after", route: "database")]
             }

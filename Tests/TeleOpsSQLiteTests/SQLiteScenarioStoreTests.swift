@@ -62,7 +62,7 @@ struct SQLiteScenarioStoreTests {
             #expect(diagnostics.foreignKeys)
             #expect(diagnostics.busyTimeoutMilliseconds == Int(SQLiteScenarioStore.busyTimeout * 1000))
             #expect(diagnostics.hasFTS5, "full-text search of scenarios needs SQLite built with FTS5")
-            #expect(diagnostics.migrations == ["v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9"])
+            #expect(diagnostics.migrations == ["v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10"])
             try store.close()
         }
     }

@@ -216,7 +216,7 @@ import Testing
             Self.removeIndexFile(ofStore: path)
 
             let migrated = try SQLiteScenarioStore(path: path)
-            #expect(try await migrated.diagnostics().migrations.last == "v9")
+            #expect(try await migrated.diagnostics().migrations.last == "v10")
             let storeID = try await migrated.pool.read { db in
                 try Int64.fetchOne(db, sql: "SELECT value FROM store_meta WHERE name = 'store_id'")
             }
