@@ -98,12 +98,7 @@ public final class ConsoleTransport: ChatTransport, Service {
     }
 
     private func checkLength(_ text: String) throws(ChatFailure) {
-        let length = ChatText.length(text)
-        if length > limits.maxMessageLength {
-            throw ChatFailure(
-                reason: .clientError,
-                message: "text is \(length) characters (UTF-16 code units), over the console's limit of \(limits.maxMessageLength)")
-        }
+        try limits.checkLength(text, platform: "the console's")
     }
 
     /// Buttons cannot be pressed on a terminal; the line says what to type instead.

@@ -150,12 +150,7 @@ public final class SlackTransport: ChatTransport, Service {
     }
 
     private func checkLength(_ text: String) throws(ChatFailure) {
-        let length = text.utf16.count
-        if length > limits.maxMessageLength {
-            throw ChatFailure(
-                reason: .clientError,
-                message: "text is \(length) characters; Slack messages from TeleOps hold at most \(limits.maxMessageLength)")
-        }
+        try limits.checkLength(text, platform: "the Slack")
     }
 }
 

@@ -130,12 +130,7 @@ public final class TelegramTransport: ChatTransport, Service {
 
     /// Text Telegram would refuse anyway, refused without a call: over-long or empty.
     private func check(text: String) throws(ChatFailure) {
-        let length = text.utf16.count
-        if length > TelegramSettings.maxMessageLength {
-            throw ChatFailure(
-                reason: .clientError,
-                message: "text is \(length) characters (UTF-16 code units), over Telegram's limit of \(TelegramSettings.maxMessageLength); it must be split before sending")
-        }
+        try limits.checkLength(text, platform: "Telegram's")
         if text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
             throw ChatFailure(reason: .clientError, message: "text is empty; Telegram refuses empty messages")
         }

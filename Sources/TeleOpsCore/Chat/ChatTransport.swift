@@ -124,6 +124,17 @@ public struct ChatLimits: Sendable, Equatable {
         guard let prefix = groupChatPrefix, chat.hasPrefix(prefix) else { return perChat }
         return perChat + perGroupChat
     }
+
+    /// Refuses, without a call, text longer than `maxMessageLength` (a client error: the outbox
+    /// splits or trims text before it gets here, so this is a caller's mistake). `platform`
+    /// names whose limit it is: "Telegram's", "the console's".
+    public func checkLength(_ text: String, platform: String) throws(ChatFailure) {
+        let length = ChatText.length(text)
+        guard length > maxMessageLength else { return }
+        throw ChatFailure(
+            reason: .clientError,
+            message: "text is \(length) characters (UTF-16 code units), over \(platform) limit of \(maxMessageLength)")
+    }
 }
 
 /// Why a post or edit failed, and whether trying again can help. Transports only classify;
