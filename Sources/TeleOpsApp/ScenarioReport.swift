@@ -4,10 +4,14 @@ import TeleOpsCore
 /// Text and JSON renderings of scenarios for the CLI.
 public enum ScenarioReport {
     public static func listLine(_ scenario: Scenario) -> String {
-        let status = scenario.status.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0)
-        let severity = scenario.severity.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)
-        return "#\(scenario.id)".padding(toLength: 6, withPad: " ", startingAt: 0)
-            + " \(status) \(severity) \(scenario.host) · \(scenario.check) ×\(scenario.occurrences) — \(scenario.summary)"
+        padded("#\(scenario.id)", to: 6) + " \(padded(scenario.status.rawValue, to: 12)) \(padded(scenario.severity.rawValue, to: 8))"
+            + " \(scenario.host) · \(scenario.check) ×\(scenario.occurrences) — \(scenario.summary)"
+    }
+
+    /// `text` with spaces up to `width` characters; longer text is kept whole (Foundation's
+    /// `padding(toLength:)` cuts it: `#1174324` came out as `#11743`).
+    static func padded(_ text: String, to width: Int) -> String {
+        text + String(repeating: " ", count: max(0, width - text.count))
     }
 
     /// `alerts`: the alerts the events name (`ScenarioStore.alerts(ids:)`), whose labels and
@@ -24,7 +28,7 @@ public enum ScenarioReport {
         ]
         for event in events {
             let time = event.at.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
-            lines.append("\(time)  \(event.actor.padding(toLength: 10, withPad: " ", startingAt: 0)) \(event.body.summary)")
+            lines.append("\(time)  \(padded(event.actor, to: 10)) \(event.body.summary)")
             if let alert = event.alertID.flatMap({ alerts[$0] }) {
                 lines += alert.detailLines().map { "    \($0)" }
             }

@@ -22,6 +22,22 @@ import Testing
         return ScenarioReport.markdown(scenario, events: events)
     }
 
+    /// Columns are padded, never cut: a seven-digit id and a long actor name come out whole.
+    @Test func listAndTimelineKeepLongIdsAndNamesWhole() {
+        let scenario = Scenario(
+            id: 1_174_324, fingerprint: "ab12", source: "alertmanager", host: "web-1", check: "disk_usage",
+            severity: .critical, summary: "full", status: .acknowledged, occurrences: 2, openedAt: Self.opened,
+            updatedAt: Self.opened)
+        #expect(ScenarioReport.listLine(scenario) == "#1174324 acknowledged critical web-1 · disk_usage ×2 — full")
+        var short = scenario
+        short.id = 7
+        #expect(ScenarioReport.listLine(short).hasPrefix("#7     acknowledged critical "))
+        let event = ScenarioEvent(id: 1, scenarioID: 1_174_324, at: Self.opened, actor: "alertmanager",
+                                  body: .note(NoteFacts(text: "looking")))
+        let timeline = ScenarioReport.timeline(scenario, events: [event])
+        #expect(timeline.contains("  alertmanager "), "the actor cut short: \(timeline)")
+    }
+
     /// The document with its fenced blocks taken out: what a renderer reads as Markdown.
     static func outsideFences(_ markdown: String) -> String {
         var inside = false
