@@ -172,29 +172,7 @@ import TeleOpsTesting
         #expect(layouts.map { "\($0.page) \($0.frameWidth)" } == pages.flatMap { page in Phone.sizes.map { "\(page.name) \($0.width)" } })
         for layout in layouts {
             let page = "\(layout.page) at \(layout.frameWidth) px"
-            // The page asks for the phone's width, and is laid out at it.
-            #expect(layout.viewport == "width=device-width, initial-scale=1", "\(page)")
-            #expect(layout.innerWidth == layout.frameWidth && layout.clientWidth == layout.frameWidth, "\(page): \(layout.clientWidth) px wide")
-            // Nothing makes the page scroll sideways or sticks out of it (output may scroll in its own box).
-            #expect(layout.scrollWidth <= layout.innerWidth, "\(page) scrolls sideways to \(layout.scrollWidth) px: \(layout.outside)")
-            #expect(layout.outside.isEmpty, "\(page): past the edge: \(layout.outside)")
-            // Readable text.
-            let smallest = try #require(layout.smallest, "\(page): no text measured")
-            #expect(smallest.size >= Phone.smallestText, "\(page): \(smallest.size) px text: \(smallest.what)")
-            #expect(layout.reading.count >= 5, "\(page): \(layout.reading.count) blocks of text")
-            for text in layout.reading where text.size < Phone.readingText {
-                Issue.record("\(page): \(text.size) px reading text: \(text.what)")
-            }
-            for field in layout.fields where field.size < Phone.fieldText {
-                Issue.record("\(page): \(field.size) px text in a field: \(field.what)")
-            }
-            // Links, buttons and fields a thumb can hit, all within the screen.
-            for target in layout.targets {
-                #expect(target.height >= Phone.target && target.width >= Phone.target,
-                        "\(page): \(target.what) is \(target.width)×\(target.height) px")
-                #expect(target.left >= 0 && target.right <= Double(layout.frameWidth) + 0.5,
-                        "\(page): \(target.what) spans \(target.left)…\(target.right) px")
-            }
+            try Self.expectFitsAPhone(layout, readingBlocks: 5)
             let targets = layout.targets.map(\.what)
             let expected = layout.page == "/scenarios"
                 ? ["a.brand \"TeleOps\"", "input ", "select ", "button \"Search\"", "a \"Clear\"", "a.s-open \"open 1\"",
@@ -204,6 +182,75 @@ import TeleOpsTesting
             for prefix in expected where !targets.contains(where: { $0.hasPrefix(prefix) }) {
                 Issue.record("\(page): no \(prefix) among the targets measured: \(targets)")
             }
+        }
+    }
+
+    /// The other pages a phone may land on fit it the same way: sign-in (asked for, and after a
+    /// token that is not accepted), and the message pages (no such scenario, a bad id).
+    @Test func signInAndMessagePagesFitAPhone() async throws {
+        let chromium = try HeadlessChromium.locate()
+        let token = "phone-layout-token-0123456789abcdef"
+        let server = try await TeleOpsServer(extraYAML: "review:\n  tokens: [\"\(token)\"]\n")
+        defer { server.stop() }
+        let bearer = ["Authorization": "Bearer \(token)"]
+        let form = ["Content-Type": "application/x-www-form-urlencoded"]
+        let requests: [(name: String, method: String, path: String, headers: [String: String], body: String?, status: Int)] = [
+            ("sign-in", "GET", "/scenarios", [:], nil, 401),
+            ("sign-in refused", "POST", "/scenarios/login", form, "token=not-the-token-0123456789&next=%2Fscenarios", 401),
+            ("not found", "GET", "/scenarios/999999", bearer, nil, 404),
+            ("bad id", "GET", "/scenarios/yesterday", bearer, nil, 400),
+        ]
+        var pages: [(name: String, html: String)] = []
+        for request in requests {
+            let response = try await server.http.send(method: request.method, url: server.baseURL + request.path,
+                                                      headers: request.headers, body: request.body.map { Data($0.utf8) })
+            #expect(response.status == request.status, "\(request.method) \(request.path)")
+            pages.append((request.name, String(decoding: response.body, as: UTF8.self)))
+        }
+        #expect(pages[0].html.contains(#"<form method="post" action="/scenarios/login">"#))
+        #expect(pages[1].html.contains("That token is not accepted."))
+        #expect(pages[2].html.contains("There is no scenario #999999."))
+
+        let layouts = try await chromium.layout(of: pages, sizes: Phone.sizes)
+        #expect(layouts.count == pages.count * Phone.sizes.count)
+        for layout in layouts {
+            try Self.expectFitsAPhone(layout, readingBlocks: 1)
+            let page = "\(layout.page) at \(layout.frameWidth) px"
+            let targets = layout.targets.map(\.what)
+            let expected = layout.page.hasPrefix("sign-in") ? ["input ", "button \"Sign in\""] : ["a \"← All scenarios\""]
+            for prefix in expected where !targets.contains(where: { $0.hasPrefix(prefix) }) {
+                Issue.record("\(page): no \(prefix) among the targets measured: \(targets)")
+            }
+        }
+    }
+
+    /// What `Phone` asks of one page at one width: laid out at the phone's width, nothing past
+    /// its edge, text no smaller than readable (and at least `readingBlocks` blocks of reading
+    /// text), field text that does not make iOS zoom, and targets a thumb can hit on screen.
+    static func expectFitsAPhone(_ layout: PhoneLayout, readingBlocks: Int) throws {
+        let page = "\(layout.page) at \(layout.frameWidth) px"
+        // The page asks for the phone's width, and is laid out at it.
+        #expect(layout.viewport == "width=device-width, initial-scale=1", "\(page)")
+        #expect(layout.innerWidth == layout.frameWidth && layout.clientWidth == layout.frameWidth, "\(page): \(layout.clientWidth) px wide")
+        // Nothing makes the page scroll sideways or sticks out of it (output may scroll in its own box).
+        #expect(layout.scrollWidth <= layout.innerWidth, "\(page) scrolls sideways to \(layout.scrollWidth) px: \(layout.outside)")
+        #expect(layout.outside.isEmpty, "\(page): past the edge: \(layout.outside)")
+        // Readable text.
+        let smallest = try #require(layout.smallest, "\(page): no text measured")
+        #expect(smallest.size >= Phone.smallestText, "\(page): \(smallest.size) px text: \(smallest.what)")
+        #expect(layout.reading.count >= readingBlocks, "\(page): \(layout.reading.count) blocks of text")
+        for text in layout.reading where text.size < Phone.readingText {
+            Issue.record("\(page): \(text.size) px reading text: \(text.what)")
+        }
+        for field in layout.fields where field.size < Phone.fieldText {
+            Issue.record("\(page): \(field.size) px text in a field: \(field.what)")
+        }
+        // Links, buttons and fields a thumb can hit, all within the screen.
+        for target in layout.targets {
+            #expect(target.height >= Phone.target && target.width >= Phone.target,
+                    "\(page): \(target.what) is \(target.width)×\(target.height) px")
+            #expect(target.left >= 0 && target.right <= Double(layout.frameWidth) + 0.5,
+                    "\(page): \(target.what) spans \(target.left)…\(target.right) px")
         }
     }
 
