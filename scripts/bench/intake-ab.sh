@@ -24,13 +24,7 @@ server=""
 cleanup() { [ -n "$server" ] && kill "$server" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
-post() {  # post BATCH DURATION: alerts/s
-  local batch=$1 duration=$2
-  RUN="ab-$(date +%s%N)" BATCH=$batch wrk -t2 -c32 -d"$duration" -s scripts/bench/alerts.lua "http://127.0.0.1:$PORT" |
-    awk -v batch="$batch" '/Requests\/sec/ { printf "%.0f", $2 * batch }'
-}
-
-median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+post() { intake_post "$PORT" "$@"; }  # post BATCH DURATION: alerts/s
 
 for round in $(seq "$ROUNDS"); do
   for binary in "$@"; do
