@@ -88,7 +88,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "teleops-bench", dependencies: [
-            "TeleOpsApp", "TeleOpsTesting",
+            "TeleOpsApp", "TeleOpsHTTP", "TeleOpsTesting",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -122,7 +122,7 @@ extension Logger {
 }
 
 /// Every alert source's decoder, one line each.
-let alertDecoders: [any AlertDecoder] = [
+public let alertDecoders: [any AlertDecoder] = [
     GenericAlertDecoder(),
     SensuAlertDecoder(),
     AlertmanagerWebhookDecoder(),

@@ -53,6 +53,17 @@ struct Bench: AsyncParsableCommand {
     @Flag(help: "Measure only the chat figures (baselines, end to end with the console and with Telegram).")
     var chatOnly = false
 
+    @Option(help: ArgumentHelp(
+        "Serve only the intake routes, in front of a sink that stores nothing: 'none' answers at once, 'fsync' once the alerts are synced to a file (scripts/bench/intake-floors.sh).",
+        valueName: "none|fsync"))
+    var intakeFloor: String?
+
+    @Option(help: "The port --intake-floor listens on.")
+    var intakeFloorPort = 18081
+
+    @Option(help: "MiB written ahead into the file of --intake-floor fsync.")
+    var intakeFloorFileMiB = 1024
+
     @OptionGroup(title: "Scenario log at scale")
     var history: HistoryOptions
 
@@ -67,6 +78,12 @@ struct Bench: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(at: scratch) }
 
         print("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, \(ProcessInfo.processInfo.physicalMemory >> 30) GiB; \(Date().ISO8601Format())")
+        if let intakeFloor {
+            guard let floor = IntakeFloor(rawValue: intakeFloor) else {
+                throw ValidationError("--intake-floor: expected none or fsync, found '\(intakeFloor)'")
+            }
+            return try await serveIntakeFloor(floor, port: intakeFloorPort, scratch: scratch)
+        }
         if dispatchOnly { return try await dispatchFigures() }
         if history.historyOnly { return try await historyFigures(scratch: scratch) }
         print("baselines")
