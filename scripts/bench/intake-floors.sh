@@ -58,21 +58,16 @@ start() {  # start NAME ROUND: runs the server in the background on $PORT
   echo "$1 did not start: $(tail -3 "$work/$1.log")" >&2; exit 1
 }
 
-post() {  # post NAME BATCH DURATION: alerts/s (every answer 2xx, or a warning)
-  local out
-  out=$(RUN="$1-$(date +%s%N)" BATCH=$2 wrk -t2 -c32 -d"$3" -s scripts/bench/alerts.lua "http://127.0.0.1:$PORT")
-  if echo "$out" | grep -q "Non-2xx"; then echo "$1: $(echo "$out" | grep -i "non-2xx")" >&2; fi
-  echo "$out" | awk -v batch="$2" '/Requests\/sec/ { printf "%.0f", $2 * batch }'
-}
+post() { intake_post "$PORT" "$@"; }  # post BATCH DURATION: alerts/s
 
 names=(teleops floor-fsync floor-none alertmanager)
 for round in $(seq "$ROUNDS"); do
   for index in "${!names[@]}"; do
     name=${names[$(( (index + round - 1) % ${#names[@]} ))]}
     start "$name" "$round"
-    post "$name" 1 2s >/dev/null
-    single=$(post "$name" 1 "$DURATION")
-    batches=$(post "$name" 100 "$DURATION")
+    post 1 2s >/dev/null
+    single=$(post 1 "$DURATION")
+    batches=$(post 100 "$DURATION")
     kill "$server"; wait "$server" 2>/dev/null || true; server=""
     echo "$single $batches" >> "$work/$name.figures"
     printf "round %d  %-13s single %6d alerts/s  batches of 100 %7d alerts/s\n" "$round" "$name" "$single" "$batches"

@@ -17,10 +17,12 @@ YAML
 
 # intake_post PORT BATCH DURATION: alerts per second over DURATION of wrk (2 threads, 32
 # connections) posting BATCH alerts a request with scripts/bench/alerts.lua, every alert new.
+# Answers other than 2xx are reported on standard error.
 intake_post() {
-  local port=$1 batch=$2 duration=$3
-  RUN="run-$(date +%s%N)" BATCH=$batch wrk -t2 -c32 -d"$duration" -s scripts/bench/alerts.lua "http://127.0.0.1:$port" |
-    awk -v batch="$batch" '/Requests\/sec/ { printf "%.0f", $2 * batch }'
+  local port=$1 batch=$2 duration=$3 out
+  out=$(RUN="run-$(date +%s%N)" BATCH=$batch wrk -t2 -c32 -d"$duration" -s scripts/bench/alerts.lua "http://127.0.0.1:$port")
+  if echo "$out" | grep -q "Non-2xx"; then echo "port $port: $(echo "$out" | grep -i "non-2xx")" >&2; fi
+  echo "$out" | awk -v batch="$batch" '/Requests\/sec/ { printf "%.0f", $2 * batch }'
 }
 
 # median: the median of the numbers on standard input, one a line.
