@@ -4,14 +4,8 @@ import TeleOpsCore
 /// Text and JSON renderings of scenarios for the CLI.
 public enum ScenarioReport {
     public static func listLine(_ scenario: Scenario) -> String {
-        padded("#\(scenario.id)", to: 6) + " \(padded(scenario.status.rawValue, to: 12)) \(padded(scenario.severity.rawValue, to: 8))"
+        "#\(scenario.id)".padded(to: 6) + " \(scenario.status.rawValue.padded(to: 12)) \(scenario.severity.rawValue.padded(to: 8))"
             + " \(scenario.host) · \(scenario.check) ×\(scenario.occurrences) — \(scenario.summary)"
-    }
-
-    /// `text` with spaces up to `width` characters; longer text is kept whole (Foundation's
-    /// `padding(toLength:)` cuts it: `#1174324` came out as `#11743`).
-    static func padded(_ text: String, to width: Int) -> String {
-        text + String(repeating: " ", count: max(0, width - text.count))
     }
 
     /// `alerts`: the alerts the events name (`ScenarioStore.alerts(ids:)`), whose labels and
@@ -28,7 +22,7 @@ public enum ScenarioReport {
         ]
         for event in events {
             let time = event.at.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
-            lines.append("\(time)  \(padded(event.actor, to: 10)) \(event.body.summary)")
+            lines.append("\(time)  \(event.actor.padded(to: 10)) \(event.body.summary)")
             if let alert = event.alertID.flatMap({ alerts[$0] }) {
                 lines += alert.detailLines().map { "    \($0)" }
             }

@@ -1041,7 +1041,7 @@ extension Bench {
     }
 
     private func historyLine(_ name: String, _ samples: Samples) -> String {
-        "  \(name.padding(toLength: 62, withPad: " ", startingAt: 0)) n=\(String(samples.values.count).padding(toLength: 4, withPad: " ", startingAt: 0)) p50 \(format(samples.median))  p95 \(format(samples.percentile(0.95)))  max \(format(samples.percentile(1)))"
+        "  \(name.padded(to: 62)) n=\(String(samples.values.count).padded(to: 4)) p50 \(format(samples.median))  p95 \(format(samples.percentile(0.95)))  max \(format(samples.percentile(1)))"
     }
 
     private func printFileSize(path: String, searchPath: String, scenarios: Int, events: Int?) {

@@ -17,7 +17,7 @@ struct Samples {
     var p99: Duration { percentile(0.99) }
 
     func line(_ name: String) -> String {
-        "\(name.padding(toLength: 48, withPad: " ", startingAt: 0)) n=\(String(values.count).padding(toLength: 5, withPad: " ", startingAt: 0)) median \(format(median))  p99 \(format(p99))"
+        "\(name.padded(to: 48)) n=\(String(values.count).padded(to: 5)) median \(format(median))  p99 \(format(p99))"
     }
 }
 

@@ -28,3 +28,15 @@ import Testing
         }
     }
 }
+
+/// `padded(to:)` lines up columns and never cuts what does not fit.
+@Suite struct PaddedTests {
+    @Test func padsShortTextAndKeepsLongTextWhole() {
+        #expect("ab".padded(to: 4) == "ab  ")
+        #expect("abcd".padded(to: 4) == "abcd")
+        #expect("#1174324".padded(to: 6) == "#1174324")
+        #expect("".padded(to: 0) == "")
+        // Characters, not bytes: a column of names in any script lines up.
+        #expect("ümit".padded(to: 6) == "ümit  ")
+    }
+}
