@@ -229,19 +229,23 @@ enum SQLiteHistory {
 
     /// Every scenario with its head and the columns its events are replayed against
     /// (`ScenarioReplay`), cast like the alerts' below.
+    /// With the fingerprint of the scenario each one names as its previous (one lookup by id,
+    /// only for those that name one).
     static let verifiedScenariosSQL = """
-        SELECT id, head_hash, CAST(fingerprint AS TEXT), CAST(source AS TEXT), CAST(host AS TEXT),
-            CAST(check_name AS TEXT), CAST(severity AS TEXT), CAST(summary AS TEXT), CAST(status AS TEXT),
-            CAST(occurrences AS INTEGER), CAST(opened_at AS INTEGER), CAST(updated_at AS INTEGER),
-            CAST(resolved_at AS INTEGER), CAST(acknowledged_by AS TEXT), CAST(silenced_until AS INTEGER)
-        FROM scenarios ORDER BY id
+        SELECT s.id, s.head_hash, CAST(s.fingerprint AS TEXT), CAST(s.source AS TEXT), CAST(s.host AS TEXT),
+            CAST(s.check_name AS TEXT), CAST(s.severity AS TEXT), CAST(s.summary AS TEXT), CAST(s.status AS TEXT),
+            CAST(s.occurrences AS INTEGER), CAST(s.opened_at AS INTEGER), CAST(s.updated_at AS INTEGER),
+            CAST(s.resolved_at AS INTEGER), CAST(s.acknowledged_by AS TEXT), CAST(s.silenced_until AS INTEGER),
+            CAST(s.previous_id AS INTEGER), CAST(p.fingerprint AS TEXT)
+        FROM scenarios s LEFT JOIN scenarios p ON p.id = s.previous_id
+        ORDER BY s.id
         """
 
     private static func storedColumns(_ row: Row) -> StoredScenarioColumns {
         StoredScenarioColumns(
             fingerprint: row[2], source: row[3], host: row[4], check: row[5], severity: row[6], summary: row[7],
             status: row[8], occurrences: row[9], openedAt: row[10], updatedAt: row[11], resolvedAt: row[12],
-            acknowledgedBy: row[13], silencedUntil: row[14])
+            acknowledgedBy: row[13], silencedUntil: row[14], previousID: row[15], previousFingerprint: row[16])
     }
 
     /// Every alert attached to a scenario, in scenario then id order, with what its digest

@@ -241,7 +241,8 @@ extension ScenarioStoreConformance {
         Case("a scenario's columns are what its events make of its alert, through every kind that changes them") { store, check in
             // Repeats that escalate and change the summary, an acknowledgement by the source, a
             // hand-off, a silence, notes and commands, a resolve by an engineer; times below the
-            // millisecond (Fixture.t0); then a second scenario acknowledged and resolved by its source.
+            // millisecond (Fixture.t0); then a second scenario acknowledged and resolved by its source,
+            // and a third that follows the first.
             let first = try check.unwrap(try await store.ingestOne(Fixture.alert("disk", at: 0.000_4)).scenarioID, "first")
             _ = try await store.ingestOne(Fixture.alert("disk", severity: .critical, at: 10.000_7, summary: "now at 99%"))
             _ = try await store.ingestOne(Fixture.alert("disk", severity: .warning, at: 20, summary: "back at 91%"))
@@ -260,13 +261,16 @@ extension ScenarioStoreConformance {
             _ = try await store.ingestOne(Fixture.alert("cpu", at: 60))
             _ = try await store.ingestOne(Fixture.alert("cpu", status: .acknowledged, at: 61))
             _ = try await store.ingestOne(Fixture.alert("cpu", status: .resolved, at: 62))
+            // disk again: a third scenario, which follows the first.
+            let third = try check.unwrap(try await store.ingestOne(Fixture.alert("disk", at: 70)).scenarioID, "third")
+            try check.equal(try await store.scenario(id: third)?.previousID, first, "the third follows the first")
             let scenario = try check.unwrap(try await store.scenario(id: first), "first scenario")
             try check.equal(scenario.status, .resolved, "resolved")
             try check.equal(scenario.acknowledgedBy, "bo", "handed to bo")
             try check.equal(scenario.severity, .critical, "escalated once")
             let report = try await store.verifyChain()
             try check.equal(report.firstBreak, nil, "the columns replay from the events")
-            try check.equal(report.scenariosChecked, 2, "scenarios checked")
+            try check.equal(report.scenariosChecked, 3, "scenarios checked")
         },
         Case("alert events record the digest of their alert as it comes back, and an untouched log verifies") { store, check in
             // Labels and details whose keys come in no particular order, numbers that are and are

@@ -108,6 +108,44 @@ import Testing
                 "\(found?.description ?? "")")
     }
 
+    /// `previous_id` must name an earlier scenario with the same fingerprint, as the store links
+    /// them. #1 disk, #2 cpu, #3 load: none follows another.
+    @Test(arguments: [
+        ("UPDATE scenarios SET previous_id = 1 WHERE id = 3", 3),  // earlier, another fingerprint
+        ("UPDATE scenarios SET previous_id = 3 WHERE id = 1", 1),  // later
+    ])
+    func anEditedLinkToAnotherScenarioIsNamed(sql: String, scenarioID: Int64) async throws {
+        let found = try await Self.tamper(sql)
+        #expect(found == ChainBreak(scenarioID: scenarioID, eventID: nil, reason: .scenarioAltered, columns: ["previous_id"]))
+    }
+
+    /// A scenario opened after its fingerprint's last one resolved follows that one, and verifies;
+    /// and the verify walk looks each link up by id, in scenario order without a sort.
+    @Test func aScenarioThatFollowsAResolvedOneVerifies() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("teleops.sqlite").path
+            let store = try SQLiteScenarioStore(path: path)
+            for (status, seconds) in [(AlertStatus.firing, 0.0), (.resolved, 1), (.firing, 2), (.resolved, 3), (.firing, 4)] {
+                _ = try await store.ingest([SQLiteScenarioStoreTests.alert("disk", status: status, at: seconds)]) { _, _, _ in [] }
+            }
+            let links = try await store.scenarios(ScenarioQuery()).map { [$0.id, $0.previousID ?? 0] }
+            #expect(links == [[3, 2], [2, 1], [1, 0]])
+            #expect(try await store.verifyChain().firstBreak == nil)
+            try store.close()
+            try runSQLite(path, "UPDATE scenarios SET previous_id = 3 WHERE id = 2")
+            #expect(try await SQLiteScenarioStore(path: path).verifyChain().firstBreak
+                    == ChainBreak(scenarioID: 2, eventID: nil, reason: .scenarioAltered, columns: ["previous_id"]))
+
+            let queue = try DatabaseQueue(path: path)
+            let plan = try await queue.read { db in
+                try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN \(SQLiteHistory.verifiedScenariosSQL)").map { $0["detail"] as String }
+            }
+            try queue.close()
+            #expect(plan.contains { $0.contains("USING INTEGER PRIMARY KEY") }, "\(plan)")
+            #expect(!plan.contains { $0.contains("TEMP B-TREE") }, "\(plan)")
+        }
+    }
+
     @Test func theFirstEditedAlertIsNamed() async throws {
         // Scenario #2's alert 5 and #3's alert 6: scenario order, then event order.
         let found = try await Self.tamper("UPDATE alerts SET details = '{}' WHERE id IN (5, 6)")

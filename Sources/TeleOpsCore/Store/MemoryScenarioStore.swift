@@ -99,6 +99,8 @@ public final class MemoryScenarioStore: ScenarioStore {
             for row in state.alerts {
                 if let scenarioID = row.scenarioID { alertsByScenario[scenarioID, default: [:]][row.id] = row.alert }
             }
+            var fingerprints: [Int64: String] = [:]
+            for scenario in state.scenarios { fingerprints[scenario.id] = scenario.fingerprint }
             for scenario in state.scenarios {
                 let events = (state.eventsByScenario[scenario.id] ?? []).map { event in
                     ChainVerifier.StoredEvent(id: event.id, at: event.at, actor: event.actor, kind: event.kind.rawValue,
@@ -107,7 +109,8 @@ public final class MemoryScenarioStore: ScenarioStore {
                 }
                 let alerts = alertsByScenario[scenario.id] ?? [:]
                 verifier.check(scenarioID: scenario.id, head: state.heads[scenario.id], events: events,
-                               alert: { alerts[$0].map(AlertRow.init) }, columns: StoredScenarioColumns(scenario))
+                               alert: { alerts[$0].map(AlertRow.init) },
+                               columns: StoredScenarioColumns(scenario, previousFingerprint: scenario.previousID.flatMap { fingerprints[$0] }))
             }
             verifier.finish(lastAllocatedID: state.lastScenarioID)
             return verifier.report

@@ -3,7 +3,10 @@ import Foundation
 /// A scenario's columns as a store keeps them (times in milliseconds), for checking against
 /// the scenario's events: the chain covers the events and the alert rows, and the columns are
 /// derived from them (`Scenario.opening`, then `Scenario.applying` for each event), so an edit
-/// of a column shows as a difference from the replay.
+/// of a column shows as a difference from the replay. `previous_id` is not derived from the
+/// events: it is checked to name an earlier scenario with the same fingerprint, as the store
+/// links a scenario only to such a one (so an edit that names another of those, or removes the
+/// link, is not seen).
 public struct StoredScenarioColumns: Sendable, Equatable {
     public var fingerprint: String
     public var source: String
@@ -18,11 +21,15 @@ public struct StoredScenarioColumns: Sendable, Equatable {
     public var resolvedAt: Int64?
     public var acknowledgedBy: String?
     public var silencedUntil: Int64?
+    /// The scenario this one follows (`Scenario.previousID`), and that scenario's fingerprint
+    /// as stored, nil when there is no such scenario.
+    public var previousID: Int64?
+    public var previousFingerprint: String?
 
     public init(
         fingerprint: String, source: String, host: String, check: String, severity: String, summary: String,
         status: String, occurrences: Int64, openedAt: Int64, updatedAt: Int64, resolvedAt: Int64?,
-        acknowledgedBy: String?, silencedUntil: Int64?
+        acknowledgedBy: String?, silencedUntil: Int64?, previousID: Int64? = nil, previousFingerprint: String? = nil
     ) {
         self.fingerprint = fingerprint
         self.source = source
@@ -37,16 +44,20 @@ public struct StoredScenarioColumns: Sendable, Equatable {
         self.resolvedAt = resolvedAt
         self.acknowledgedBy = acknowledgedBy
         self.silencedUntil = silencedUntil
+        self.previousID = previousID
+        self.previousFingerprint = previousFingerprint
     }
 
-    /// A scenario's columns as a store writes them.
-    public init(_ scenario: Scenario) {
+    /// A scenario's columns as a store writes them; `previousFingerprint`: that of the scenario
+    /// `scenario.previousID` names.
+    public init(_ scenario: Scenario, previousFingerprint: String?) {
         self.init(
             fingerprint: scenario.fingerprint, source: scenario.source, host: scenario.host, check: scenario.check,
             severity: scenario.severity.rawValue, summary: scenario.summary, status: scenario.status.rawValue,
             occurrences: Int64(scenario.occurrences), openedAt: scenario.openedAt.millisecondsSince1970,
             updatedAt: scenario.updatedAt.millisecondsSince1970, resolvedAt: scenario.resolvedAt?.millisecondsSince1970,
-            acknowledgedBy: scenario.acknowledgedBy, silencedUntil: scenario.silencedUntil?.millisecondsSince1970)
+            acknowledgedBy: scenario.acknowledgedBy, silencedUntil: scenario.silencedUntil?.millisecondsSince1970,
+            previousID: scenario.previousID, previousFingerprint: previousFingerprint)
     }
 
     /// The names of the columns that differ from `other` (as the store names them).
@@ -69,6 +80,12 @@ public struct StoredScenarioColumns: Sendable, Equatable {
         compare("acknowledged_by", \.acknowledgedBy)
         compare("silenced_until", \.silencedUntil)
         return names
+    }
+
+    /// Whether `previousID`, when set, names an earlier scenario with the same fingerprint.
+    func linksAsTheStoreDoes(scenarioID: Int64) -> Bool {
+        guard let previousID else { return true }
+        return previousID < scenarioID && previousFingerprint == fingerprint
     }
 }
 
@@ -99,6 +116,8 @@ public enum ScenarioReplay {
                 scenario = scenario.touched(at: event.at)
             }
         }
-        return StoredScenarioColumns(scenario).differences(from: stored)
+        var names = StoredScenarioColumns(scenario, previousFingerprint: nil).differences(from: stored)
+        if !stored.linksAsTheStoreDoes(scenarioID: scenarioID) { names.append("previous_id") }
+        return names
     }
 }
