@@ -227,10 +227,9 @@ enum SQLiteHistory {
         return verifier.report
     }
 
-    /// Every scenario with its head and the columns its events are replayed against
-    /// (`ScenarioReplay`), cast like the alerts' below.
-    /// With the fingerprint of the scenario each one names as its previous (one lookup by id,
-    /// only for those that name one).
+    /// Every scenario with its head, the columns its events are replayed against
+    /// (`ScenarioReplay`), cast like the alerts' below, and the fingerprint of the scenario it
+    /// names as its previous one (a lookup by id).
     static let verifiedScenariosSQL = """
         SELECT s.id, s.head_hash, CAST(s.fingerprint AS TEXT), CAST(s.source AS TEXT), CAST(s.host AS TEXT),
             CAST(s.check_name AS TEXT), CAST(s.severity AS TEXT), CAST(s.summary AS TEXT), CAST(s.status AS TEXT),
