@@ -58,9 +58,11 @@ import Testing
             async let owner: Bool = withRawDealer(endpoint, routingID: "owner/1") { socket in
                 try socket.send(BrokerWorkerLifecycleTests.hello("owner", hosts: ["h"], capacity: 1))
                 guard case .welcome = try receiveMessage(socket) else { return false }
-                guard case .task(let task) = try receiveMessage(socket) else { return false }
+                // Alive throughout (a loaded machine may take longer than the broker's 2 s
+                // heartbeat window to get to each step).
+                guard case .task(let task) = try receiveMessageBeating(socket) else { return false }
                 try socket.send(Self.output(task.taskID, 0, "mine"))
-                hold(until: stage)  // until the intruder has spoken
+                try hold(until: stage, beatingOn: socket)  // until the intruder has spoken
                 try socket.send(Self.done(task.taskID, worker: "owner", output: "mine"))
                 return true
             }

@@ -113,7 +113,7 @@ import Testing
             async let sawTask: Bool = withRawDealer(endpoint, routingID: "doomed/1") { socket in
                 try socket.send(BrokerWorkerLifecycleTests.hello("doomed", capacity: 1))
                 guard case .welcome = try receiveMessage(socket) else { return false }
-                guard case .task = try receiveMessage(socket) else { return false }
+                guard case .task = try receiveMessageBeating(socket) else { return false }
                 hold(until: release)
                 return true
             }
@@ -145,7 +145,7 @@ import Testing
             async let cancelled: Bool = withRawDealer(endpoint, routingID: "mute/1") { socket in
                 try socket.send(BrokerWorkerLifecycleTests.hello("mute", capacity: 1))
                 guard case .welcome = try receiveMessage(socket) else { return false }
-                guard case .task(let task) = try receiveMessage(socket) else { return false }
+                guard case .task(let task) = try receiveMessageBeating(socket) else { return false }
                 try socket.send(WireCodec.encode(.accepted(TaskRef(taskID: task.taskID))))
                 guard case .cancel(let ref) = try receiveMessage(socket) else { return false }
                 return ref.taskID == task.taskID
@@ -203,7 +203,7 @@ import Testing
             async let answered: Bool = withRawDealer(endpoint, routingID: "full/1") { socket in
                 try socket.send(BrokerWorkerLifecycleTests.hello("full", capacity: 4))
                 guard case .welcome = try receiveMessage(socket) else { return false }
-                guard case .task(let task) = try receiveMessage(socket) else { return false }
+                guard case .task(let task) = try receiveMessageBeating(socket) else { return false }
                 try socket.send(WireCodec.encode(.error(WireErrorBody(
                     code: .busy, message: "worker is at capacity (4 tasks running)", taskID: task.taskID))))
                 return true

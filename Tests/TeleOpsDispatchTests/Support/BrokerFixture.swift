@@ -107,3 +107,15 @@ func hold(until signal: WakeSignal, timeoutMs: Int32 = 10_000) {
     var item = pollfd(fd: signal.fd, events: Int16(POLLIN), revents: 0)
     _ = poll(&item, 1, timeoutMs)
 }
+
+/// `hold(until:)` for a raw peer that must stay registered meanwhile: a HEARTBEAT on `socket`
+/// every `everyMs` (the broker's answers are left unread).
+func hold(until signal: WakeSignal, beatingOn socket: borrowing ZMQSocket, everyMs: Int32 = 100,
+          timeoutMs: Int = 10_000) throws {
+    let deadline = ContinuousClock.now + .milliseconds(timeoutMs)
+    var item = pollfd(fd: signal.fd, events: Int16(POLLIN), revents: 0)
+    while ContinuousClock.now < deadline {
+        try socket.send(WireCodec.encode(.heartbeat(Heartbeat())))
+        if poll(&item, 1, everyMs) > 0 { return }
+    }
+}
