@@ -321,8 +321,10 @@ import TeleOpsTesting
         try await Task.sleep(for: .milliseconds(100))
         let started = ContinuousClock.now
         await connection.close(code: 1000, reason: "shutting down")
-        // Well under the 10 s the close handshake may take at most.
-        #expect(ContinuousClock.now - started < .seconds(3))
+        // Well under the 10 s the close handshake may take at most. (The whole test takes 0.12 s
+        // alone, its 100 ms sleep included; the close took 3.3 s once under the full suite, whose
+        // other tests keep both cores busy.)
+        #expect(ContinuousClock.now - started < .seconds(6))
         #expect(try await receiver.value == 1)
         #expect(await peer.waitUntilClosed() == 1000)
         // Idempotent, and sending afterwards fails.
