@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import Glibc
 import Logging
@@ -21,7 +22,7 @@ import TeleOpsHTTP
 /// `scripts/bench/intake-floors.sh` drives both with `wrk` beside `teleops serve` and
 /// Prometheus Alertmanager.
 extension Bench {
-    enum IntakeFloor: String, CaseIterable {
+    enum IntakeFloor: String, CaseIterable, ExpressibleByArgument {
         case none, fsync
     }
 
@@ -45,11 +46,14 @@ extension Bench {
     }
 }
 
+/// What both floors answer: every alert taken, none stored.
+private func takenNotStored(_ alerts: [Alert]) -> [IngestOutcome] {
+    alerts.map { _ in IngestOutcome(alertID: 0, scenarioID: nil, disposition: .opened) }
+}
+
 /// Takes every alert and stores nothing.
 private struct AnswerAtOnce: AlertSink {
-    func accept(_ alerts: [Alert]) async throws -> [IngestOutcome] {
-        alerts.map { _ in IngestOutcome(alertID: 0, scenarioID: nil, disposition: .opened) }
-    }
+    func accept(_ alerts: [Alert]) async throws -> [IngestOutcome] { takenNotStored(alerts) }
 }
 
 /// Answers each request once its alerts are in the file and synced; one thread writes and syncs
@@ -104,7 +108,7 @@ private final class SyncedFileSink: AlertSink {
             }
             if first { ready.signal() }
         }
-        return alerts.map { _ in IngestOutcome(alertID: 0, scenarioID: nil, disposition: .opened) }
+        return takenNotStored(alerts)
     }
 
     private func writeLoop() {

@@ -56,7 +56,7 @@ struct Bench: AsyncParsableCommand {
     @Option(help: ArgumentHelp(
         "Serve only the intake routes, in front of a sink that stores nothing: 'none' answers at once, 'fsync' once the alerts are synced to a file (scripts/bench/intake-floors.sh).",
         valueName: "none|fsync"))
-    var intakeFloor: String?
+    var intakeFloor: IntakeFloor?
 
     @Option(help: "The port --intake-floor listens on.")
     var intakeFloorPort = 18081
@@ -78,12 +78,7 @@ struct Bench: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(at: scratch) }
 
         print("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, \(ProcessInfo.processInfo.physicalMemory >> 30) GiB; \(Date().ISO8601Format())")
-        if let intakeFloor {
-            guard let floor = IntakeFloor(rawValue: intakeFloor) else {
-                throw ValidationError("--intake-floor: expected none or fsync, found '\(intakeFloor)'")
-            }
-            return try await serveIntakeFloor(floor, port: intakeFloorPort, scratch: scratch)
-        }
+        if let intakeFloor { return try await serveIntakeFloor(intakeFloor, port: intakeFloorPort, scratch: scratch) }
         if dispatchOnly { return try await dispatchFigures() }
         if history.historyOnly { return try await historyFigures(scratch: scratch) }
         print("baselines")

@@ -19,6 +19,15 @@ import Testing
         return store
     }
 
+    /// The lines of SQLite's plan for `sql` on the file at `path`.
+    static func queryPlan(_ sql: String, in path: String) async throws -> [String] {
+        let queue = try DatabaseQueue(path: path)
+        defer { try? queue.close() }
+        return try await queue.read { db in
+            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN \(sql)").map { $0["detail"] as String }
+        }
+    }
+
     /// Runs `sql` on a filled store's file, then verifies through a fresh store.
     static func tamper(_ sql: String) async throws -> ChainBreak? {
         try await withTemporaryDirectory { directory in
@@ -136,11 +145,7 @@ import Testing
             #expect(try await SQLiteScenarioStore(path: path).verifyChain().firstBreak
                     == ChainBreak(scenarioID: 2, eventID: nil, reason: .scenarioAltered, columns: ["previous_id"]))
 
-            let queue = try DatabaseQueue(path: path)
-            let plan = try await queue.read { db in
-                try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN \(SQLiteHistory.verifiedScenariosSQL)").map { $0["detail"] as String }
-            }
-            try queue.close()
+            let plan = try await Self.queryPlan(SQLiteHistory.verifiedScenariosSQL, in: path)
             #expect(plan.contains { $0.contains("USING INTEGER PRIMARY KEY") }, "\(plan)")
             #expect(!plan.contains { $0.contains("TEMP B-TREE") }, "\(plan)")
         }
@@ -210,11 +215,7 @@ import Testing
         try await withTemporaryDirectory { directory in
             let path = directory.appendingPathComponent("teleops.sqlite").path
             try await Self.filledStore(at: path).close()
-            let queue = try DatabaseQueue(path: path)
-            let plan = try await queue.read { db in
-                try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN \(SQLiteHistory.verifiedAlertsSQL)").map { $0["detail"] as String }
-            }
-            try queue.close()
+            let plan = try await Self.queryPlan(SQLiteHistory.verifiedAlertsSQL, in: path)
             #expect(plan.contains { $0.contains("USING INDEX alerts_scenario") }, "\(plan)")
             #expect(!plan.contains { $0.contains("TEMP B-TREE") }, "\(plan)")
         }

@@ -168,8 +168,7 @@ import Testing
 
 /// A command's process that clears its environment (no marker), calls `setsid` or `setpgid`
 /// (leaves the task's process group) from a subshell that exits at once (no parent link) is still
-/// stopped by a
-/// real `teleops worker`, which attributes the orphans given to it by their start time
+/// stopped by a real `teleops worker`, which attributes the orphans given to it by their start time
 /// (docs/isolation.md, "Orphans that nothing ties to a task"). Only `teleops worker` opts in,
 /// so these run it as a process of its own.
 @Suite(.enabled(if: FileManager.default.isExecutableFile(atPath: teleopsExecutable), "the teleops binary is not built"))
